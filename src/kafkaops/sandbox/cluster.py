@@ -1,0 +1,537 @@
+"""A real Apache Kafka cluster on 127.0.0.1: one JVM per KRaft node.
+
+The sandbox exists so that the demo and the tests face a real cluster: stopping a broker JVM
+produces real under-replicated partitions, stopping the controller leaves the quorum without a
+leader, and so on.  Layout: ``controllers`` dedicated KRaft controller nodes (ids 100, 101, …)
+and ``brokers`` broker nodes (ids 1..N).  Dedicated controllers (as MSK runs them) mean a test can
+stop every broker holding a partition and still get metadata that says "offline", or stop the
+controller and see "no active controller".
+
+State lives in ``<root>/sandbox.json`` so that separate CLI invocations (``up``, ``stop-broker``,
+``status``, ``down``) agree on what is running.  Processes are started in their own session so
+they outlive the CLI that started them; ``down`` finds them by pid *and* by their config path,
+so nothing is left behind even if the state file was lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+from kafkaops.errors import SandboxError
+from kafkaops.sandbox import jars
+
+DEFAULT_BASE_PORT = 19092
+CONTROLLER_ID_BASE = 100
+RACKS = ("az1", "az2", "az3")
+
+#: JVM options for sandbox nodes.  C1-only JIT and the serial collector keep CPU use low on a
+#: 2-core machine where several JVMs start at once; heap is modest but room enough for
+#: thousands of partitions.
+NODE_JVM_OPTS = (
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-Xss512k",
+    "-Djava.awt.headless=true",
+    "-Dcom.sun.management.jmxremote=false",
+)
+#: What Kafka's own ``kafka-run-class.sh`` uses for CLI tools, so comparisons are fair.
+TOOL_JVM_OPTS = (
+    "-Xmx256M",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-Djava.awt.headless=true",
+)
+
+
+@dataclass
+class Node:
+    """One KRaft node (a broker or a controller) and where it lives."""
+
+    node_id: int
+    role: str  # "broker" | "controller"
+    port: int
+    dir: str
+    pid: int | None = None
+    rack: str | None = None
+
+    @property
+    def config_path(self) -> Path:
+        return Path(self.dir) / "server.properties"
+
+
+@dataclass
+class NodeStatus:
+    node_id: int
+    role: str
+    port: int
+    pid: int | None
+    up: bool
+    rack: str | None
+
+
+def _kafka_uuid() -> str:
+    """A Kafka-style base64url UUID (what ``kafka-storage random-uuid`` prints)."""
+    while True:
+        value = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not value.startswith("-"):
+            return value
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _port_open(port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _reap(pid: int) -> None:
+    """Collect an exited child so it does not linger as a zombie (no-op for non-children)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _alive(pid: int | None, marker: str) -> bool:
+    """True if ``pid`` is a running process whose command line mentions ``marker``.
+
+    Checking the command line protects against pid reuse after a reboot or a kill.
+    """
+    if not pid:
+        return False
+    _reap(pid)
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return any(marker in part for part in proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("KAFKAOPS_SANDBOX_DIR", jars.repo_root() / ".sandbox" / "default"))
+
+
+class Sandbox:
+    """Manage a local multi-JVM KRaft cluster rooted at ``root``."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = (root or default_root()).resolve()
+        self.state_file = self.root / "sandbox.json"
+
+    # ----------------------------------------------------------------- state
+    def _load(self) -> dict:
+        if not self.state_file.exists():
+            return {}
+        try:
+            return json.loads(self.state_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise SandboxError(f"sandbox state {self.state_file} is unreadable: {exc}") from exc
+
+    def _save(self, state: dict) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(self.state_file)
+
+    @property
+    def exists(self) -> bool:
+        return self.state_file.exists()
+
+    def nodes(self) -> list[Node]:
+        return [Node(**n) for n in self._load().get("nodes", [])]
+
+    @property
+    def version(self) -> str:
+        return str(self._load().get("version", jars.DEFAULT_KAFKA_VERSION))
+
+    def bootstrap(self) -> str:
+        brokers = [n for n in self.nodes() if n.role == "broker"]
+        if not brokers:
+            raise SandboxError(f"no sandbox at {self.root}; run 'kafkaops sandbox up' first")
+        return ",".join(f"127.0.0.1:{n.port}" for n in brokers)
+
+    def _node(self, node_id: int) -> Node:
+        for n in self.nodes():
+            if n.node_id == node_id:
+                return n
+        ids = ", ".join(str(n.node_id) for n in self.nodes()) or "none"
+        raise SandboxError(f"no sandbox node with id {node_id} (nodes: {ids})")
+
+    def _update_pid(self, node_id: int, pid: int | None) -> None:
+        state = self._load()
+        for n in state["nodes"]:
+            if n["node_id"] == node_id:
+                n["pid"] = pid
+        self._save(state)
+
+    # ---------------------------------------------------------------- status
+    def status(self) -> list[NodeStatus]:
+        out = []
+        for n in self.nodes():
+            up = _alive(n.pid, str(n.config_path)) and _port_open(n.port)
+            out.append(NodeStatus(n.node_id, n.role, n.port, n.pid if up else None, up, n.rack))
+        return out
+
+    def status_dict(self) -> dict:
+        nodes = self.status()
+        return {
+            "root": str(self.root),
+            "version": self.version if self.exists else None,
+            "bootstrap": self.bootstrap() if self.exists else None,
+            "nodes": [asdict(s) for s in nodes],
+            "brokers_up": sum(1 for s in nodes if s.role == "broker" and s.up),
+            "brokers": sum(1 for s in nodes if s.role == "broker"),
+        }
+
+    # ------------------------------------------------------------------- up
+    def up(
+        self,
+        *,
+        brokers: int = 3,
+        controllers: int = 1,
+        version: str = jars.DEFAULT_KAFKA_VERSION,
+        base_port: int | None = None,
+        heap_mb: int = 512,
+        extra_broker_config: dict[str, str] | None = None,
+        timeout_s: float = 180.0,
+        progress: Callable[[str], None] | None = None,
+    ) -> str:
+        """Start the cluster (creating it on first use) and return the bootstrap servers.
+
+        Idempotent: if the sandbox exists, nodes that are down are started again and the
+        requested shape is ignored (say ``down`` first to change it).
+        """
+        say = progress or (lambda _msg: None)
+        if brokers < 1 or controllers < 1:
+            raise SandboxError("a sandbox needs at least 1 broker and 1 controller")
+        if not self.exists:
+            libs = jars.ensure_kafka_jars(version)
+            say(f"Kafka {version} jars ready in {libs}")
+            self._create(brokers, controllers, version, base_port, heap_mb, extra_broker_config)
+            say(f"formatted {brokers} broker(s) + {controllers} controller(s) in {self.root}")
+        else:
+            jars.ensure_kafka_jars(self.version)
+        for node in sorted(self.nodes(), key=lambda n: n.role != "controller"):
+            if not _alive(node.pid, str(node.config_path)):
+                self._launch(node)
+                say(f"started {node.role} {node.node_id} on 127.0.0.1:{node.port}")
+        self.wait_ready(timeout_s=timeout_s)
+        return self.bootstrap()
+
+    def _pick_base_port(self, count: int, requested: int | None) -> int:
+        candidates = [requested] if requested else range(DEFAULT_BASE_PORT, 60000, 200)
+        for base in candidates:
+            assert base is not None
+            if all(_port_free(base + i) for i in range(count)) and all(
+                _port_free(base + 100 + i) for i in range(count)
+            ):
+                return base
+        raise SandboxError(f"no free ports for the sandbox (asked base port {requested})")
+
+    def _create(
+        self,
+        brokers: int,
+        controllers: int,
+        version: str,
+        base_port: int | None,
+        heap_mb: int,
+        extra: dict[str, str] | None,
+    ) -> None:
+        if self.root.exists():
+            shutil.rmtree(self.root)
+        self.root.mkdir(parents=True)
+        base = self._pick_base_port(max(brokers, controllers), base_port)
+        nodes: list[Node] = []
+        for i in range(controllers):
+            nid = CONTROLLER_ID_BASE + i
+            nodes.append(Node(nid, "controller", base + 100 + i, str(self.root / f"node-{nid}")))
+        for i in range(brokers):
+            nid = i + 1
+            rack = RACKS[i % len(RACKS)]
+            nodes.append(Node(nid, "broker", base + i, str(self.root / f"node-{nid}"), rack=rack))
+        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.port}" for n in nodes if n.role == "controller")
+        rf = min(3, brokers)
+        for node in nodes:
+            Path(node.dir, "data").mkdir(parents=True)
+            Path(node.dir, "logs").mkdir()
+            node.config_path.write_text(
+                _render_config(node, voters, rf, extra if node.role == "broker" else None)
+            )
+        cluster_id = _kafka_uuid()
+        state = {
+            "version": version,
+            "cluster_id": cluster_id,
+            "heap_mb": heap_mb,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "nodes": [asdict(n) for n in nodes],
+        }
+        self._save(state)
+        self._format(nodes, cluster_id, version)
+
+    def _java(self, main: str, args: list[str], opts: tuple[str, ...], version: str) -> list[str]:
+        java = shutil.which("java")
+        if java is None:
+            raise SandboxError("Java is not installed; run 'make setup' (needs a JDK 17+)")
+        return [java, *opts, "-cp", jars.classpath(version), main, *args]
+
+    def _format(self, nodes: list[Node], cluster_id: str, version: str) -> None:
+        log4j = Path(__file__).with_name("tools-log4j2.properties")
+        opts = (*TOOL_JVM_OPTS, f"-Dlog4j2.configurationFile={log4j}", "-XX:TieredStopAtLevel=1")
+        procs = []
+        for node in nodes:
+            cmd = self._java(
+                "kafka.tools.StorageTool",
+                ["format", "-t", cluster_id, "-c", str(node.config_path)],
+                opts,
+                version,
+            )
+            procs.append(
+                (node, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+            )
+        for node, proc in procs:
+            try:
+                out, _ = proc.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise SandboxError(f"formatting node {node.node_id} timed out") from None
+            if proc.returncode != 0:
+                text = out.decode(errors="replace").strip().splitlines()[-3:]
+                raise SandboxError(f"formatting node {node.node_id} failed: {' | '.join(text)}")
+
+    def _launch(self, node: Node) -> int:
+        state = self._load()
+        heap = int(state.get("heap_mb", 512)) if node.role == "broker" else 256
+        log4j = Path(__file__).with_name("log4j2.properties")
+        opts = (
+            f"-Xmx{heap}m",
+            f"-Xms{min(heap, 128)}m",
+            *NODE_JVM_OPTS,
+            f"-Dkafka.logs.dir={Path(node.dir) / 'logs'}",
+            f"-Dlog4j2.configurationFile={log4j}",
+            f"-Dkafkaops.sandbox={self.root}",
+        )
+        cmd = self._java("kafka.Kafka", [str(node.config_path)], opts, self.version)
+        with open(Path(node.dir) / "logs" / "stdout.log", "ab") as out:
+            proc = subprocess.Popen(
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                close_fds=True,
+            )
+        self._update_pid(node.node_id, proc.pid)
+        return proc.pid
+
+    # ------------------------------------------------------------- readiness
+    def wait_ready(self, *, timeout_s: float = 180.0, node_ids: list[int] | None = None) -> None:
+        """Wait until every running broker is registered, unfenced and answering metadata."""
+        from kafka.admin import KafkaAdminClient
+
+        deadline = time.monotonic() + timeout_s
+        nodes = self.nodes()
+        wanted = {
+            n.node_id
+            for n in nodes
+            if n.role == "broker" and (node_ids is None or n.node_id in node_ids)
+        }
+        last_error = "no broker answered yet"
+        while time.monotonic() < deadline:
+            dead = [n for n in nodes if n.pid and not _alive(n.pid, str(n.config_path))]
+            if dead:
+                log = Path(dead[0].dir) / "logs" / "server.log"
+                raise SandboxError(
+                    f"{dead[0].role} {dead[0].node_id} exited during start-up; see {log}"
+                )
+            open_ports = [n for n in nodes if n.role == "broker" and _port_open(n.port)]
+            if open_ports:
+                try:
+                    admin = KafkaAdminClient(
+                        bootstrap_servers=[f"127.0.0.1:{n.port}" for n in open_ports],
+                        request_timeout_ms=5000,
+                        bootstrap_timeout_ms=5000,
+                        client_id="kafkaops-sandbox",
+                    )
+                    try:
+                        info = admin.describe_cluster()
+                    finally:
+                        admin.close()
+                    seen = {
+                        b["broker_id"] for b in info.get("brokers", []) if not b.get("is_fenced")
+                    }
+                    if wanted <= seen:
+                        return
+                    last_error = f"brokers registered: {sorted(seen)}, waiting for {sorted(wanted)}"
+                except Exception as exc:  # kafka-python raises many types while starting
+                    last_error = f"{type(exc).__name__}: {exc}"
+            time.sleep(0.5)
+        raise SandboxError(f"sandbox not ready after {timeout_s:.0f}s: {last_error}")
+
+    # -------------------------------------------------------------- control
+    def stop_node(self, node_id: int, *, timeout_s: float = 60.0) -> None:
+        """Stop a node gracefully (SIGTERM: controlled shutdown), SIGKILL after ``timeout_s``."""
+        node = self._node(node_id)
+        if not _alive(node.pid, str(node.config_path)):
+            self._update_pid(node_id, None)
+            return
+        assert node.pid is not None
+        os.kill(node.pid, signal.SIGTERM)
+        if not self._wait_exit(node, timeout_s):
+            os.kill(node.pid, signal.SIGKILL)
+            self._wait_exit(node, 15)
+        self._update_pid(node_id, None)
+
+    def kill_node(self, node_id: int) -> None:
+        """SIGKILL a node: no controlled shutdown, like a crashed host."""
+        node = self._node(node_id)
+        if node.pid and _alive(node.pid, str(node.config_path)):
+            os.kill(node.pid, signal.SIGKILL)
+            self._wait_exit(node, 15)
+        self._update_pid(node_id, None)
+
+    def start_node(self, node_id: int, *, wait: bool = True, timeout_s: float = 120.0) -> None:
+        node = self._node(node_id)
+        if not _alive(node.pid, str(node.config_path)):
+            self._launch(node)
+        if wait:
+            # A killed broker stays registered (unfenced) until its session times out, so
+            # metadata alone could say "ready" too early: wait for the new JVM's listener first.
+            self._wait_port(node, timeout_s)
+            if node.role == "broker":
+                self.wait_ready(timeout_s=timeout_s, node_ids=[node_id])
+
+    def _wait_port(self, node: Node, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if _port_open(node.port):
+                return
+            time.sleep(0.3)
+        raise SandboxError(f"{node.role} {node.node_id} did not open port {node.port}")
+
+    @staticmethod
+    def _wait_exit(node: Node, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not _alive(node.pid, str(node.config_path)):
+                return True
+            time.sleep(0.2)
+        return False
+
+    def down(self, *, keep_data: bool = False) -> int:
+        """Stop every node of this sandbox; return how many processes were stopped."""
+        stopped = 0
+        pids = {n.pid for n in self.nodes() if n.pid}
+        marker = f"-Dkafkaops.sandbox={self.root}"
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            with contextlib.suppress(psutil.Error):
+                if marker in (proc.info["cmdline"] or []):
+                    pids.add(proc.info["pid"])
+        procs = []
+        for pid in pids:
+            with contextlib.suppress(psutil.Error):
+                p = psutil.Process(pid)
+                if any(marker == part for part in p.cmdline()):
+                    p.terminate()
+                    procs.append(p)
+        _gone, alive = psutil.wait_procs(procs, timeout=30)
+        for p in alive:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        psutil.wait_procs(alive, timeout=10)
+        for p in procs:
+            _reap(p.pid)
+        stopped = len(procs)
+        if not keep_data and self.root.exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+        elif self.exists:
+            state = self._load()
+            for n in state.get("nodes", []):
+                n["pid"] = None
+            self._save(state)
+        return stopped
+
+    # ---------------------------------------------------------------- tools
+    def tool_command(self, main_class: str, args: list[str]) -> list[str]:
+        """Command line running one of Kafka's CLI tools from the sandbox's own jars."""
+        log4j = Path(__file__).with_name("tools-log4j2.properties")
+        opts = (*TOOL_JVM_OPTS, f"-Dlog4j2.configurationFile={log4j}")
+        return self._java(main_class, args, opts, self.version)
+
+
+def _render_config(node: Node, voters: str, rf: int, extra: dict[str, str] | None) -> str:
+    """server.properties for one node; small thread pools because the host has 2 cores."""
+    common = {
+        "node.id": str(node.node_id),
+        "controller.quorum.voters": voters,
+        "controller.listener.names": "CONTROLLER",
+        "log.dirs": str(Path(node.dir) / "data"),
+        "num.network.threads": "2",
+        "num.io.threads": "2",
+        "background.threads": "2",
+        "log.cleaner.threads": "1",
+        "log.cleaner.dedupe.buffer.size": "8388608",
+        "log.index.size.max.bytes": "1048576",
+    }
+    if node.role == "controller":
+        props = {
+            **common,
+            "process.roles": "controller",
+            "listeners": f"CONTROLLER://127.0.0.1:{node.port}",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT",
+        }
+    else:
+        props = {
+            **common,
+            "process.roles": "broker",
+            "broker.rack": node.rack or "az1",
+            "listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "num.replica.fetchers": "1",
+            "num.partitions": "3",
+            "default.replication.factor": str(rf),
+            # Like MSK's default for 3-AZ clusters: acks=all needs two in-sync replicas.
+            "min.insync.replicas": str(min(2, rf)),
+            "offsets.topic.replication.factor": str(rf),
+            "offsets.topic.num.partitions": "12",
+            "transaction.state.log.replication.factor": str(rf),
+            "transaction.state.log.min.isr": str(min(2, rf)),
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "false",
+            # Faster failure detection than the defaults, so tests do not wait long.
+            "broker.session.timeout.ms": "6000",
+            "broker.heartbeat.interval.ms": "1000",
+            "replica.lag.time.max.ms": "10000",
+            "log.retention.check.interval.ms": "10000",
+            "log.segment.delete.delay.ms": "1000",
+        }
+        props.update(extra or {})
+    return "".join(f"{k}={v}\n" for k, v in props.items())

@@ -1,0 +1,122 @@
+"""Resolve Apache Kafka's jars from Maven Central, once, into a git-ignored cache.
+
+Why Maven and not the release tarball: the machines this runs on reach Maven Central but not
+Apache's download mirrors.  ``org.apache.kafka:kafka_2.13`` pulls the broker modules in runtime
+scope but no logging binding, so we add log4j2 explicitly (and a properties config, so no YAML
+parser is needed).  ``kafka-tools`` brings the reference CLI (kafka-consumer-groups etc.) that the
+tests and benchmarks compare kafkaops against.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from kafkaops.errors import SandboxError
+
+DEFAULT_KAFKA_VERSION = "4.1.1"
+#: What most Amazon MSK clusters run today; the smoke tests also run against it.
+LEGACY_KAFKA_VERSION = "3.9.1"
+LOG4J2_VERSION = "2.24.3"
+
+_POM_TEMPLATE = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>kafkaops.sandbox</groupId>
+  <artifactId>kafka-jars</artifactId>
+  <version>{version}</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>
+      <version>{version}</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId>
+      <version>{version}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
+      <version>{log4j}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>{slf4j_binding}</artifactId>
+      <version>{log4j}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-1.2-api</artifactId>
+      <version>{log4j}</version></dependency>
+  </dependencies>
+</project>
+"""
+
+
+def repo_root() -> Path:
+    """The checkout root (where the Makefile lives), or the current directory when installed."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").exists() and (parent / "src" / "kafkaops").exists():
+            return parent
+    return Path.cwd()
+
+
+def cache_dir() -> Path:
+    """Where jars and the Maven repository are cached (``KAFKAOPS_CACHE`` overrides)."""
+    return Path(os.environ.get("KAFKAOPS_CACHE", repo_root() / ".cache"))
+
+
+def _slf4j_binding(version: str) -> str:
+    # Kafka 4.x logs through SLF4J 2; 3.x through SLF4J 1.7.
+    major = int(version.split(".")[0])
+    return "log4j-slf4j2-impl" if major >= 4 else "log4j-slf4j-impl"
+
+
+def libs_dir(version: str) -> Path:
+    return cache_dir() / "kafka" / version / "libs"
+
+
+def ensure_kafka_jars(version: str = DEFAULT_KAFKA_VERSION, *, quiet: bool = False) -> Path:
+    """Return the folder holding every jar of Kafka ``version``, downloading it on first use.
+
+    Idempotent: a ``.complete`` marker is written only after Maven succeeded, so an interrupted
+    download is redone rather than trusted.
+    """
+    target = libs_dir(version)
+    marker = target.parent / ".complete"
+    if marker.exists() and any(target.glob("kafka_2.13-*.jar")):
+        return target
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise SandboxError("Maven ('mvn') is not installed; run 'make setup' or apt-get install maven")
+    work = target.parent
+    work.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        shutil.rmtree(target)
+    pom = work / "pom.xml"
+    pom.write_text(
+        _POM_TEMPLATE.format(
+            version=version, log4j=LOG4J2_VERSION, slf4j_binding=_slf4j_binding(version)
+        )
+    )
+    cmd = [
+        mvn,
+        "-B",
+        "-q",
+        f"-Dmaven.repo.local={cache_dir() / 'm2'}",
+        "-f",
+        str(pom),
+        "dependency:copy-dependencies",
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={target}",
+    ]
+    if not quiet:
+        print(f"Resolving Apache Kafka {version} jars from Maven Central …", file=sys.stderr)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise SandboxError(f"Maven did not resolve Kafka {version} within 15 minutes") from exc
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
+        raise SandboxError(
+            f"Maven could not resolve Apache Kafka {version}: " + " | ".join(tail)
+        )
+    marker.write_text(version + "\n")
+    return target
+
+
+def classpath(version: str) -> str:
+    """A JVM classpath wildcard for the cached jars of ``version``."""
+    return str(libs_dir(version)) + "/*"
