@@ -486,8 +486,14 @@ class Sandbox:
 
 
 def _render_config(node: Node, voters: str, rf: int, extra: dict[str, str] | None) -> str:
-    """server.properties for one node; small thread pools because the host has 2 cores."""
+    """server.properties for one node; small thread pools because the host has 2 cores.
+
+    ``min.insync.replicas`` must be on the controllers too: Kafka 4 records the controller's
+    value as the cluster-wide default when the metadata log is bootstrapped.
+    """
     common = {
+        # Like MSK's default for 3-AZ clusters: acks=all needs two in-sync replicas.
+        "min.insync.replicas": str(min(2, rf)),
         "node.id": str(node.node_id),
         "controller.quorum.voters": voters,
         "controller.listener.names": "CONTROLLER",
@@ -518,8 +524,6 @@ def _render_config(node: Node, voters: str, rf: int, extra: dict[str, str] | Non
             "num.replica.fetchers": "1",
             "num.partitions": "3",
             "default.replication.factor": str(rf),
-            # Like MSK's default for 3-AZ clusters: acks=all needs two in-sync replicas.
-            "min.insync.replicas": str(min(2, rf)),
             "offsets.topic.replication.factor": str(rf),
             "offsets.topic.num.partitions": "12",
             "transaction.state.log.replication.factor": str(rf),

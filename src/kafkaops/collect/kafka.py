@@ -1,0 +1,597 @@
+"""Cluster snapshot from the Kafka admin protocol (kafka-python behind a small adapter).
+
+Round trips are bounded by the number of brokers, never by the number of groups or topics:
+
+* Metadata + DescribeCluster + DescribeQuorum: once each;
+* DescribeConfigs (min.insync.replicas of every topic): once;
+* ListOffsets: one per partition leader for log-start and one for log-end;
+* ListGroups: one per broker; FindCoordinator: one batched request (v4+, KIP-699);
+* DescribeGroups and OffsetFetch (v8+, KIP-709): one per group coordinator;
+* DescribeLogDirs: one per broker.
+
+Every request has a timeout (``request_timeout_ms``); a broker that does not answer is recorded
+in ``snapshot.errors`` and marked unreachable instead of failing the whole snapshot.  The only
+fatal case is a cluster where no bootstrap server answers: :class:`ClusterUnreachable`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.protocol.consumer import OffsetSpec
+
+from kafkaops.errors import ClusterUnreachable
+from kafkaops.model import (
+    Broker,
+    ClusterSnapshot,
+    CollectionError,
+    ConsumerGroup,
+    GroupMember,
+    LogDir,
+    PartitionLag,
+    PartitionState,
+    Topic,
+)
+
+log = logging.getLogger(__name__)
+
+# kafka-python logs its whole configuration (SASL password included) at DEBUG when a client
+# starts; never let that reach a handler, whatever the root log level is.
+for _name in ("kafka", "kafka.admin", "kafka.conn", "kafka.net", "kafka.client"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    """How much to collect and how long to wait for it."""
+
+    request_timeout_ms: int = 10_000
+    connect_timeout_ms: int = 5_000
+    #: "exact" reads the first unconsumed record's timestamp; "none" skips time lag.
+    time_lag_method: str = "exact"
+    #: Budget for exact time lag: distinct (partition, offset) positions to read …
+    time_lag_max_positions: int = 5_000
+    #: … and wall time to spend reading them.
+    time_lag_budget_ms: int = 5_000
+    include_log_dirs: bool = True
+    client_id: str = "kafkaops"
+
+
+@dataclass
+class _Errors:
+    items: list[CollectionError] = field(default_factory=list)
+
+    def add(self, source: str, target: str, exc: BaseException | str) -> None:
+        message = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        self.items.append(CollectionError(source, target, str(message)[:500]))
+
+
+class KafkaAdmin:
+    """Thin adapter over kafka-python's admin client: plain data in, plain data out.
+
+    Keeps kafka-python's quirks in one place: counting requests, its ``describe_groups`` that
+    raises ``ValueError`` on an ACL operation code it does not know (we do not need ACL
+    operations, so they are passed through untouched), and per-broker error isolation.
+    """
+
+    def __init__(self, client_kwargs: Mapping[str, Any], options: CollectOptions) -> None:
+        self.options = options
+        self.client_kwargs = dict(client_kwargs)
+        self.round_trips: Counter[str] = Counter()
+        kwargs = {
+            "client_id": options.client_id,
+            "request_timeout_ms": options.request_timeout_ms,
+            "bootstrap_timeout_ms": options.connect_timeout_ms,
+            **self.client_kwargs,
+        }
+        try:
+            self._admin = KafkaAdminClient(**kwargs)
+        except KafkaTimeoutError as exc:
+            raise ClusterUnreachable(
+                f"cluster unreachable: no broker answered at {kwargs.get('bootstrap_servers')} "
+                f"within {options.connect_timeout_ms / 1000:g}s"
+            ) from exc
+        except KafkaError as exc:
+            raise ClusterUnreachable(
+                f"cluster unreachable at {kwargs.get('bootstrap_servers')}: {exc}"
+            ) from exc
+        self._admin._process_acl_operations = lambda obj: obj  # type: ignore[method-assign]
+        manager = self._admin._manager
+        original_send = manager.send
+
+        def counting_send(request: Any, *args: Any, **kw: Any) -> Any:
+            self.round_trips[type(request).__name__.removesuffix("Request")] += 1
+            return original_send(request, *args, **kw)
+
+        manager.send = counting_send
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._admin.close()
+
+    def __enter__(self) -> KafkaAdmin:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reads ---------------------------------------------------------------------------
+    def describe_cluster(self) -> dict[str, Any]:
+        return self._admin.describe_cluster()
+
+    def describe_quorum(self) -> dict[str, Any]:
+        return self._admin.describe_metadata_quorum()
+
+    def describe_topics(self) -> list[dict[str, Any]]:
+        return self._admin.describe_topics()
+
+    def topic_configs(self, topics: list[str], keys: list[str]) -> dict[str, dict[str, str]]:
+        if not topics:
+            return {}
+        resources = [
+            ConfigResource(ConfigResourceType.TOPIC, t, dict.fromkeys(keys)) for t in topics
+        ]
+        raw = self._admin.describe_configs(resources, config_filter="all")
+        out: dict[str, dict[str, str]] = {}
+        for name, entries in raw.get("topic", {}).items():
+            out[name] = {k: v.get("value") for k, v in entries.items() if v.get("value") is not None}
+        return out
+
+    def list_offsets(
+        self, partitions: list[TopicPartition], spec: OffsetSpec
+    ) -> dict[TopicPartition, int]:
+        if not partitions:
+            return {}
+        raw = self._admin.list_partition_offsets(dict.fromkeys(partitions, spec))
+        return {tp: v.offset for tp, v in raw.items()}
+
+    def list_groups(self, broker_id: int) -> list[dict[str, Any]]:
+        return self._admin.list_groups(broker_ids=[broker_id])
+
+    def describe_groups(self, group_ids: list[str], coordinator: int) -> dict[str, Any]:
+        return self._admin.describe_groups(group_ids, group_coordinator_id=coordinator)
+
+    def find_coordinators(self, group_ids: list[str]) -> dict[str, int]:
+        return self._admin._manager.run(self._admin._find_coordinator_ids, group_ids)
+
+    def group_offsets(self, group_ids: list[str]) -> dict[str, dict[TopicPartition, Any]]:
+        return self._admin.list_group_offsets(dict.fromkeys(group_ids))
+
+    def log_dirs(self, broker_id: int) -> list[dict[str, Any]]:
+        return self._admin.describe_log_dirs(brokers=[broker_id])
+
+
+# ---------------------------------------------------------------------------------------
+def collect_snapshot(
+    cluster_name: str,
+    client_kwargs: Mapping[str, Any],
+    options: CollectOptions | None = None,
+) -> ClusterSnapshot:
+    """Take one snapshot; raises :class:`ClusterUnreachable` if no bootstrap server answers."""
+    options = options or CollectOptions()
+    started = time.monotonic()
+    taken_at_ms = int(time.time() * 1000)
+    errors = _Errors()
+    with KafkaAdmin(client_kwargs, options) as admin:
+        try:
+            cluster = admin.describe_cluster()
+        except KafkaError as exc:
+            raise ClusterUnreachable(f"cluster unreachable: DescribeCluster failed: {exc}") from exc
+        brokers_raw = {b["broker_id"]: b for b in cluster.get("brokers", [])}
+        quorum_leader, voters = _quorum(admin, errors)
+        topics = _topics(admin, errors)
+        groups, unreachable = _groups(admin, sorted(brokers_raw), topics, errors)
+        log_dirs: list[LogDir] = []
+        if options.include_log_dirs:
+            for broker_id in sorted(brokers_raw):
+                try:
+                    log_dirs.extend(_parse_log_dirs(broker_id, admin.log_dirs(broker_id)))
+                except (KafkaError, OSError, TimeoutError) as exc:
+                    errors.add("DescribeLogDirs", f"broker {broker_id}", exc)
+                    unreachable[broker_id] = str(exc)
+        round_trips = dict(admin.round_trips)
+    if options.time_lag_method == "exact":
+        groups = _with_exact_time_lag(groups, client_kwargs, options, taken_at_ms, errors)
+        round_trips["Fetch(time lag)"] = 1
+    brokers = tuple(
+        Broker(
+            node_id=b["broker_id"],
+            host=b["host"],
+            port=b["port"],
+            rack=b.get("rack"),
+            reachable=b["broker_id"] not in unreachable,
+            error=unreachable.get(b["broker_id"]),
+        )
+        for _, b in sorted(brokers_raw.items())
+    )
+    return ClusterSnapshot(
+        cluster_name=cluster_name,
+        bootstrap=_bootstrap_text(client_kwargs),
+        taken_at_ms=taken_at_ms,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        cluster_id=cluster.get("cluster_id"),
+        controller_id=cluster.get("controller_id"),
+        quorum_leader_id=quorum_leader,
+        quorum_voters=voters,
+        brokers=brokers,
+        topics=tuple(topics),
+        groups=tuple(groups),
+        log_dirs=tuple(log_dirs),
+        errors=tuple(errors.items),
+        round_trips=round_trips,
+    )
+
+
+def _bootstrap_text(client_kwargs: Mapping[str, Any]) -> str:
+    servers = client_kwargs.get("bootstrap_servers", "")
+    return servers if isinstance(servers, str) else ",".join(servers)
+
+
+def _quorum(admin: KafkaAdmin, errors: _Errors) -> tuple[int | None, tuple[int, ...]]:
+    """Active KRaft controller and voters; (None, ()) when the cluster cannot tell us."""
+    try:
+        raw = admin.describe_quorum()
+    except Exception as exc:  # ZooKeeper clusters, old brokers, or no quorum leader
+        errors.add("DescribeQuorum", "controller quorum", exc)
+        return None, ()
+    for topic in raw.get("topics", []):
+        for part in topic.get("partitions", []):
+            voters = tuple(v["replica_id"] for v in part.get("current_voters", []))
+            leader = part.get("leader_id")
+            return (leader if leader is not None and leader >= 0 else None), voters
+    return None, ()
+
+
+def _topics(admin: KafkaAdmin, errors: _Errors) -> list[Topic]:
+    raw_topics = admin.describe_topics()
+    names = sorted(t["name"] for t in raw_topics if not t.get("error_code"))
+    try:
+        configs = admin.topic_configs(names, ["min.insync.replicas"])
+    except (KafkaError, OSError, TimeoutError) as exc:
+        errors.add("DescribeConfigs", "topics", exc)
+        configs = {}
+    tps = [
+        TopicPartition(t["name"], p["partition_index"])
+        for t in raw_topics
+        for p in t.get("partitions", [])
+        if p.get("leader_id", -1) >= 0
+    ]
+    starts = _offsets(admin, tps, OffsetSpec.EARLIEST, "log-start", errors)
+    ends = _offsets(admin, tps, OffsetSpec.LATEST, "log-end", errors)
+    topics = []
+    for t in sorted(raw_topics, key=lambda t: t["name"]):
+        if t.get("error_code"):
+            errors.add("Metadata", f"topic {t['name']}", f"error code {t['error_code']}")
+            continue
+        cfg = configs.get(t["name"], {})
+        min_isr = int(cfg.get("min.insync.replicas", 1))
+        parts = tuple(
+            PartitionState(
+                topic=t["name"],
+                partition=p["partition_index"],
+                leader=p.get("leader_id", -1),
+                replicas=tuple(p.get("replica_nodes", ())),
+                isr=tuple(p.get("isr_nodes", ())),
+                offline_replicas=tuple(p.get("offline_replicas", ())),
+                min_isr=min_isr,
+                log_start_offset=starts.get(TopicPartition(t["name"], p["partition_index"])),
+                log_end_offset=ends.get(TopicPartition(t["name"], p["partition_index"])),
+            )
+            for p in sorted(t.get("partitions", []), key=lambda p: p["partition_index"])
+        )
+        topics.append(Topic(t["name"], bool(t.get("is_internal")), parts, cfg))
+    return topics
+
+
+def _offsets(
+    admin: KafkaAdmin,
+    tps: list[TopicPartition],
+    spec: OffsetSpec,
+    what: str,
+    errors: _Errors,
+) -> dict[TopicPartition, int]:
+    """ListOffsets for every partition; on a batch failure, retry per leader-less subsets."""
+    try:
+        return admin.list_offsets(tps, spec)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        errors.add("ListOffsets", what, exc)
+    # One failing leader must not hide every other partition's offsets: retry per topic.
+    out: dict[TopicPartition, int] = {}
+    by_topic: dict[str, list[TopicPartition]] = defaultdict(list)
+    for tp in tps:
+        by_topic[tp.topic].append(tp)
+    for topic, parts in by_topic.items():
+        try:
+            out.update(admin.list_offsets(parts, spec))
+        except (KafkaError, OSError, TimeoutError) as exc:
+            errors.add("ListOffsets", f"{what} {topic}", exc)
+    return out
+
+
+def _groups(
+    admin: KafkaAdmin,
+    broker_ids: list[int],
+    topics: list[Topic],
+    errors: _Errors,
+) -> tuple[list[ConsumerGroup], dict[int, str]]:
+    unreachable: dict[int, str] = {}
+    listed: dict[str, dict[str, Any]] = {}
+    for broker_id in broker_ids:
+        try:
+            for g in admin.list_groups(broker_id):
+                listed[g["group_id"]] = g
+        except (KafkaError, OSError, TimeoutError) as exc:
+            errors.add("ListGroups", f"broker {broker_id}", exc)
+            unreachable[broker_id] = f"{type(exc).__name__}: {exc}"
+    if not listed:
+        return [], unreachable
+    group_ids = sorted(listed)
+    try:
+        coordinators = admin.find_coordinators(group_ids)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        errors.add("FindCoordinator", "groups", exc)
+        coordinators = {}
+    by_coordinator: dict[int, list[str]] = defaultdict(list)
+    for gid, node in coordinators.items():
+        if node is not None and node >= 0:
+            by_coordinator[node].append(gid)
+    descriptions: dict[str, dict[str, Any]] = {}
+    offsets: dict[str, dict[TopicPartition, Any]] = {}
+    group_errors: dict[str, str] = {}
+    for node, gids in sorted(by_coordinator.items()):
+        try:
+            descriptions.update(admin.describe_groups(gids, node))
+        except (KafkaError, OSError, TimeoutError, ValueError) as exc:
+            errors.add("DescribeGroups", f"coordinator {node}", exc)
+            for gid in gids:
+                group_errors[gid] = f"describe failed: {exc}"
+        offsets.update(_group_offsets(admin, gids, errors, group_errors))
+    for gid in group_ids:
+        if gid not in coordinators or coordinators.get(gid) in (None, -1):
+            group_errors.setdefault(gid, "no coordinator available")
+
+    partitions = {(p.topic, p.partition): p for t in topics for p in t.partitions}
+    result = []
+    for gid in group_ids:
+        desc = descriptions.get(gid, {})
+        members = tuple(_member(m) for m in desc.get("members", []) or [])
+        owner = {tp: m.member_id for m in members for tp in m.assignment}
+        committed = {(tp.topic, tp.partition): om.offset for tp, om in offsets.get(gid, {}).items()}
+        keys = sorted(set(committed) | set(owner))
+        lags = tuple(
+            _partition_lag(key, committed.get(key), partitions.get(key), owner.get(key))
+            for key in keys
+        )
+        result.append(
+            ConsumerGroup(
+                group_id=gid,
+                state=desc.get("group_state") or listed[gid].get("group_state") or "Unknown",
+                protocol_type=listed[gid].get("protocol_type", ""),
+                coordinator=coordinators.get(gid),
+                members=members,
+                partitions=lags,
+                error=desc.get("error") or group_errors.get(gid),
+            )
+        )
+    return result, unreachable
+
+
+def _group_offsets(
+    admin: KafkaAdmin,
+    gids: list[str],
+    errors: _Errors,
+    group_errors: dict[str, str],
+) -> dict[str, dict[TopicPartition, Any]]:
+    """All groups of one coordinator in one OffsetFetch; per group only if that fails.
+
+    kafka-python raises on the first group-level error, so one group that is loading or
+    migrating would otherwise hide every other group's offsets.
+    """
+    try:
+        return admin.group_offsets(gids)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        errors.add("OffsetFetch", f"{len(gids)} groups", exc)
+    out = {}
+    for gid in gids:
+        try:
+            out.update(admin.group_offsets([gid]))
+        except (KafkaError, OSError, TimeoutError) as exc:
+            group_errors[gid] = f"offset fetch failed: {exc}"
+    return out
+
+
+def _member(raw: Mapping[str, Any]) -> GroupMember:
+    assignment: list[tuple[str, int]] = []
+    data = raw.get("member_assignment")
+    if isinstance(data, Mapping):
+        for entry in data.get("assigned_partitions", []) or []:
+            assignment.extend((entry["topic"], p) for p in entry.get("partitions", []))
+    return GroupMember(
+        member_id=raw.get("member_id", ""),
+        client_id=raw.get("client_id", ""),
+        host=str(raw.get("client_host", "")).lstrip("/"),
+        assignment=tuple(sorted(assignment)),
+    )
+
+
+def _partition_lag(
+    key: tuple[str, int],
+    committed: int | None,
+    part: PartitionState | None,
+    member: str | None,
+) -> PartitionLag:
+    """Lag as ``max(0, log_end − committed)``, committed clamped up to the log start."""
+    start = part.log_start_offset if part else None
+    end = part.log_end_offset if part else None
+    if committed is not None and committed < 0:
+        committed = None  # the protocol's "no offset" sentinel
+    lag: int | None = None
+    below_start = False
+    if committed is not None and end is not None:
+        effective = committed
+        if start is not None and committed < start:
+            below_start = True
+            effective = start
+        lag = max(0, end - effective)
+    return PartitionLag(
+        topic=key[0],
+        partition=key[1],
+        committed=committed,
+        log_start_offset=start,
+        log_end_offset=end,
+        lag=lag,
+        committed_below_log_start=below_start,
+        member_id=member,
+    )
+
+
+def _parse_log_dirs(broker_id: int, raw: Iterable[Mapping[str, Any]]) -> list[LogDir]:
+    out = []
+    for entry in raw:
+        for d in entry.get("log_dirs", []):
+            sizes = {
+                f"{t['name']}-{p['partition_index']}": int(p.get("partition_size", 0))
+                for t in d.get("topics", [])
+                for p in t.get("partitions", [])
+                if not p.get("is_future_key")
+            }
+            total = d.get("total_bytes")
+            usable = d.get("usable_bytes")
+            out.append(
+                LogDir(
+                    broker=broker_id,
+                    path=d.get("log_dir", ""),
+                    error=None if not d.get("error_code") else f"error code {d['error_code']}",
+                    partition_bytes=sizes,
+                    total_bytes=total if total is not None and total >= 0 else None,
+                    usable_bytes=usable if usable is not None and usable >= 0 else None,
+                )
+            )
+    return out
+
+
+# --------------------------------------------------------------------- exact time lag
+def _with_exact_time_lag(
+    groups: list[ConsumerGroup],
+    client_kwargs: Mapping[str, Any],
+    options: CollectOptions,
+    now_ms: int,
+    errors: _Errors,
+) -> list[ConsumerGroup]:
+    """Fill ``time_lag_ms`` = now − timestamp of the first record the group has not consumed.
+
+    Exact on bursts, idle topics and rewinds, at the cost of reading one record per lagging
+    position.  Positions are de-duplicated across groups and read in rounds (a consumer has one
+    position per partition), within ``time_lag_max_positions`` and ``time_lag_budget_ms``;
+    positions left unread keep ``time_lag_ms=None`` and are noted in ``snapshot.errors``.
+    """
+    wanted: set[tuple[str, int, int]] = set()
+    for g in groups:
+        for p in g.partitions:
+            if p.lag and p.committed is not None:
+                start = max(p.committed, p.log_start_offset or 0)
+                wanted.add((p.topic, p.partition, start))
+    timestamps: dict[tuple[str, int, int], int] = {}
+    if wanted:
+        timestamps = _read_first_timestamps(sorted(wanted), client_kwargs, options, errors)
+
+    out = []
+    for g in groups:
+        parts = []
+        for p in g.partitions:
+            if p.lag == 0:
+                parts.append(_replace_time(p, 0))
+            elif p.lag and p.committed is not None:
+                start = max(p.committed, p.log_start_offset or 0)
+                ts = timestamps.get((p.topic, p.partition, start))
+                parts.append(_replace_time(p, None if ts is None else max(0, now_ms - ts)))
+            else:
+                parts.append(p)
+        out.append(_replace_parts(g, tuple(parts)))
+    return out
+
+
+def _replace_time(p: PartitionLag, value: int | None) -> PartitionLag:
+    from dataclasses import replace
+
+    return replace(p, time_lag_ms=value, time_lag_method="exact" if value is not None else None)
+
+
+def _replace_parts(g: ConsumerGroup, parts: tuple[PartitionLag, ...]) -> ConsumerGroup:
+    from dataclasses import replace
+
+    return replace(g, partitions=parts)
+
+
+def _read_first_timestamps(
+    positions: list[tuple[str, int, int]],
+    client_kwargs: Mapping[str, Any],
+    options: CollectOptions,
+    errors: _Errors,
+) -> dict[tuple[str, int, int], int]:
+    if len(positions) > options.time_lag_max_positions:
+        errors.add(
+            "Fetch",
+            "time lag",
+            f"{len(positions)} lagging positions exceed the budget of "
+            f"{options.time_lag_max_positions}; the rest have no exact time lag",
+        )
+        positions = positions[: options.time_lag_max_positions]
+    rounds: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
+    seen: Counter[tuple[str, int]] = Counter()
+    for topic, part, offset in positions:
+        rounds[seen[(topic, part)]].append((topic, part, offset))
+        seen[(topic, part)] += 1
+    deadline = time.monotonic() + options.time_lag_budget_ms / 1000
+    consumer_kwargs = {
+        k: v
+        for k, v in client_kwargs.items()
+        if k in KafkaConsumer.DEFAULT_CONFIG and k not in ("bootstrap_timeout_ms", "client_id")
+    }
+    found: dict[tuple[str, int, int], int] = {}
+    try:
+        consumer = KafkaConsumer(
+            **consumer_kwargs,
+            client_id=f"{options.client_id}-timelag",
+            group_id=None,
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=4096,
+            fetch_max_wait_ms=50,
+            request_timeout_ms=max(options.request_timeout_ms, 1000),
+            bootstrap_timeout_ms=options.connect_timeout_ms,
+        )
+    except (KafkaError, OSError) as exc:
+        errors.add("Fetch", "time lag", exc)
+        return found
+    try:
+        for _, batch in sorted(rounds.items()):
+            if time.monotonic() >= deadline:
+                break
+            pending = {TopicPartition(t, p): o for t, p, o in batch}
+            consumer.assign(list(pending))
+            for tp, offset in pending.items():
+                consumer.seek(tp, offset)
+            while pending and time.monotonic() < deadline:
+                records = consumer.poll(timeout_ms=200)
+                for tp, recs in records.items():
+                    if tp in pending and recs:
+                        found[(tp.topic, tp.partition, pending.pop(tp))] = recs[0].timestamp
+                        consumer.pause(tp)
+        missing = len(positions) - len(found)
+        if missing:
+            errors.add("Fetch", "time lag", f"{missing} positions not read within the budget")
+    except (KafkaError, OSError, AssertionError) as exc:
+        errors.add("Fetch", "time lag", exc)
+    finally:
+        with contextlib.suppress(Exception):
+            consumer.close()
+    return found
