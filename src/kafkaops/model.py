@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     """Runbook incident classes. ``P0`` is the worst; ``OK`` means nothing triggered."""
 
     P0 = "P0"
@@ -222,7 +222,7 @@ class ClusterSnapshot:
         return dataclasses.asdict(self)
 
 
-class CheckStatus(str, enum.Enum):
+class CheckStatus(enum.StrEnum):
     """Outcome of evaluating one runbook rule."""
 
     OK = "ok"

@@ -21,7 +21,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -143,7 +143,9 @@ class KafkaAdmin:
         raw = self._admin.describe_configs(resources, config_filter="all")
         out: dict[str, dict[str, str]] = {}
         for name, entries in raw.get("topic", {}).items():
-            out[name] = {k: v.get("value") for k, v in entries.items() if v.get("value") is not None}
+            out[name] = {
+                k: v.get("value") for k, v in entries.items() if v.get("value") is not None
+            }
         return out
 
     def list_offsets(
@@ -200,8 +202,9 @@ def collect_snapshot(
                     unreachable[broker_id] = str(exc)
         round_trips = dict(admin.round_trips)
     if options.time_lag_method == "exact":
-        groups = _with_exact_time_lag(groups, client_kwargs, options, taken_at_ms, errors)
-        round_trips["Fetch(time lag)"] = 1
+        groups, rounds = _with_exact_time_lag(groups, client_kwargs, options, taken_at_ms, errors)
+        if rounds:
+            round_trips["Fetch rounds (time lag)"] = rounds
     brokers = tuple(
         Broker(
             node_id=b["broker_id"],
@@ -486,7 +489,7 @@ def _with_exact_time_lag(
     options: CollectOptions,
     now_ms: int,
     errors: _Errors,
-) -> list[ConsumerGroup]:
+) -> tuple[list[ConsumerGroup], int]:
     """Fill ``time_lag_ms`` = now − timestamp of the first record the group has not consumed.
 
     Exact on bursts, idle topics and rewinds, at the cost of reading one record per lagging
@@ -501,8 +504,9 @@ def _with_exact_time_lag(
                 start = max(p.committed, p.log_start_offset or 0)
                 wanted.add((p.topic, p.partition, start))
     timestamps: dict[tuple[str, int, int], int] = {}
+    rounds = 0
     if wanted:
-        timestamps = _read_first_timestamps(sorted(wanted), client_kwargs, options, errors)
+        timestamps, rounds = _read_first_timestamps(sorted(wanted), client_kwargs, options, errors)
 
     out = []
     for g in groups:
@@ -517,18 +521,14 @@ def _with_exact_time_lag(
             else:
                 parts.append(p)
         out.append(_replace_parts(g, tuple(parts)))
-    return out
+    return out, rounds
 
 
 def _replace_time(p: PartitionLag, value: int | None) -> PartitionLag:
-    from dataclasses import replace
-
     return replace(p, time_lag_ms=value, time_lag_method="exact" if value is not None else None)
 
 
 def _replace_parts(g: ConsumerGroup, parts: tuple[PartitionLag, ...]) -> ConsumerGroup:
-    from dataclasses import replace
-
     return replace(g, partitions=parts)
 
 
@@ -537,7 +537,8 @@ def _read_first_timestamps(
     client_kwargs: Mapping[str, Any],
     options: CollectOptions,
     errors: _Errors,
-) -> dict[tuple[str, int, int], int]:
+) -> tuple[dict[tuple[str, int, int], int], int]:
+    """Timestamps of the records at the given positions, and how many fetch rounds it took."""
     if len(positions) > options.time_lag_max_positions:
         errors.add(
             "Fetch",
@@ -571,11 +572,13 @@ def _read_first_timestamps(
         )
     except (KafkaError, OSError) as exc:
         errors.add("Fetch", "time lag", exc)
-        return found
+        return found, 0
+    done_rounds = 0
     try:
         for _, batch in sorted(rounds.items()):
             if time.monotonic() >= deadline:
                 break
+            done_rounds += 1
             pending = {TopicPartition(t, p): o for t, p, o in batch}
             consumer.assign(list(pending))
             for tp, offset in pending.items():
@@ -594,4 +597,4 @@ def _read_first_timestamps(
     finally:
         with contextlib.suppress(Exception):
             consumer.close()
-    return found
+    return found, done_rounds

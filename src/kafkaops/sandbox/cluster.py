@@ -246,9 +246,9 @@ class Sandbox:
         return self.bootstrap()
 
     def _pick_base_port(self, count: int, requested: int | None) -> int:
-        candidates = [requested] if requested else range(DEFAULT_BASE_PORT, 60000, 200)
-        for base in candidates:
-            assert base is not None
+        # Start at the requested port and move up in steps: several sandboxes (a demo and a
+        # test run) can coexist on one machine.
+        for base in range(requested or DEFAULT_BASE_PORT, 60000, 200):
             if all(_port_free(base + i) for i in range(count)) and all(
                 _port_free(base + 100 + i) for i in range(count)
             ):
@@ -276,7 +276,9 @@ class Sandbox:
             nid = i + 1
             rack = RACKS[i % len(RACKS)]
             nodes.append(Node(nid, "broker", base + i, str(self.root / f"node-{nid}"), rack=rack))
-        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.port}" for n in nodes if n.role == "controller")
+        voters = ",".join(
+            f"{n.node_id}@127.0.0.1:{n.port}" for n in nodes if n.role == "controller"
+        )
         rf = min(3, brokers)
         for node in nodes:
             Path(node.dir, "data").mkdir(parents=True)

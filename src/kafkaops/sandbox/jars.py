@@ -3,7 +3,8 @@
 Why Maven and not the release tarball: the machines this runs on reach Maven Central but not
 Apache's download mirrors.  ``org.apache.kafka:kafka_2.13`` pulls the broker modules in runtime
 scope but no logging binding, so we add log4j2 explicitly (and a properties config, so no YAML
-parser is needed).  ``kafka-tools`` brings the reference CLI (kafka-consumer-groups etc.) that the
+parser is needed); Kafka 3.x's own reload4j binding is excluded so SLF4J has exactly one.
+``kafka-tools`` brings the reference CLI (kafka-consumer-groups etc.) that the
 tests and benchmarks compare kafkaops against.
 """
 
@@ -19,7 +20,7 @@ from kafkaops.errors import SandboxError
 
 DEFAULT_KAFKA_VERSION = "4.1.1"
 #: What most Amazon MSK clusters run today; the smoke tests also run against it.
-LEGACY_KAFKA_VERSION = "3.9.1"
+LEGACY_KAFKA_VERSION = "3.9.2"
 LOG4J2_VERSION = "2.24.3"
 
 _POM_TEMPLATE = """<project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -30,9 +31,17 @@ _POM_TEMPLATE = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <packaging>pom</packaging>
   <dependencies>
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>
-      <version>{version}</version></dependency>
+      <version>{version}</version>
+      <exclusions>
+        <exclusion><groupId>ch.qos.reload4j</groupId><artifactId>reload4j</artifactId></exclusion>
+        <exclusion><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId></exclusion>
+      </exclusions></dependency>
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId>
-      <version>{version}</version></dependency>
+      <version>{version}</version>
+      <exclusions>
+        <exclusion><groupId>ch.qos.reload4j</groupId><artifactId>reload4j</artifactId></exclusion>
+        <exclusion><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId></exclusion>
+      </exclusions></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
       <version>{log4j}</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>{slf4j_binding}</artifactId>
@@ -80,7 +89,9 @@ def ensure_kafka_jars(version: str = DEFAULT_KAFKA_VERSION, *, quiet: bool = Fal
         return target
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise SandboxError("Maven ('mvn') is not installed; run 'make setup' or apt-get install maven")
+        raise SandboxError(
+            "Maven ('mvn') is not installed; run 'make setup' or apt-get install maven"
+        )
     work = target.parent
     work.mkdir(parents=True, exist_ok=True)
     if target.exists():
@@ -110,9 +121,7 @@ def ensure_kafka_jars(version: str = DEFAULT_KAFKA_VERSION, *, quiet: bool = Fal
         raise SandboxError(f"Maven did not resolve Kafka {version} within 15 minutes") from exc
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
-        raise SandboxError(
-            f"Maven could not resolve Apache Kafka {version}: " + " | ".join(tail)
-        )
+        raise SandboxError(f"Maven could not resolve Apache Kafka {version}: " + " | ".join(tail))
     marker.write_text(version + "\n")
     return target
 

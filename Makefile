@@ -1,0 +1,53 @@
+# kafkaops — every target installs what it needs; all of them are idempotent.
+#   make demo   a real local Kafka cluster with a workload, checked by kafkaops
+#   make test   the whole test suite (unit + integration against real Kafka JVMs)
+#   make lint   ruff (lint + format check)
+#   make bench  the snapshot benchmark (see bench/README.md)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup system-deps jars demo test lint format bench clean
+
+setup: system-deps $(STAMP)
+
+# Java 17+ runs the Kafka brokers, Maven resolves their jars from Maven Central.
+system-deps:
+	@if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then \
+	  echo "installing Java 17 and Maven from Debian packages"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless maven; \
+	fi
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+jars: setup
+	@$(BIN)/python -c "from kafkaops.sandbox import jars; jars.ensure_kafka_jars(jars.DEFAULT_KAFKA_VERSION)"
+
+demo: setup jars
+	@$(BIN)/python -m kafkaops.sandbox.demo $(DEMO_ARGS)
+
+test: setup jars
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	@$(BIN)/ruff check src tests bench
+	@$(BIN)/ruff format --check src tests bench
+
+format: setup
+	@$(BIN)/ruff check --fix src tests bench
+	@$(BIN)/ruff format src tests bench
+
+bench: setup jars
+	@$(BIN)/python bench/snapshot_bench.py $(BENCH_ARGS)
+
+clean:
+	-@$(BIN)/kafkaops sandbox down 2>/dev/null
+	rm -rf $(VENV) .sandbox .pytest_cache .ruff_cache .mypy_cache

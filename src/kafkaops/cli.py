@@ -1,0 +1,416 @@
+"""The ``kafkaops`` command line: a thin shell over the library.
+
+Exit codes (stable, scripts rely on them):
+
+* ``health``: 0 healthy, 1 P2 findings only, 2 a P1 or P0 finding, 3 cluster unreachable or bad
+  input (config, arguments);
+* every other command: 0 success, 3 bad input or a failed operation (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from kafkaops import __version__
+from kafkaops.errors import KafkaopsError
+from kafkaops.model import Severity
+
+EXIT_OK, EXIT_P2, EXIT_P1_P0, EXIT_ERROR = 0, 1, 2, 3
+
+app = typer.Typer(
+    help="Apache Kafka / Amazon MSK operations runbook, as software.\n\n"
+    "Examples:\n\n"
+    "  kafkaops sandbox up            # a real 3-broker KRaft cluster on 127.0.0.1\n\n"
+    "  kafkaops health                # daily health check + P0/P1/P2 classification\n\n"
+    "  kafkaops health --bootstrap b-1.example:9092 --json\n\n"
+    "  kafkaops health --config kafkaops.yaml --cluster prod",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+sandbox_app = typer.Typer(
+    help="A real local Apache Kafka cluster (KRaft, one JVM per node) for demos and tests.\n\n"
+    "Examples:\n\n"
+    "  kafkaops sandbox up --brokers 3\n\n"
+    "  kafkaops sandbox status --json\n\n"
+    "  kafkaops sandbox stop-broker 2 && kafkaops health; kafkaops sandbox start-broker 2\n\n"
+    "  kafkaops sandbox down",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(sandbox_app, name="sandbox")
+
+out = Console()
+err = Console(stderr=True)
+
+SandboxDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--dir", help="Sandbox state folder (default .sandbox/default or $KAFKAOPS_SANDBOX_DIR)."
+    ),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    """One line on stderr and a non-zero exit: never a traceback for a user error."""
+    err.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        out.print(f"kafkaops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=version_callback, is_eager=True)
+    ] = False,
+) -> None:
+    """Global options."""
+
+
+# ----------------------------------------------------------------------------- health
+@app.command()
+def health(
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Bootstrap servers, HOST:PORT[,HOST:PORT].")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="kafkaops YAML config file.")
+    ] = None,
+    cluster: Annotated[str | None, typer.Option(help="Cluster name from the config.")] = None,
+    as_json: JsonFlag = False,
+    sandbox_dir: SandboxDir = None,
+) -> None:
+    """The runbook's daily health check and P0/P1/P2 incident classification.
+
+    Target: --bootstrap, or --config FILE [--cluster NAME], or with neither the running sandbox.
+    Exit codes: 0 healthy, 1 P2 only, 2 P1 or P0, 3 unreachable cluster or bad config.
+
+    Examples:
+
+      kafkaops health
+
+      kafkaops health --bootstrap 127.0.0.1:19092 --json | jq .overall_healthy
+
+      kafkaops health -c kafkaops.yaml --cluster prod
+    """
+    from kafkaops.health import check_health, resolve_target
+    from kafkaops.report.health_view import health_to_dict, render_health
+
+    try:
+        target = resolve_target(
+            bootstrap=bootstrap, config_path=config, cluster=cluster, sandbox_root=sandbox_dir
+        )
+        report = check_health(target)
+    except KafkaopsError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(health_to_dict(report))
+    else:
+        render_health(report, out)
+    if not report.reachable:
+        raise typer.Exit(EXIT_ERROR)
+    if report.severity in (Severity.P0, Severity.P1):
+        raise typer.Exit(EXIT_P1_P0)
+    if report.severity == Severity.P2:
+        raise typer.Exit(EXIT_P2)
+
+
+@app.command()
+def snapshot(
+    bootstrap: Annotated[str | None, typer.Option(help="Bootstrap servers.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
+    cluster: Annotated[str | None, typer.Option()] = None,
+    time_lag: Annotated[
+        bool, typer.Option("--time-lag/--no-time-lag", help="Read exact time lag.")
+    ] = True,
+    as_json: JsonFlag = False,
+    sandbox_dir: SandboxDir = None,
+) -> None:
+    """Take one cluster snapshot (brokers, partitions, groups, offsets, lag, log dirs).
+
+    Examples:
+
+      kafkaops snapshot
+
+      kafkaops snapshot --bootstrap 127.0.0.1:19092 --json > snapshot.json
+    """
+    from dataclasses import replace
+
+    from kafkaops.health import resolve_target, take_snapshot
+    from kafkaops.report.health_view import render_snapshot_summary
+
+    try:
+        target = resolve_target(
+            bootstrap=bootstrap, config_path=config, cluster=cluster, sandbox_root=sandbox_dir
+        )
+        if not time_lag:
+            target = replace(target, options=replace(target.options, time_lag_method="none"))
+        snap = take_snapshot(target)
+    except KafkaopsError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(snap.to_dict())
+    else:
+        render_snapshot_summary(snap, out)
+
+
+@app.command("config-check")
+def config_check(
+    path: Annotated[Path, typer.Argument(help="YAML config file to validate.")],
+) -> None:
+    """Validate a config file; prints the first problem with file, field and value.
+
+    Example:
+
+      kafkaops config-check kafkaops.yaml
+    """
+    from kafkaops.config import load_config
+
+    try:
+        cfg = load_config(path)
+    except KafkaopsError as exc:
+        fail(str(exc))
+    out.print(f"{path}: OK ({len(cfg.clusters)} cluster(s))", markup=False)
+
+
+# ---------------------------------------------------------------------------- sandbox
+def _sandbox(root: Path | None) -> Any:
+    from kafkaops.sandbox.cluster import Sandbox
+
+    return Sandbox(root)
+
+
+@sandbox_app.command("up")
+def sandbox_up(
+    brokers: Annotated[int, typer.Option(min=1, max=9, help="Broker JVMs.")] = 3,
+    controllers: Annotated[int, typer.Option(min=1, max=3, help="KRaft controller JVMs.")] = 1,
+    kafka_version: Annotated[
+        str | None, typer.Option(help="Apache Kafka version (default 4.1.1; e.g. 3.9.2).")
+    ] = None,
+    base_port: Annotated[int | None, typer.Option(help="First broker port.")] = None,
+    heap_mb: Annotated[int, typer.Option(help="Broker heap (MiB).")] = 512,
+    sandbox_dir: SandboxDir = None,
+) -> None:
+    """Start (or resume) the sandbox cluster and print its bootstrap servers.
+
+    Examples:
+
+      kafkaops sandbox up
+
+      kafkaops sandbox up --brokers 4 --kafka-version 3.9.2
+    """
+    from kafkaops.sandbox.jars import DEFAULT_KAFKA_VERSION
+
+    box = _sandbox(sandbox_dir)
+    try:
+        with err.status("starting the sandbox …"):
+            bootstrap = box.up(
+                brokers=brokers,
+                controllers=controllers,
+                version=kafka_version or DEFAULT_KAFKA_VERSION,
+                base_port=base_port,
+                heap_mb=heap_mb,
+                progress=lambda m: err.print(m, markup=False, highlight=False),
+            )
+    except KafkaopsError as exc:
+        fail(str(exc))
+    if kafka_version and kafka_version != box.version:
+        err.print(
+            f"note: the sandbox already runs Kafka {box.version}; "
+            "'kafkaops sandbox down' first to change version",
+            markup=False,
+        )
+    out.print(bootstrap, markup=False, highlight=False)
+
+
+@sandbox_app.command("down")
+def sandbox_down(
+    keep_data: Annotated[bool, typer.Option(help="Keep logs and data on disk.")] = False,
+    sandbox_dir: SandboxDir = None,
+) -> None:
+    """Stop every sandbox JVM (and delete its data unless --keep-data).
+
+    Example:
+
+      kafkaops sandbox down
+    """
+    stopped = _sandbox(sandbox_dir).down(keep_data=keep_data)
+    err.print(f"stopped {stopped} process(es)", markup=False)
+
+
+@sandbox_app.command("status")
+def sandbox_status(as_json: JsonFlag = False, sandbox_dir: SandboxDir = None) -> None:
+    """Bootstrap servers and each node's id, role, port, pid and whether it is up.
+
+    Examples:
+
+      kafkaops sandbox status
+
+      kafkaops sandbox status --json | jq '.nodes[] | select(.up == false)'
+    """
+    from rich.table import Table
+
+    box = _sandbox(sandbox_dir)
+    try:
+        data = box.status_dict()
+    except KafkaopsError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(data)
+        return
+    if not box.exists:
+        out.print(f"no sandbox at {box.root} (start one with 'kafkaops sandbox up')")
+        return
+    out.print(f"bootstrap: {data['bootstrap']}   Kafka {data['version']}", markup=False)
+    table = Table("id", "role", "port", "pid", "rack", "state")
+    for n in data["nodes"]:
+        state = "[green]up[/green]" if n["up"] else "[red]down[/red]"
+        table.add_row(
+            str(n["node_id"]),
+            n["role"],
+            str(n["port"]),
+            str(n["pid"] or "-"),
+            n["rack"] or "-",
+            state,
+        )
+    out.print(table)
+
+
+def _node_command(action: str, node_id: int, sandbox_dir: Path | None) -> None:
+    box = _sandbox(sandbox_dir)
+    try:
+        if action == "stop":
+            box.stop_node(node_id)
+        elif action == "kill":
+            box.kill_node(node_id)
+        else:
+            with err.status(f"starting node {node_id} …"):
+                box.start_node(node_id)
+    except KafkaopsError as exc:
+        fail(str(exc))
+    err.print(f"node {node_id}: {action} done", markup=False)
+
+
+@sandbox_app.command("stop-broker")
+def stop_broker(
+    node_id: Annotated[int, typer.Argument(help="Node id (brokers 1..N, controllers 100+).")],
+    sandbox_dir: SandboxDir = None,
+) -> None:
+    """Stop a broker gracefully (SIGTERM, controlled shutdown).
+
+    Example:
+
+      kafkaops sandbox stop-broker 2
+    """
+    _node_command("stop", node_id, sandbox_dir)
+
+
+@sandbox_app.command("start-broker")
+def start_broker(
+    node_id: Annotated[int, typer.Argument(help="Node id.")],
+    sandbox_dir: SandboxDir = None,
+) -> None:
+    """Start a stopped broker and wait until it has rejoined the cluster.
+
+    Example:
+
+      kafkaops sandbox start-broker 2
+    """
+    _node_command("start", node_id, sandbox_dir)
+
+
+@sandbox_app.command("kill-broker")
+def kill_broker(
+    node_id: Annotated[int, typer.Argument(help="Node id.")],
+    sandbox_dir: SandboxDir = None,
+) -> None:
+    """SIGKILL a broker: no controlled shutdown, like a crashed host.
+
+    Example:
+
+      kafkaops sandbox kill-broker 3
+    """
+    _node_command("kill", node_id, sandbox_dir)
+
+
+@sandbox_app.command(
+    "kafka-tool", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def kafka_tool(
+    ctx: typer.Context,
+    tool: Annotated[str, typer.Argument(help="kafka-topics, kafka-consumer-groups, …")],
+    sandbox_dir: SandboxDir = None,
+) -> None:
+    """Run one of Kafka's own CLI tools from the sandbox's jars (the reference implementation).
+
+    Examples:
+
+      kafkaops sandbox kafka-tool kafka-topics --bootstrap-server 127.0.0.1:19092 --list
+
+      kafkaops sandbox kafka-tool kafka-consumer-groups --bootstrap-server 127.0.0.1:19092 \\
+          --describe --all-groups
+    """
+    import subprocess
+
+    from kafkaops.sandbox.tools import tool_command
+
+    box = _sandbox(sandbox_dir)
+    try:
+        cmd = tool_command(box, tool, list(ctx.args))
+    except KafkaopsError as exc:
+        fail(str(exc))
+    raise typer.Exit(subprocess.call(cmd))
+
+
+@sandbox_app.command("workload")
+def workload(
+    duration: Annotated[float, typer.Option(help="Seconds to run (bounded).")] = 30.0,
+    rate: Annotated[int, typer.Option(help="Records per second produced.")] = 200,
+    prefix: Annotated[str, typer.Option(help="Prefix for topic and group names.")] = "demo",
+    sandbox_dir: SandboxDir = None,
+) -> None:
+    """A realistic, bounded workload: topics, a producer, a healthy, a lagging and a stopped group.
+
+    Example:
+
+      kafkaops sandbox workload --duration 60 --rate 200
+    """
+    from kafkaops.sandbox.workload import Workload
+
+    box = _sandbox(sandbox_dir)
+    try:
+        wl = Workload(box.bootstrap(), prefix=prefix, rate=rate)
+        wl.setup()
+        wl.run(duration, progress=lambda m: err.print(m, markup=False))
+    except KafkaopsError as exc:
+        fail(str(exc))
+
+
+def main() -> None:
+    """Entry point: user errors are one line and exit 3; Ctrl-C exits 130 quietly."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""The daily health check: resolve a target, take a snapshot, classify it (collect → evaluate).
+
+Both faces (CLI now, the service later) call :func:`check_health`; neither holds logic of its own.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kafkaops.collect.kafka import CollectOptions, collect_snapshot
+from kafkaops.config import Config, default_config, load_config
+from kafkaops.errors import ClusterUnreachable, ConfigError
+from kafkaops.evaluate.thresholds import build_report
+from kafkaops.model import ClusterSnapshot, HealthReport
+
+
+@dataclass(frozen=True)
+class Target:
+    """A cluster to talk to, with how to connect and which thresholds apply."""
+
+    name: str
+    client_kwargs: dict[str, Any]
+    options: CollectOptions
+    config: Config
+
+
+def resolve_target(
+    *,
+    bootstrap: str | None = None,
+    config_path: Path | None = None,
+    cluster: str | None = None,
+    sandbox_root: Path | None = None,
+) -> Target:
+    """``--bootstrap`` beats ``--config``/``--cluster``; with neither, the running sandbox."""
+    config = load_config(config_path) if config_path else default_config()
+    if bootstrap:
+        return Target(
+            name=cluster or "adhoc",
+            client_kwargs={"bootstrap_servers": bootstrap},
+            options=CollectOptions(),
+            config=config,
+        )
+    if config_path:
+        names = sorted(config.clusters)
+        if cluster is None:
+            if len(names) != 1:
+                raise ConfigError(
+                    f"config error: {config_path}: name a cluster with --cluster (one of: "
+                    f"{', '.join(names) or 'none defined'})"
+                )
+            cluster = names[0]
+        if cluster not in config.clusters:
+            raise ConfigError(
+                f"config error: {config_path}: clusters.{cluster}: no such cluster "
+                f"(defined: {', '.join(names) or 'none'})"
+            )
+        cc = config.clusters[cluster]
+        return Target(
+            name=cluster,
+            client_kwargs=cc.kafka_client_kwargs(),
+            options=CollectOptions(
+                request_timeout_ms=cc.timeouts.request,
+                connect_timeout_ms=cc.timeouts.connect,
+                time_lag_method=cc.time_lag_method,
+            ),
+            config=config,
+        )
+    from kafkaops.sandbox.cluster import Sandbox
+
+    box = Sandbox(sandbox_root)
+    if not box.exists:
+        raise ClusterUnreachable(
+            "no target: pass --bootstrap HOST:PORT or --config FILE --cluster NAME, "
+            "or start the sandbox with 'kafkaops sandbox up'"
+        )
+    return Target(
+        name="sandbox",
+        client_kwargs={"bootstrap_servers": box.bootstrap()},
+        options=CollectOptions(),
+        config=config,
+    )
+
+
+def take_snapshot(target: Target) -> ClusterSnapshot:
+    return collect_snapshot(target.name, target.client_kwargs, target.options)
+
+
+def check_health(target: Target) -> HealthReport:
+    """Snapshot and classify; an unreachable cluster is a P0 report, not an exception."""
+    try:
+        snapshot = take_snapshot(target)
+    except ClusterUnreachable as exc:
+        return build_report(
+            None,
+            target.config.thresholds,
+            cluster_name=target.name,
+            bootstrap=str(target.client_kwargs.get("bootstrap_servers", "")),
+            checked_at_ms=int(time.time() * 1000),
+            reachable=False,
+            unreachable_reason=str(exc),
+        )
+    return build_report(
+        snapshot,
+        target.config.thresholds,
+        cluster_name=target.name,
+        bootstrap=snapshot.bootstrap,
+        checked_at_ms=snapshot.taken_at_ms,
+        reachable=True,
+    )

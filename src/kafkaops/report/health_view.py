@@ -1,0 +1,156 @@
+"""Human (rich) and machine (JSON) views of a health report and a snapshot."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from kafkaops.model import CheckStatus, ClusterSnapshot, HealthReport, Severity
+
+SEVERITY_STYLE = {
+    Severity.P0: "bold white on red",
+    Severity.P1: "bold red",
+    Severity.P2: "bold yellow",
+    Severity.OK: "bold green",
+}
+
+
+def utc(ms: int) -> str:
+    """Epoch milliseconds as an ISO-8601 UTC timestamp (what operators paste into tickets)."""
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def health_to_dict(report: HealthReport) -> dict[str, Any]:
+    """The JSON contract of ``kafkaops health --json`` (and later the service's msk-health)."""
+    return {
+        "cluster": report.cluster_name,
+        "bootstrap": report.bootstrap,
+        "checked_at": utc(report.checked_at_ms),
+        "reachable": report.reachable,
+        "overall_healthy": report.overall_healthy,
+        "severity": report.severity.value,
+        "summary": report.summary,
+        "findings": [f.to_dict() for f in report.findings],
+        "not_measured": [
+            {"rule": c.rule, "title": c.title, "reason": "; ".join(c.evidence)}
+            for c in report.checks
+            if c.status == CheckStatus.NOT_MEASURED
+        ],
+        "checks": [
+            {
+                "rule": c.rule,
+                "subject": c.subject,
+                "status": c.status.value,
+                "value": c.value,
+                "threshold": c.threshold,
+                "unit": c.unit,
+            }
+            for c in report.checks
+        ],
+    }
+
+
+def _fmt_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "ms":
+        seconds = value / 1000
+        return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.1f}m"
+    if unit == "percent":
+        return f"{value:.1f}%"
+    if unit == "ratio":
+        return f"{value * 100:.2f}%"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.2f}"
+
+
+def render_health(report: HealthReport, console: Console) -> None:
+    style = SEVERITY_STYLE[report.severity]
+    verdict = "HEALTHY" if report.overall_healthy else f"{report.severity.value} — UNHEALTHY"
+    s = report.summary
+    lines = [
+        f"[{style}]{verdict}[/]   cluster [bold]{report.cluster_name}[/] "
+        f"({report.bootstrap})   checked {utc(report.checked_at_ms)}",
+    ]
+    if report.reachable:
+        lines.append(
+            f"state {s.get('state', '?')} · brokers {s.get('brokers_reachable', '?')}/"
+            f"{s.get('brokers', '?')} · controller {s.get('active_controller', '-')} · "
+            f"topics {s.get('topics', '?')} · partitions {s.get('partitions', '?')} · "
+            f"consumer groups {s.get('consumer_groups', '?')}"
+        )
+        lines.append(
+            f"offline {s.get('offline_partitions', 0)} · under-replicated "
+            f"{s.get('under_replicated_partitions', 0)} · under-min-ISR "
+            f"{s.get('under_min_isr_partitions', 0)}"
+        )
+    console.print(Panel("\n".join(lines), title="kafkaops health", expand=False))
+
+    if report.findings:
+        table = Table(title="Findings", show_lines=True)
+        for col in ("sev", "rule", "subject", "value", "threshold", "evidence"):
+            table.add_column(col, overflow="fold")
+        for f in report.findings:
+            evidence = "\n".join(f.evidence[:8])
+            if len(f.evidence) > 8:
+                evidence += f"\n… {len(f.evidence) - 8} more (see --json)"
+            table.add_row(
+                f"[{SEVERITY_STYLE[f.severity]}]{f.severity.value}[/]",
+                f.title,
+                f.subject,
+                _fmt_value(f.value, f.unit),
+                _fmt_value(f.threshold, f.unit),
+                evidence,
+            )
+        console.print(table)
+        worst = report.findings[0]
+        if worst.response:
+            steps = "\n".join(f"{i}. {step}" for i, step in enumerate(worst.response, 1))
+            console.print(
+                Panel(steps, title=f"Runbook response ({worst.severity.value})", expand=False)
+            )
+    not_measured = [c for c in report.checks if c.status == CheckStatus.NOT_MEASURED]
+    if not_measured:
+        names = ", ".join(sorted({c.rule for c in not_measured}))
+        console.print(f"[dim]not measured (needs broker metrics sources): {names}[/dim]")
+
+
+def render_snapshot_summary(snap: ClusterSnapshot, console: Console) -> None:
+    console.print(
+        f"[bold]{snap.cluster_name}[/] {snap.bootstrap} · cluster id {snap.cluster_id} · "
+        f"taken {utc(snap.taken_at_ms)} in {snap.duration_ms} ms"
+    )
+    brokers = Table("broker", "endpoint", "rack", "reachable", "bytes on disk")
+    sizes = snap.broker_bytes()
+    for b in snap.brokers:
+        brokers.add_row(
+            str(b.node_id),
+            f"{b.host}:{b.port}",
+            b.rack or "-",
+            "yes" if b.reachable else f"[red]no[/red] {b.error or ''}",
+            f"{sizes.get(b.node_id, 0):,}",
+        )
+    console.print(brokers)
+    groups = Table("group", "state", "members", "partitions", "lag", "max time lag")
+    for g in sorted(snap.groups, key=lambda g: -(g.max_time_lag_ms or 0)):
+        tl = g.max_time_lag_ms
+        groups.add_row(
+            g.group_id,
+            g.state,
+            str(len(g.members)),
+            str(len(g.partitions)),
+            f"{g.total_lag:,}",
+            "-" if tl is None else f"{tl / 1000:.1f}s",
+        )
+    console.print(groups)
+    console.print(
+        f"topics {len(snap.user_topics)} · partitions {len(snap.partitions)} · "
+        f"round trips {sum(snap.round_trips.values())} {snap.round_trips}"
+    )
+    for e in snap.errors:
+        console.print(f"[yellow]warning[/yellow] {e.source} {e.target}: {e.message}")

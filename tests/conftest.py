@@ -1,0 +1,95 @@
+"""Shared fixtures: one real sandbox Kafka cluster per test run (session scope).
+
+Each test uses its own topic and group names (``unique_name``) and restores any broker it
+stops, so tests do not depend on each other's order.  The cluster lives in a temporary folder
+on its own ports, so a developer's ``make demo`` sandbox is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kafkaops.sandbox.cluster import Sandbox
+from kafkaops.sandbox.jars import DEFAULT_KAFKA_VERSION
+
+TEST_BASE_PORT = 29092
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> str:
+    return unique(request.node.name.replace("[", "-").replace("]", "")[:40])
+
+
+def start_sandbox(version: str, base_port: int) -> Sandbox:
+    root = Path(tempfile.mkdtemp(prefix=f"kafkaops-test-{version}-"))
+    box = Sandbox(root)
+    try:
+        box.up(brokers=3, controllers=1, version=version, base_port=base_port, heap_mb=384)
+    except BaseException:
+        box.down()
+        raise
+    return box
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    box = start_sandbox(
+        os.environ.get("KAFKAOPS_TEST_KAFKA", DEFAULT_KAFKA_VERSION), TEST_BASE_PORT
+    )
+    try:
+        yield box
+    finally:
+        box.down()
+        shutil.rmtree(box.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def bootstrap(sandbox: Sandbox) -> str:
+    return sandbox.bootstrap()
+
+
+def run_cli(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real ``kafkaops`` entry point in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "kafkaops.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def health_json(*args: str) -> tuple[int, dict]:
+    proc = run_cli("health", "--json", *args)
+    assert proc.stdout, f"no JSON on stdout; stderr: {proc.stderr}"
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def wait_until(predicate, timeout: float = 60, interval: float = 1.0, what: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
