@@ -61,7 +61,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     """One line on stderr and a non-zero exit: never a traceback for a user error."""
-    err.print(f"error: {message}", markup=False, highlight=False)
+    sys.stderr.write(f"error: {message}\n")
     raise typer.Exit(code)
 
 
@@ -120,6 +120,9 @@ def health(
         report = check_health(target)
     except KafkaopsError as exc:
         fail(str(exc))
+    if not report.reachable and not as_json:
+        # One clear line for people; --json still gets the P0 "cluster_offline" report.
+        fail(report.findings[0].evidence[0] if report.findings else "cluster unreachable")
     if as_json:
         emit_json(health_to_dict(report))
     else:

@@ -115,9 +115,11 @@ def render_health(report: HealthReport, console: Console) -> None:
                 Panel(steps, title=f"Runbook response ({worst.severity.value})", expand=False)
             )
     not_measured = [c for c in report.checks if c.status == CheckStatus.NOT_MEASURED]
-    if not_measured:
-        names = ", ".join(sorted({c.rule for c in not_measured}))
-        console.print(f"[dim]not measured (needs broker metrics sources): {names}[/dim]")
+    by_reason: dict[str, set[str]] = {}
+    for c in not_measured:
+        by_reason.setdefault("; ".join(c.evidence) or "no source", set()).add(c.rule)
+    for reason, rules in sorted(by_reason.items()):
+        console.print(f"[dim]not measured: {', '.join(sorted(rules))} — {reason}[/dim]")
 
 
 def render_snapshot_summary(snap: ClusterSnapshot, console: Console) -> None:
