@@ -189,12 +189,18 @@ def collect_snapshot(
         except KafkaError as exc:
             raise ClusterUnreachable(f"cluster unreachable: DescribeCluster failed: {exc}") from exc
         brokers_raw = {b["broker_id"]: b for b in cluster.get("brokers", [])}
+        # A fenced broker is registered but not heartbeating (stopped, crashed, partitioned):
+        # report it as down and do not wait on requests to it.
+        fenced = {bid for bid, b in brokers_raw.items() if b.get("is_fenced")}
+        live = sorted(set(brokers_raw) - fenced)
         quorum_leader, voters = _quorum(admin, errors)
         topics = _topics(admin, errors)
-        groups, unreachable = _groups(admin, sorted(brokers_raw), topics, errors)
+        groups, unreachable = _groups(admin, live, topics, errors)
+        for bid in fenced:
+            unreachable[bid] = "fenced: registered but not heartbeating to the controller"
         log_dirs: list[LogDir] = []
         if options.include_log_dirs:
-            for broker_id in sorted(brokers_raw):
+            for broker_id in live:
                 try:
                     log_dirs.extend(_parse_log_dirs(broker_id, admin.log_dirs(broker_id)))
                 except (KafkaError, OSError, TimeoutError) as exc:

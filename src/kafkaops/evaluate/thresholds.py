@@ -223,8 +223,12 @@ def _data_loss(snapshot: ClusterSnapshot) -> Finding:
 
 
 def _replication(snapshot: ClusterSnapshot, urp_threshold: int) -> list[Finding]:
-    # Offline partitions are counted as offline (P0), not again as under-replicated.
-    urp = [p for p in snapshot.under_replicated_partitions if not p.offline]
+    # Offline partitions are counted as offline (P0), not again as under-replicated.  User
+    # topics first in the evidence: they are what the on-call engineer recognises.
+    urp = sorted(
+        (p for p in snapshot.under_replicated_partitions if not p.offline),
+        key=lambda p: (p.topic.startswith("__"), p.topic, p.partition),
+    )
     missing: dict[int, int] = {}
     for p in urp:
         for b in set(p.replicas) - set(p.isr):
@@ -265,7 +269,7 @@ def _unreachable_brokers(snapshot: ClusterSnapshot) -> Finding:
     bad = [b for b in snapshot.brokers if not b.reachable]
     return _finding(
         "broker_unreachable",
-        "Registered broker does not answer",
+        "Broker down or not answering",
         Severity.P1,
         bool(bad),
         len(bad),
@@ -418,7 +422,7 @@ _ALL_RULES: tuple[tuple[str, str, str], ...] = (
     ("data_loss", "Data loss: committed offsets already deleted by retention", "count"),
     ("under_replicated_partitions", "Under-replicated partitions", "count"),
     ("under_min_isr_partitions", "Partitions under min.insync.replicas", "count"),
-    ("broker_unreachable", "Registered broker does not answer", "count"),
+    ("broker_unreachable", "Broker down or not answering", "count"),
     ("consumer_lag", "Consumer lag (EstimatedMaxTimeLag)", "ms"),
     ("disk_usage", "Broker disk usage", "percent"),
     *((rule, title, "percent") for rule, title in _METRIC_TITLES.items()),

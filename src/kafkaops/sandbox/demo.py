@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         kafkaops("sandbox", "status")
 
         step("2. Workload: producer + healthy, lagging and stopped consumer groups")
-        workload = Workload(bootstrap, prefix="demo", rate=150, delay_s=20, stopped_after_s=5)
+        workload = Workload(bootstrap, prefix="demo", rate=150, delay_s=8, stopped_after_s=5)
         workload.setup()
         workload.start()
         with console.status(f"running the workload for {args.warmup:.0f}s …"):
