@@ -18,8 +18,8 @@ Markdown table for bench/README.md.  Loopback only; the cluster is stopped at th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -27,12 +27,19 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 from kafka import TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import (
+    CoordinatorLoadInProgressError,
+    CoordinatorNotAvailableError,
+    NotCoordinatorError,
+)
 from kafka.producer import KafkaProducer
 from kafka.structs import OffsetAndMetadata
 from rich.progress import Progress
 
+from kafkaops.collect.kafka import CollectOptions, collect_snapshot
 from kafkaops.sandbox.cluster import Sandbox
 from kafkaops.sandbox.tools import tool_command
 
@@ -73,11 +80,24 @@ def build(box: Sandbox, topics: int, partitions: int, groups: int, rf: int) -> s
                         for k in range(2)
                         for p in range(per_topic)
                     }
-                    admin.alter_group_offsets(f"bench.g{g:04d}", offsets)
+                    _commit_with_retry(admin, f"bench.g{g:04d}", offsets)
                     progress.advance(task)
     finally:
         admin.close()
     return bootstrap
+
+
+def _commit_with_retry(admin: KafkaAdminClient, group: str, offsets: dict) -> None:
+    """The offsets topic is created on first use: retry while its coordinators come up."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            admin.alter_group_offsets(group, offsets)
+            return
+        except (CoordinatorNotAvailableError, CoordinatorLoadInProgressError, NotCoordinatorError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def timed(cmd: list[str], timeout: float = 900) -> tuple[float, int, str]:
@@ -93,10 +113,20 @@ def timed(cmd: list[str], timeout: float = 900) -> tuple[float, int, str]:
 
 
 def peak_rss_kib(cmd: list[str]) -> int:
-    """Peak RSS of one command, measured by GNU time-like wait4 accounting."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, _, usage = os.wait4(proc.pid, 0)
-    return usage.ru_maxrss
+    """Peak RSS of one command and its children, sampled every 10 ms with psutil.
+
+    (``wait4``'s ru_maxrss would count the forked parent's memory before ``exec``.)
+    """
+    proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    while proc.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            rss = proc.memory_info().rss + sum(
+                c.memory_info().rss for c in proc.children(recursive=True)
+            )
+            peak = max(peak, rss)
+        time.sleep(0.01)
+    return peak // 1024
 
 
 def main() -> int:
@@ -130,11 +160,28 @@ def main() -> int:
         round_trips = snap["round_trips"]
         timed(kcg)
 
-        results: dict[str, list[float]] = {"no_lag": [], "with_lag": [], "kcg": []}
+        results: dict[str, list[float]] = {
+            "library": [],
+            "table": [],
+            "no_lag": [],
+            "with_lag": [],
+            "kcg": [],
+        }
+        table = [*kafkaops, "--no-time-lag"]
         rss: dict[str, int] = {}
         with Progress() as progress:
-            task = progress.add_task("timing", total=2 * args.runs + args.cli_runs)
+            task = progress.add_task("timing", total=4 * args.runs + args.cli_runs)
             for _ in range(args.runs):
+                started = time.perf_counter()
+                collect_snapshot(
+                    "bench",
+                    {"bootstrap_servers": bootstrap},
+                    CollectOptions(time_lag_method="none"),
+                )
+                results["library"].append(time.perf_counter() - started)
+                progress.advance(task)
+                results["table"].append(timed(table)[0])
+                progress.advance(task)
                 results["no_lag"].append(timed(no_lag)[0])
                 progress.advance(task)
                 results["with_lag"].append(timed(with_lag)[0])
@@ -142,6 +189,9 @@ def main() -> int:
             for _ in range(args.cli_runs):
                 results["kcg"].append(timed(kcg)[0])
                 progress.advance(task)
+        # The bench process's own peak: it holds one snapshot at a time, like the service.
+        rss["library"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rss["table"] = peak_rss_kib(table)
         rss["no_lag"] = peak_rss_kib(no_lag)
         rss["with_lag"] = peak_rss_kib(with_lag)
         rss["kcg"] = peak_rss_kib(kcg)
@@ -159,11 +209,13 @@ def main() -> int:
         )
         print("|---|---|---|---|---|---|")
         labels = {
-            "no_lag": "`kafkaops snapshot --no-time-lag` (offset lag, like the Kafka tool)",
-            "with_lag": "`kafkaops snapshot` (plus exact time lag for every lagging position)",
+            "library": "`collect_snapshot()` in-process (what `kafkaops serve` does each cycle)",
+            "table": "`kafkaops snapshot --no-time-lag` (CLI, human table)",
+            "no_lag": "`kafkaops snapshot --json --no-time-lag` (CLI, full JSON document)",
+            "with_lag": "`kafkaops snapshot --json` (CLI, plus exact time lag)",
             "kcg": "`kafka-consumer-groups --describe --all-groups`",
         }
-        for key in ("no_lag", "with_lag", "kcg"):
+        for key in ("library", "table", "no_lag", "with_lag", "kcg"):
             v = results[key]
             ratio = med["kcg"] / med[key]
             print(

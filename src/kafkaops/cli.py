@@ -65,8 +65,13 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     raise typer.Exit(code)
 
 
-def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+def emit_json(data: Any, *, compact: bool = False) -> None:
+    """JSON on stdout; ``compact`` for large documents (snapshots of big clusters)."""
+    if compact:
+        text = json.dumps(data, separators=(",", ":"), default=str)
+    else:
+        text = json.dumps(data, indent=2, default=str)
+    sys.stdout.write(text + "\n")
 
 
 def version_callback(value: bool) -> None:
@@ -169,7 +174,7 @@ def snapshot(
     except KafkaopsError as exc:
         fail(str(exc))
     if as_json:
-        emit_json(snap.to_dict())
+        emit_json(snap.to_dict(), compact=True)
     else:
         render_snapshot_summary(snap, out)
 

@@ -219,7 +219,33 @@ class ClusterSnapshot:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain JSON-ready data (several times faster than ``dataclasses.asdict``)."""
+        result = _plain(self)
+        assert isinstance(result, dict)
+        return result
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain(obj: Any) -> Any:
+    """Convert dataclasses/tuples/dicts recursively without ``asdict``'s deep copies."""
+    if isinstance(obj, _SCALARS):
+        return obj
+    cls = type(obj)
+    names = _FIELD_NAMES.get(cls)
+    if names is None and dataclasses.is_dataclass(cls):
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    if names is not None:
+        return {name: _plain(getattr(obj, name)) for name in names}
+    if isinstance(obj, tuple | list):
+        if all(isinstance(v, _SCALARS) for v in obj):
+            return list(obj)
+        return [_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    return obj
 
 
 class CheckStatus(enum.StrEnum):

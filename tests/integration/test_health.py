@@ -151,3 +151,28 @@ def test_unreachable_cluster_json_is_p0_cluster_offline():
     assert report["reachable"] is False
     assert report["severity"] == "P0"
     assert report["findings"][0]["rule"] == "cluster_offline"
+
+
+def test_paused_broker_is_reported_not_waited_on(sandbox, bootstrap, tmp_path):
+    """SIGSTOP a broker (a hung host): the check finishes within its timeouts and names it."""
+    import os
+    import signal
+
+    cfg = tmp_path / "k.yaml"
+    cfg.write_text(
+        f"clusters:\n  s:\n    bootstrap: 127.0.0.1:{sandbox._node(1).port}\n"
+        "    timeouts:\n      request: 3s\n      connect: 3s\n"
+    )
+    pid = next(n.pid for n in sandbox.status() if n.node_id == 3)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        code, report = health_json("--config", str(cfg), "--cluster", "s")
+        elapsed = time.monotonic() - started
+        assert elapsed < 45, elapsed
+        assert code == 2
+        down = _rules(report)["broker_unreachable:cluster"]
+        assert "broker 3" in " ".join(down["evidence"])
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        kh.wait_no_urp(bootstrap)

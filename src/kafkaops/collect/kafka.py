@@ -20,7 +20,7 @@ import contextlib
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -28,6 +28,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.protocol.consumer import OffsetSpec
+from kafka.protocol.consumer.offsets import IsolationLevel
 
 from kafkaops.errors import ClusterUnreachable
 from kafkaops.model import (
@@ -128,48 +129,69 @@ class KafkaAdmin:
     def describe_cluster(self) -> dict[str, Any]:
         return self._admin.describe_cluster()
 
-    def describe_quorum(self) -> dict[str, Any]:
-        return self._admin.describe_metadata_quorum()
+    def gather(self, calls: list[Call]) -> list[Any]:
+        """Run independent requests concurrently on kafka-python's IO loop.
 
-    def describe_topics(self) -> list[dict[str, Any]]:
-        return self._admin.describe_topics()
+        Returns one result per call, in order; a call that failed yields its exception instead
+        of failing the others (one dead broker must not hide the rest of the cluster).
+        """
+        manager = self._admin._manager
 
-    def topic_configs(self, topics: list[str], keys: list[str]) -> dict[str, dict[str, str]]:
-        if not topics:
-            return {}
+        async def run_all() -> list[Any]:
+            futures = [manager.call_soon(call.fn, *call.args) for call in calls]
+            results: list[Any] = []
+            for future in futures:
+                try:
+                    results.append(await future)
+                except Exception as exc:  # returned to the caller, per call
+                    results.append(exc)
+            return results
+
+        return manager.run(run_all)
+
+    # Each method below returns a Call: what to run, for gather().  They use kafka-python's
+    # async admin internals (pinned version) so requests to different brokers overlap.
+    def quorum_call(self) -> Call:
+        return Call(self._admin._async_describe_quorum, ("__cluster_metadata", 0))
+
+    def metadata_call(self) -> Call:
+        return Call(self._admin._get_cluster_metadata, (None,))
+
+    def list_groups_call(self, broker_id: int) -> Call:
+        return Call(self._admin._async_list_groups, ([broker_id],))
+
+    def log_dirs_call(self, broker_id: int) -> Call:
+        # topics=None asks the broker for every partition: no metadata round trip needed.
+        return Call(self._admin._async_describe_log_dirs, (None, [broker_id]))
+
+    def topic_configs_call(self, topics: list[str], keys: list[str]) -> Call:
         resources = [
             ConfigResource(ConfigResourceType.TOPIC, t, dict.fromkeys(keys)) for t in topics
         ]
-        raw = self._admin.describe_configs(resources, config_filter="all")
-        out: dict[str, dict[str, str]] = {}
-        for name, entries in raw.get("topic", {}).items():
-            out[name] = {
-                k: v.get("value") for k, v in entries.items() if v.get("value") is not None
-            }
-        return out
+        return Call(self._admin._async_describe_configs, (resources, False, "all"))
 
-    def list_offsets(
-        self, partitions: list[TopicPartition], spec: OffsetSpec
-    ) -> dict[TopicPartition, int]:
-        if not partitions:
-            return {}
-        raw = self._admin.list_partition_offsets(dict.fromkeys(partitions, spec))
-        return {tp: v.offset for tp, v in raw.items()}
+    def list_offsets_call(self, partitions: list[TopicPartition], spec: OffsetSpec) -> Call:
+        return Call(
+            self._admin._async_list_partition_offsets,
+            (dict.fromkeys(partitions, spec), IsolationLevel.READ_UNCOMMITTED, None),
+        )
 
-    def list_groups(self, broker_id: int) -> list[dict[str, Any]]:
-        return self._admin.list_groups(broker_ids=[broker_id])
+    def find_coordinators_call(self, group_ids: list[str]) -> Call:
+        return Call(self._admin._find_coordinator_ids, (group_ids,))
 
-    def describe_groups(self, group_ids: list[str], coordinator: int) -> dict[str, Any]:
-        return self._admin.describe_groups(group_ids, group_coordinator_id=coordinator)
+    def describe_groups_call(self, group_ids: list[str], coordinator: int) -> Call:
+        return Call(self._admin._async_describe_groups, (group_ids, coordinator))
 
-    def find_coordinators(self, group_ids: list[str]) -> dict[str, int]:
-        return self._admin._manager.run(self._admin._find_coordinator_ids, group_ids)
+    def group_offsets_call(self, group_ids: list[str]) -> Call:
+        return Call(self._admin._async_list_group_offsets, (dict.fromkeys(group_ids),))
 
-    def group_offsets(self, group_ids: list[str]) -> dict[str, dict[TopicPartition, Any]]:
-        return self._admin.list_group_offsets(dict.fromkeys(group_ids))
 
-    def log_dirs(self, broker_id: int) -> list[dict[str, Any]]:
-        return self._admin.describe_log_dirs(brokers=[broker_id])
+@dataclass(frozen=True)
+class Call:
+    """One admin request to run concurrently with others."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------
@@ -178,7 +200,13 @@ def collect_snapshot(
     client_kwargs: Mapping[str, Any],
     options: CollectOptions | None = None,
 ) -> ClusterSnapshot:
-    """Take one snapshot; raises :class:`ClusterUnreachable` if no bootstrap server answers."""
+    """Take one snapshot; raises :class:`ClusterUnreachable` if no bootstrap server answers.
+
+    Three concurrent phases after DescribeCluster, each a few requests per broker:
+    (1) quorum, metadata, groups per broker, log dirs per broker; (2) topic configs, log-start
+    and log-end offsets, group coordinators; (3) group descriptions and committed offsets per
+    coordinator.  Then, optionally, exact time lag from one record per lagging position.
+    """
     options = options or CollectOptions()
     started = time.monotonic()
     taken_at_ms = int(time.time() * 1000)
@@ -193,19 +221,65 @@ def collect_snapshot(
         # report it as down and do not wait on requests to it.
         fenced = {bid for bid, b in brokers_raw.items() if b.get("is_fenced")}
         live = sorted(set(brokers_raw) - fenced)
-        quorum_leader, voters = _quorum(admin, errors)
-        topics = _topics(admin, errors)
-        groups, unreachable = _groups(admin, live, topics, errors)
-        for bid in fenced:
-            unreachable[bid] = "fenced: registered but not heartbeating to the controller"
-        log_dirs: list[LogDir] = []
+        unreachable: dict[int, str] = {
+            bid: "fenced: registered but not heartbeating to the controller" for bid in fenced
+        }
+
+        # Phase 1
+        calls = [admin.quorum_call(), admin.metadata_call()]
+        calls += [admin.list_groups_call(b) for b in live]
         if options.include_log_dirs:
-            for broker_id in live:
-                try:
-                    log_dirs.extend(_parse_log_dirs(broker_id, admin.log_dirs(broker_id)))
-                except (KafkaError, OSError, TimeoutError) as exc:
-                    errors.add("DescribeLogDirs", f"broker {broker_id}", exc)
-                    unreachable[broker_id] = str(exc)
+            calls += [admin.log_dirs_call(b) for b in live]
+        results = admin.gather(calls)
+        quorum_leader, voters = _parse_quorum(results[0], errors)
+        metadata = results[1]
+        if isinstance(metadata, BaseException):
+            raise ClusterUnreachable(f"cluster unreachable: Metadata failed: {metadata}")
+        raw_topics = metadata["topics"]
+        listed: dict[str, dict[str, Any]] = {}
+        for broker_id, res in zip(live, results[2 : 2 + len(live)], strict=True):
+            if isinstance(res, BaseException):
+                errors.add("ListGroups", f"broker {broker_id}", res)
+                unreachable[broker_id] = _text(res)
+            else:
+                listed.update((g["group_id"], g) for g in res)
+        log_dirs: list[LogDir] = []
+        for broker_id, res in zip(live, results[2 + len(live) :], strict=False):
+            if isinstance(res, BaseException):
+                errors.add("DescribeLogDirs", f"broker {broker_id}", res)
+                unreachable[broker_id] = _text(res)
+            else:
+                log_dirs.extend(_parse_log_dirs(broker_id, res))
+
+        # Phase 2
+        names = sorted(t["name"] for t in raw_topics if not t.get("error_code"))
+        tps = [
+            TopicPartition(t["name"], p["partition_index"])
+            for t in raw_topics
+            for p in t.get("partitions", [])
+            if p.get("leader_id", -1) >= 0
+        ]
+        group_ids = sorted(listed)
+        phase2: list[Call | None] = [
+            admin.topic_configs_call(names, ["min.insync.replicas"]) if names else None,
+            admin.list_offsets_call(tps, OffsetSpec.EARLIEST) if tps else None,
+            admin.list_offsets_call(tps, OffsetSpec.LATEST) if tps else None,
+            admin.find_coordinators_call(group_ids) if group_ids else None,
+        ]
+        it = iter(admin.gather([c for c in phase2 if c is not None]))
+        configs_raw, starts_raw, ends_raw, coords_raw = (
+            next(it) if c is not None else {} for c in phase2
+        )
+        configs = _parse_configs(configs_raw, errors)
+        starts = _offsets_or_retry(admin, tps, OffsetSpec.EARLIEST, starts_raw, "log-start", errors)
+        ends = _offsets_or_retry(admin, tps, OffsetSpec.LATEST, ends_raw, "log-end", errors)
+        topics = _build_topics(raw_topics, configs, starts, ends, errors)
+        if isinstance(coords_raw, BaseException):
+            errors.add("FindCoordinator", "groups", coords_raw)
+            coords_raw = {}
+
+        # Phase 3
+        groups = _groups(admin, listed, coords_raw, topics, errors)
         round_trips = dict(admin.round_trips)
     if options.time_lag_method == "exact":
         groups, rounds = _with_exact_time_lag(groups, client_kwargs, options, taken_at_ms, errors)
@@ -240,17 +314,21 @@ def collect_snapshot(
     )
 
 
+def _text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _bootstrap_text(client_kwargs: Mapping[str, Any]) -> str:
     servers = client_kwargs.get("bootstrap_servers", "")
     return servers if isinstance(servers, str) else ",".join(servers)
 
 
-def _quorum(admin: KafkaAdmin, errors: _Errors) -> tuple[int | None, tuple[int, ...]]:
+def _parse_quorum(raw: Any, errors: _Errors) -> tuple[int | None, tuple[int, ...]]:
     """Active KRaft controller and voters; (None, ()) when the cluster cannot tell us."""
-    try:
-        raw = admin.describe_quorum()
-    except Exception as exc:  # ZooKeeper clusters, old brokers, or no quorum leader
-        errors.add("DescribeQuorum", "controller quorum", exc)
+    if isinstance(raw, BaseException):
+        # ZooKeeper clusters and old brokers do not support it; a KRaft cluster without a
+        # quorum leader fails it.  The evaluator tells the two apart from the message.
+        errors.add("DescribeQuorum", "controller quorum", raw)
         return None, ()
     for topic in raw.get("topics", []):
         for part in topic.get("partitions", []):
@@ -260,22 +338,49 @@ def _quorum(admin: KafkaAdmin, errors: _Errors) -> tuple[int | None, tuple[int, 
     return None, ()
 
 
-def _topics(admin: KafkaAdmin, errors: _Errors) -> list[Topic]:
-    raw_topics = admin.describe_topics()
-    names = sorted(t["name"] for t in raw_topics if not t.get("error_code"))
-    try:
-        configs = admin.topic_configs(names, ["min.insync.replicas"])
-    except (KafkaError, OSError, TimeoutError) as exc:
-        errors.add("DescribeConfigs", "topics", exc)
-        configs = {}
-    tps = [
-        TopicPartition(t["name"], p["partition_index"])
-        for t in raw_topics
-        for p in t.get("partitions", [])
-        if p.get("leader_id", -1) >= 0
-    ]
-    starts = _offsets(admin, tps, OffsetSpec.EARLIEST, "log-start", errors)
-    ends = _offsets(admin, tps, OffsetSpec.LATEST, "log-end", errors)
+def _parse_configs(raw: Any, errors: _Errors) -> dict[str, dict[str, str]]:
+    if isinstance(raw, BaseException):
+        errors.add("DescribeConfigs", "topics", raw)
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for name, entries in (raw or {}).get("topic", {}).items():
+        out[name] = {k: v.get("value") for k, v in entries.items() if v.get("value") is not None}
+    return out
+
+
+def _offsets_or_retry(
+    admin: KafkaAdmin,
+    tps: list[TopicPartition],
+    spec: OffsetSpec,
+    raw: Any,
+    what: str,
+    errors: _Errors,
+) -> dict[TopicPartition, int]:
+    """ListOffsets results; if the batch failed, retry per topic so one bad leader hides little."""
+    if not isinstance(raw, BaseException):
+        return {tp: v.offset for tp, v in (raw or {}).items()}
+    errors.add("ListOffsets", what, raw)
+    by_topic: dict[str, list[TopicPartition]] = defaultdict(list)
+    for tp in tps:
+        by_topic[tp.topic].append(tp)
+    topics = sorted(by_topic)
+    out: dict[TopicPartition, int] = {}
+    results = admin.gather([admin.list_offsets_call(by_topic[t], spec) for t in topics])
+    for topic, res in zip(topics, results, strict=True):
+        if isinstance(res, BaseException):
+            errors.add("ListOffsets", f"{what} {topic}", res)
+        else:
+            out.update((tp, v.offset) for tp, v in res.items())
+    return out
+
+
+def _build_topics(
+    raw_topics: list[dict[str, Any]],
+    configs: dict[str, dict[str, str]],
+    starts: dict[TopicPartition, int],
+    ends: dict[TopicPartition, int],
+    errors: _Errors,
+) -> list[Topic]:
     topics = []
     for t in sorted(raw_topics, key=lambda t: t["name"]):
         if t.get("error_code"):
@@ -301,71 +406,43 @@ def _topics(admin: KafkaAdmin, errors: _Errors) -> list[Topic]:
     return topics
 
 
-def _offsets(
-    admin: KafkaAdmin,
-    tps: list[TopicPartition],
-    spec: OffsetSpec,
-    what: str,
-    errors: _Errors,
-) -> dict[TopicPartition, int]:
-    """ListOffsets for every partition; on a batch failure, retry per leader-less subsets."""
-    try:
-        return admin.list_offsets(tps, spec)
-    except (KafkaError, OSError, TimeoutError) as exc:
-        errors.add("ListOffsets", what, exc)
-    # One failing leader must not hide every other partition's offsets: retry per topic.
-    out: dict[TopicPartition, int] = {}
-    by_topic: dict[str, list[TopicPartition]] = defaultdict(list)
-    for tp in tps:
-        by_topic[tp.topic].append(tp)
-    for topic, parts in by_topic.items():
-        try:
-            out.update(admin.list_offsets(parts, spec))
-        except (KafkaError, OSError, TimeoutError) as exc:
-            errors.add("ListOffsets", f"{what} {topic}", exc)
-    return out
-
-
 def _groups(
     admin: KafkaAdmin,
-    broker_ids: list[int],
+    listed: dict[str, dict[str, Any]],
+    coordinators: dict[str, int],
     topics: list[Topic],
     errors: _Errors,
-) -> tuple[list[ConsumerGroup], dict[int, str]]:
-    unreachable: dict[int, str] = {}
-    listed: dict[str, dict[str, Any]] = {}
-    for broker_id in broker_ids:
-        try:
-            for g in admin.list_groups(broker_id):
-                listed[g["group_id"]] = g
-        except (KafkaError, OSError, TimeoutError) as exc:
-            errors.add("ListGroups", f"broker {broker_id}", exc)
-            unreachable[broker_id] = f"{type(exc).__name__}: {exc}"
+) -> list[ConsumerGroup]:
+    """Describe every group and fetch its offsets: one request of each kind per coordinator."""
     if not listed:
-        return [], unreachable
+        return []
     group_ids = sorted(listed)
-    try:
-        coordinators = admin.find_coordinators(group_ids)
-    except (KafkaError, OSError, TimeoutError) as exc:
-        errors.add("FindCoordinator", "groups", exc)
-        coordinators = {}
     by_coordinator: dict[int, list[str]] = defaultdict(list)
     for gid, node in coordinators.items():
         if node is not None and node >= 0:
             by_coordinator[node].append(gid)
+    nodes = sorted(by_coordinator)
+    calls = [admin.describe_groups_call(by_coordinator[n], n) for n in nodes]
+    calls += [admin.group_offsets_call(by_coordinator[n]) for n in nodes]
+    results = admin.gather(calls)
     descriptions: dict[str, dict[str, Any]] = {}
     offsets: dict[str, dict[TopicPartition, Any]] = {}
     group_errors: dict[str, str] = {}
-    for node, gids in sorted(by_coordinator.items()):
-        try:
-            descriptions.update(admin.describe_groups(gids, node))
-        except (KafkaError, OSError, TimeoutError, ValueError) as exc:
-            errors.add("DescribeGroups", f"coordinator {node}", exc)
-            for gid in gids:
-                group_errors[gid] = f"describe failed: {exc}"
-        offsets.update(_group_offsets(admin, gids, errors, group_errors))
+    for node, res in zip(nodes, results[: len(nodes)], strict=True):
+        if isinstance(res, BaseException):
+            errors.add("DescribeGroups", f"coordinator {node}", res)
+            for gid in by_coordinator[node]:
+                group_errors[gid] = f"describe failed: {res}"
+        else:
+            descriptions.update(res)
+    for node, res in zip(nodes, results[len(nodes) :], strict=True):
+        if isinstance(res, BaseException):
+            errors.add("OffsetFetch", f"coordinator {node}", res)
+            offsets.update(_group_offsets_one_by_one(admin, by_coordinator[node], group_errors))
+        else:
+            offsets.update(res)
     for gid in group_ids:
-        if gid not in coordinators or coordinators.get(gid) in (None, -1):
+        if coordinators.get(gid) in (None, -1):
             group_errors.setdefault(gid, "no coordinator available")
 
     partitions = {(p.topic, p.partition): p for t in topics for p in t.partitions}
@@ -391,30 +468,24 @@ def _groups(
                 error=desc.get("error") or group_errors.get(gid),
             )
         )
-    return result, unreachable
+    return result
 
 
-def _group_offsets(
-    admin: KafkaAdmin,
-    gids: list[str],
-    errors: _Errors,
-    group_errors: dict[str, str],
+def _group_offsets_one_by_one(
+    admin: KafkaAdmin, gids: list[str], group_errors: dict[str, str]
 ) -> dict[str, dict[TopicPartition, Any]]:
-    """All groups of one coordinator in one OffsetFetch; per group only if that fails.
+    """Fallback when a coordinator's batched OffsetFetch failed.
 
     kafka-python raises on the first group-level error, so one group that is loading or
     migrating would otherwise hide every other group's offsets.
     """
-    try:
-        return admin.group_offsets(gids)
-    except (KafkaError, OSError, TimeoutError) as exc:
-        errors.add("OffsetFetch", f"{len(gids)} groups", exc)
-    out = {}
-    for gid in gids:
-        try:
-            out.update(admin.group_offsets([gid]))
-        except (KafkaError, OSError, TimeoutError) as exc:
-            group_errors[gid] = f"offset fetch failed: {exc}"
+    out: dict[str, dict[TopicPartition, Any]] = {}
+    results = admin.gather([admin.group_offsets_call([gid]) for gid in gids])
+    for gid, res in zip(gids, results, strict=True):
+        if isinstance(res, BaseException):
+            group_errors[gid] = f"offset fetch failed: {res}"
+        else:
+            out.update(res)
     return out
 
 
