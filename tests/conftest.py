@@ -39,7 +39,14 @@ def start_sandbox(version: str, base_port: int) -> Sandbox:
     root = Path(tempfile.mkdtemp(prefix=f"kafkaops-test-{version}-"))
     box = Sandbox(root)
     try:
-        box.up(brokers=3, controllers=1, version=version, base_port=base_port, heap_mb=384)
+        box.up(
+            brokers=3,
+            controllers=1,
+            version=version,
+            base_port=base_port,
+            heap_mb=384,
+            sasl_scram=True,
+        )
     except BaseException:
         box.down()
         raise

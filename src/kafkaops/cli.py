@@ -179,6 +179,69 @@ def snapshot(
         render_snapshot_summary(snap, out)
 
 
+@app.command()
+def lag(
+    group: Annotated[str | None, typer.Argument(help="Diagnose this group in detail.")] = None,
+    bootstrap: Annotated[str | None, typer.Option(help="Bootstrap servers.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
+    cluster: Annotated[str | None, typer.Option()] = None,
+    top: Annotated[int | None, typer.Option(min=1, help="Show only the N worst groups.")] = None,
+    group_regex: Annotated[str | None, typer.Option(help="Only groups matching.")] = None,
+    topic_regex: Annotated[str | None, typer.Option(help="Only groups reading a match.")] = None,
+    as_json: JsonFlag = False,
+    sandbox_dir: SandboxDir = None,
+) -> None:
+    """Consumer lag: every group by time lag then offset lag, or one group diagnosed.
+
+    The runbook's diagnose-consumer-lag.sh: per-partition lag, members and their assignment,
+    idle members, skew, and what to do (scale consumers up to the partition count; above
+    10,000 lag with consumers = partitions, add 4 partitions).
+
+    Examples:
+
+      kafkaops lag --top 10
+
+      kafkaops lag --group-regex '^payments-' --json
+
+      kafkaops lag orders-service
+    """
+    import re
+
+    from kafkaops.diagnose.lag import diagnose_group, rank_groups
+    from kafkaops.health import resolve_target, take_snapshot
+    from kafkaops.report.lag_view import diagnosis_to_dict, render_diagnosis, render_ranking
+
+    for name, pattern in (("--group-regex", group_regex), ("--topic-regex", topic_regex)):
+        if pattern:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                fail(f"{name} {pattern!r} is not a valid regular expression: {exc}")
+    try:
+        target = resolve_target(
+            bootstrap=bootstrap, config_path=config, cluster=cluster, sandbox_root=sandbox_dir
+        )
+        snap = take_snapshot(target)
+    except KafkaopsError as exc:
+        fail(str(exc))
+    if group is None:
+        rows = rank_groups(snap, top=top, group_pattern=group_regex, topic_pattern=topic_regex)
+        if as_json:
+            import dataclasses
+
+            emit_json([dataclasses.asdict(r) for r in rows])
+        else:
+            render_ranking(rows, out)
+        return
+    diagnosis = diagnose_group(snap, group)
+    if diagnosis is None:
+        fail(f"consumer group {group!r} not found on {snap.bootstrap}")
+    if as_json:
+        emit_json(diagnosis_to_dict(diagnosis, snap))
+    else:
+        render_diagnosis(diagnosis, snap, out)
+
+
 @app.command("config-check")
 def config_check(
     path: Annotated[Path, typer.Argument(help="YAML config file to validate.")],
@@ -214,6 +277,9 @@ def sandbox_up(
     ] = None,
     base_port: Annotated[int | None, typer.Option(help="First broker port.")] = None,
     heap_mb: Annotated[int, typer.Option(help="Broker heap (MiB).")] = 512,
+    sasl_scram: Annotated[
+        bool, typer.Option(help="Also open a SASL_PLAINTEXT/SCRAM-SHA-512 listener (port+50).")
+    ] = False,
     sandbox_dir: SandboxDir = None,
 ) -> None:
     """Start (or resume) the sandbox cluster and print its bootstrap servers.
@@ -235,6 +301,7 @@ def sandbox_up(
                 version=kafka_version or DEFAULT_KAFKA_VERSION,
                 base_port=base_port,
                 heap_mb=heap_mb,
+                sasl_scram=sasl_scram,
                 progress=lambda m: err.print(m, markup=False, highlight=False),
             )
     except KafkaopsError as exc:
@@ -287,6 +354,8 @@ def sandbox_status(as_json: JsonFlag = False, sandbox_dir: SandboxDir = None) ->
         out.print(f"no sandbox at {box.root} (start one with 'kafkaops sandbox up')")
         return
     out.print(f"bootstrap: {data['bootstrap']}   Kafka {data['version']}", markup=False)
+    if data.get("sasl_bootstrap"):
+        out.print(f"SASL/SCRAM-SHA-512 bootstrap: {data['sasl_bootstrap']}", markup=False)
     table = Table("id", "role", "port", "pid", "rack", "state")
     for n in data["nodes"]:
         state = "[green]up[/green]" if n["up"] else "[red]down[/red]"

@@ -94,17 +94,19 @@ class KafkaAdmin:
             "bootstrap_timeout_ms": options.connect_timeout_ms,
             **self.client_kwargs,
         }
+        servers = _bootstrap_text(kwargs)
         try:
             self._admin = KafkaAdminClient(**kwargs)
         except KafkaTimeoutError as exc:
+            # kafka-python retries failed SASL handshakes until the bootstrap timeout, so a
+            # wrong password looks like silence: say both.
+            why = " (or authentication failed)" if kwargs.get("sasl_mechanism") else ""
             raise ClusterUnreachable(
-                f"cluster unreachable: no broker answered at {kwargs.get('bootstrap_servers')} "
+                f"cluster unreachable: no broker answered{why} at {servers} "
                 f"within {options.connect_timeout_ms / 1000:g}s"
             ) from exc
         except KafkaError as exc:
-            raise ClusterUnreachable(
-                f"cluster unreachable at {kwargs.get('bootstrap_servers')}: {exc}"
-            ) from exc
+            raise ClusterUnreachable(f"cluster unreachable at {servers}: {exc}") from exc
         self._admin._process_acl_operations = lambda obj: obj  # type: ignore[method-assign]
         manager = self._admin._manager
         original_send = manager.send

@@ -36,6 +36,11 @@ from kafkaops.sandbox import jars
 
 DEFAULT_BASE_PORT = 19092
 CONTROLLER_ID_BASE = 100
+#: Offset of each broker's SASL/SCRAM listener from its PLAINTEXT port (when enabled).
+SASL_PORT_OFFSET = 50
+#: The sandbox's SCRAM user: a local test credential, not a secret (loopback-only cluster).
+SANDBOX_SCRAM_USER = "kafkaops"
+SANDBOX_SCRAM_PASSWORD = "kafkaops-sandbox-password"
 RACKS = ("az1", "az2", "az3")
 
 #: JVM options for sandbox nodes.  C1-only JIT and the serial collector keep CPU use low on a
@@ -177,6 +182,13 @@ class Sandbox:
             raise SandboxError(f"no sandbox at {self.root}; run 'kafkaops sandbox up' first")
         return ",".join(f"127.0.0.1:{n.port}" for n in brokers)
 
+    def sasl_bootstrap(self) -> str:
+        """Bootstrap servers of the SASL/SCRAM listeners (sandbox created with sasl_scram)."""
+        if not self._load().get("sasl_scram"):
+            raise SandboxError("this sandbox has no SASL listener; create it with --sasl-scram")
+        brokers = [n for n in self.nodes() if n.role == "broker"]
+        return ",".join(f"127.0.0.1:{n.port + SASL_PORT_OFFSET}" for n in brokers)
+
     def _node(self, node_id: int) -> Node:
         for n in self.nodes():
             if n.node_id == node_id:
@@ -205,6 +217,9 @@ class Sandbox:
             "root": str(self.root),
             "version": self.version if self.exists else None,
             "bootstrap": self.bootstrap() if self.exists else None,
+            "sasl_bootstrap": (
+                self.sasl_bootstrap() if self.exists and self._load().get("sasl_scram") else None
+            ),
             "nodes": [asdict(s) for s in nodes],
             "brokers_up": sum(1 for s in nodes if s.role == "broker" and s.up),
             "brokers": sum(1 for s in nodes if s.role == "broker"),
@@ -220,6 +235,7 @@ class Sandbox:
         base_port: int | None = None,
         heap_mb: int = 512,
         extra_broker_config: dict[str, str] | None = None,
+        sasl_scram: bool = False,
         timeout_s: float = 180.0,
         progress: Callable[[str], None] | None = None,
     ) -> str:
@@ -234,7 +250,9 @@ class Sandbox:
         if not self.exists:
             libs = jars.ensure_kafka_jars(version)
             say(f"Kafka {version} jars ready in {libs}")
-            self._create(brokers, controllers, version, base_port, heap_mb, extra_broker_config)
+            self._create(
+                brokers, controllers, version, base_port, heap_mb, extra_broker_config, sasl_scram
+            )
             say(f"formatted {brokers} broker(s) + {controllers} controller(s) in {self.root}")
         else:
             jars.ensure_kafka_jars(self.version)
@@ -249,9 +267,8 @@ class Sandbox:
         # Start at the requested port and move up in steps: several sandboxes (a demo and a
         # test run) can coexist on one machine.
         for base in range(requested or DEFAULT_BASE_PORT, 60000, 200):
-            if all(_port_free(base + i) for i in range(count)) and all(
-                _port_free(base + 100 + i) for i in range(count)
-            ):
+            offsets = (0, SASL_PORT_OFFSET, 100)
+            if all(_port_free(base + off + i) for off in offsets for i in range(count)):
                 return base
         raise SandboxError(f"no free ports for the sandbox (asked base port {requested})")
 
@@ -263,6 +280,7 @@ class Sandbox:
         base_port: int | None,
         heap_mb: int,
         extra: dict[str, str] | None,
+        sasl_scram: bool = False,
     ) -> None:
         if self.root.exists():
             shutil.rmtree(self.root)
@@ -284,18 +302,21 @@ class Sandbox:
             Path(node.dir, "data").mkdir(parents=True)
             Path(node.dir, "logs").mkdir()
             node.config_path.write_text(
-                _render_config(node, voters, rf, extra if node.role == "broker" else None)
+                _render_config(
+                    node, voters, rf, extra if node.role == "broker" else None, sasl_scram
+                )
             )
         cluster_id = _kafka_uuid()
         state = {
             "version": version,
             "cluster_id": cluster_id,
             "heap_mb": heap_mb,
+            "sasl_scram": sasl_scram,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "nodes": [asdict(n) for n in nodes],
         }
         self._save(state)
-        self._format(nodes, cluster_id, version)
+        self._format(nodes, cluster_id, version, sasl_scram)
 
     def _java(self, main: str, args: list[str], opts: tuple[str, ...], version: str) -> list[str]:
         java = shutil.which("java")
@@ -303,14 +324,25 @@ class Sandbox:
             raise SandboxError("Java is not installed; run 'make setup' (needs a JDK 17+)")
         return [java, *opts, "-cp", jars.classpath(version), main, *args]
 
-    def _format(self, nodes: list[Node], cluster_id: str, version: str) -> None:
+    def _format(
+        self, nodes: list[Node], cluster_id: str, version: str, sasl_scram: bool = False
+    ) -> None:
         log4j = Path(__file__).with_name("tools-log4j2.properties")
         opts = (*TOOL_JVM_OPTS, f"-Dlog4j2.configurationFile={log4j}", "-XX:TieredStopAtLevel=1")
         procs = []
+        # SCRAM credentials are records of the metadata log, bootstrapped at format time.
+        scram_args = (
+            [
+                "--add-scram",
+                f"SCRAM-SHA-512=[name={SANDBOX_SCRAM_USER},password={SANDBOX_SCRAM_PASSWORD}]",
+            ]
+            if sasl_scram
+            else []
+        )
         for node in nodes:
             cmd = self._java(
                 "kafka.tools.StorageTool",
-                ["format", "-t", cluster_id, "-c", str(node.config_path)],
+                ["format", "-t", cluster_id, "-c", str(node.config_path), *scram_args],
                 opts,
                 version,
             )
@@ -487,7 +519,9 @@ class Sandbox:
         return self._java(main_class, args, opts, self.version)
 
 
-def _render_config(node: Node, voters: str, rf: int, extra: dict[str, str] | None) -> str:
+def _render_config(
+    node: Node, voters: str, rf: int, extra: dict[str, str] | None, sasl_scram: bool = False
+) -> str:
     """server.properties for one node; small thread pools because the host has 2 cores.
 
     ``min.insync.replicas`` must be on the controllers too: Kafka 4 records the controller's
@@ -539,5 +573,14 @@ def _render_config(node: Node, voters: str, rf: int, extra: dict[str, str] | Non
             "log.retention.check.interval.ms": "10000",
             "log.segment.delete.delay.ms": "1000",
         }
+        if sasl_scram:
+            sasl = f"SASL_PLAINTEXT://127.0.0.1:{node.port + SASL_PORT_OFFSET}"
+            props["listeners"] += "," + sasl
+            props["advertised.listeners"] += "," + sasl
+            props["listener.security.protocol.map"] += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
+            props["sasl.enabled.mechanisms"] = "SCRAM-SHA-512"
+            props["listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config"] = (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            )
         props.update(extra or {})
     return "".join(f"{k}={v}\n" for k, v in props.items())
