@@ -13,13 +13,18 @@ STAMP  := $(VENV)/.installed-stamp
 
 setup: system-deps $(STAMP)
 
-# Java 17+ runs the Kafka brokers, Maven resolves their jars from Maven Central.
+# Java 17+ runs the Kafka brokers, Maven resolves their jars from Maven Central, and the
+# tests run the history store against a real PostgreSQL server (started privately by the tests).
 system-deps:
-	@if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then \
-	  echo "installing Java 17 and Maven from Debian packages"; \
+	@PKGS=""; \
+	command -v java >/dev/null 2>&1 || PKGS="$$PKGS openjdk-17-jre-headless"; \
+	command -v mvn >/dev/null 2>&1 || PKGS="$$PKGS maven"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || PKGS="$$PKGS postgresql"; \
+	if [ -n "$$PKGS" ]; then \
+	  echo "installing from Debian packages:$$PKGS"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless maven; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$PKGS; \
 	fi
 
 $(STAMP): pyproject.toml

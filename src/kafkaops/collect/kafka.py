@@ -129,7 +129,11 @@ class KafkaAdmin:
 
     # -- reads ---------------------------------------------------------------------------
     def describe_cluster(self) -> dict[str, Any]:
-        return self._admin.describe_cluster()
+        """DescribeCluster, retried on another node if the first one picked does not answer."""
+        try:
+            return self._admin.describe_cluster()
+        except KafkaError:
+            return self._admin.describe_cluster()
 
     def gather(self, calls: list[Call]) -> list[Any]:
         """Run independent requests concurrently on kafka-python's IO loop.
@@ -149,15 +153,25 @@ class KafkaAdmin:
                     results.append(exc)
             return results
 
-        return manager.run(run_all)
+        results = manager.run(run_all)
+        retry = [
+            i
+            for i, (c, r) in enumerate(zip(calls, results, strict=True))
+            if c.any_node and isinstance(r, BaseException)
+        ]
+        if retry:
+            again = self.gather([replace(calls[i], any_node=False) for i in retry])
+            for i, result in zip(retry, again, strict=True):
+                results[i] = result
+        return results
 
     # Each method below returns a Call: what to run, for gather().  They use kafka-python's
     # async admin internals (pinned version) so requests to different brokers overlap.
     def quorum_call(self) -> Call:
-        return Call(self._admin._async_describe_quorum, ("__cluster_metadata", 0))
+        return Call(self._admin._async_describe_quorum, ("__cluster_metadata", 0), any_node=True)
 
     def metadata_call(self) -> Call:
-        return Call(self._admin._get_cluster_metadata, (None,))
+        return Call(self._admin._get_cluster_metadata, (None,), any_node=True)
 
     def list_groups_call(self, broker_id: int) -> Call:
         return Call(self._admin._async_list_groups, ([broker_id],))
@@ -170,7 +184,7 @@ class KafkaAdmin:
         resources = [
             ConfigResource(ConfigResourceType.TOPIC, t, dict.fromkeys(keys)) for t in topics
         ]
-        return Call(self._admin._async_describe_configs, (resources, False, "all"))
+        return Call(self._admin._async_describe_configs, (resources, False, "all"), any_node=True)
 
     def list_offsets_call(self, partitions: list[TopicPartition], spec: OffsetSpec) -> Call:
         return Call(
@@ -179,7 +193,7 @@ class KafkaAdmin:
         )
 
     def find_coordinators_call(self, group_ids: list[str]) -> Call:
-        return Call(self._admin._find_coordinator_ids, (group_ids,))
+        return Call(self._admin._find_coordinator_ids, (group_ids,), any_node=True)
 
     def describe_groups_call(self, group_ids: list[str], coordinator: int) -> Call:
         return Call(self._admin._async_describe_groups, (group_ids, coordinator))
@@ -190,10 +204,16 @@ class KafkaAdmin:
 
 @dataclass(frozen=True)
 class Call:
-    """One admin request to run concurrently with others."""
+    """One admin request to run concurrently with others.
+
+    ``any_node`` requests (metadata, configs, coordinators, quorum) may go to any broker; if the
+    one kafka-python picked did not answer (a hung host), they are retried once — the client
+    then avoids the node it just timed out on.
+    """
 
     fn: Callable[..., Any]
     args: tuple[Any, ...] = ()
+    any_node: bool = False
 
 
 # ---------------------------------------------------------------------------------------
@@ -640,14 +660,16 @@ def _read_first_timestamps(
     found: dict[tuple[str, int, int], int] = {}
     try:
         consumer = KafkaConsumer(
-            **consumer_kwargs,
-            client_id=f"{options.client_id}-timelag",
-            group_id=None,
-            enable_auto_commit=False,
-            max_partition_fetch_bytes=4096,
-            fetch_max_wait_ms=50,
-            request_timeout_ms=max(options.request_timeout_ms, 1000),
-            bootstrap_timeout_ms=options.connect_timeout_ms,
+            **{
+                **consumer_kwargs,
+                "client_id": f"{options.client_id}-timelag",
+                "group_id": None,
+                "enable_auto_commit": False,
+                "max_partition_fetch_bytes": 4096,
+                "fetch_max_wait_ms": 50,
+                "request_timeout_ms": max(options.request_timeout_ms, 1000),
+                "bootstrap_timeout_ms": options.connect_timeout_ms,
+            }
         )
     except (KafkaError, OSError) as exc:
         errors.add("Fetch", "time lag", exc)

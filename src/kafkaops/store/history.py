@@ -1,0 +1,244 @@
+"""History store: every snapshot's offsets and lag, kept bounded by downsampling.
+
+SQLAlchemy Core, so one code path serves an embedded SQLite file (the default: zero set-up) and
+PostgreSQL (``store.url: postgresql+psycopg://…``, for several kafkaops instances sharing state).
+
+Two series, both keyed by cluster:
+
+* ``log_end_offsets`` — (topic, partition, time, log-start, log-end): the offset→time history the
+  *estimated* time lag interpolates over;
+* ``group_offsets`` — (group, topic, partition, time, committed, lag, time lag): what the consumer
+  status evaluation (Burrow-style sliding window) and the lag charts read.
+
+Retention is tiered (:data:`DEFAULT_TIERS`): recent samples at full resolution, older ones thinned
+to one sample per bucket — the *last* sample of each bucket, which is exact for offsets (counters
+that only move forward) — and dropped past the last tier.  ``compact()`` applies it; the watch
+loop calls it periodically.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    create_engine,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+
+from kafkaops.model import ClusterSnapshot
+
+metadata = MetaData()
+
+log_end_offsets = Table(
+    "log_end_offsets",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("cluster", String(200), nullable=False),
+    Column("topic", String(249), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("log_start", BigInteger),
+    Column("log_end", BigInteger),
+    #: Bucket width in seconds this row stands for (0 = a raw sample).
+    Column("res_s", Integer, nullable=False, default=0),
+    Index("ix_leo_key", "cluster", "topic", "partition", "ts_ms"),
+)
+
+group_offsets = Table(
+    "group_offsets",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("cluster", String(200), nullable=False),
+    Column("group_id", String(255), nullable=False),
+    Column("topic", String(249), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("committed", BigInteger),
+    Column("log_end", BigInteger),
+    Column("lag", BigInteger),
+    Column("time_lag_ms", BigInteger),
+    Column("time_lag_method", String(16)),
+    Column("res_s", Integer, nullable=False, default=0),
+    Index("ix_go_key", "cluster", "group_id", "topic", "partition", "ts_ms"),
+)
+
+
+@dataclass(frozen=True)
+class Tier:
+    """Rows older than ``after_s`` are thinned to one per ``bucket_s`` seconds."""
+
+    after_s: int
+    bucket_s: int
+
+
+#: Raw samples for 1 h; 1-minute for 24 h; 10-minute for 7 days; hourly until ``max_age_s``.
+DEFAULT_TIERS = (Tier(3_600, 60), Tier(86_400, 600), Tier(7 * 86_400, 3_600))
+#: Past this, rows are deleted (a year: the capacity forecasts look back that far).
+DEFAULT_MAX_AGE_S = 365 * 86_400
+
+
+@dataclass(frozen=True)
+class GroupSample:
+    ts_ms: int
+    committed: int | None
+    log_end: int | None
+    lag: int | None
+    time_lag_ms: int | None
+
+
+class HistoryStore:
+    """Write snapshots, read series, keep the size bounded."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url, echo=echo, future=True, pool_pre_ping=True)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ write
+    def record(self, snapshot: ClusterSnapshot) -> int:
+        """Store one snapshot's offsets and lag; returns the number of rows written."""
+        ts = snapshot.taken_at_ms
+        cluster = snapshot.cluster_name
+        leo = [
+            {
+                "cluster": cluster,
+                "topic": p.topic,
+                "partition": p.partition,
+                "ts_ms": ts,
+                "log_start": p.log_start_offset,
+                "log_end": p.log_end_offset,
+                "res_s": 0,
+            }
+            for p in snapshot.partitions
+            if p.log_end_offset is not None
+        ]
+        go = [
+            {
+                "cluster": cluster,
+                "group_id": g.group_id,
+                "topic": p.topic,
+                "partition": p.partition,
+                "ts_ms": ts,
+                "committed": p.committed,
+                "log_end": p.log_end_offset,
+                "lag": p.lag,
+                "time_lag_ms": p.time_lag_ms,
+                "time_lag_method": p.time_lag_method,
+                "res_s": 0,
+            }
+            for g in snapshot.groups
+            for p in g.partitions
+        ]
+        with self.engine.begin() as conn:
+            if leo:
+                conn.execute(insert(log_end_offsets), leo)
+            if go:
+                conn.execute(insert(group_offsets), go)
+        return len(leo) + len(go)
+
+    # ------------------------------------------------------------------- read
+    def group_window(
+        self, cluster: str, group_id: str, *, since_ms: int | None = None, limit: int = 10
+    ) -> dict[tuple[str, int], list[GroupSample]]:
+        """The last ``limit`` samples per partition of a group, oldest first (Burrow's window)."""
+        q = select(group_offsets).where(
+            and_(group_offsets.c.cluster == cluster, group_offsets.c.group_id == group_id)
+        )
+        if since_ms is not None:
+            q = q.where(group_offsets.c.ts_ms >= since_ms)
+        q = q.order_by(group_offsets.c.topic, group_offsets.c.partition, group_offsets.c.ts_ms)
+        out: dict[tuple[str, int], list[GroupSample]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(q):
+                out.setdefault((row.topic, row.partition), []).append(
+                    GroupSample(row.ts_ms, row.committed, row.log_end, row.lag, row.time_lag_ms)
+                )
+        return {k: v[-limit:] for k, v in out.items()}
+
+    def log_end_series(
+        self, cluster: str, topic: str, partition: int, *, since_ms: int | None = None
+    ) -> list[tuple[int, int]]:
+        """(ts_ms, log_end) for one partition, oldest first: the interpolation table."""
+        c = log_end_offsets.c
+        q = select(c.ts_ms, c.log_end).where(
+            and_(c.cluster == cluster, c.topic == topic, c.partition == partition)
+        )
+        if since_ms is not None:
+            q = q.where(c.ts_ms >= since_ms)
+        with self.engine.connect() as conn:
+            return [(r.ts_ms, r.log_end) for r in conn.execute(q.order_by(c.ts_ms))]
+
+    def group_lag_series(
+        self, cluster: str, group_id: str, *, since_ms: int | None = None
+    ) -> list[tuple[int, int, int | None]]:
+        """(ts_ms, total offset lag, max time lag) per sample time: the lag chart."""
+        c = group_offsets.c
+        q = select(c.ts_ms, func.sum(c.lag), func.max(c.time_lag_ms)).where(
+            and_(c.cluster == cluster, c.group_id == group_id)
+        )
+        if since_ms is not None:
+            q = q.where(c.ts_ms >= since_ms)
+        q = q.group_by(c.ts_ms).order_by(c.ts_ms)
+        with self.engine.connect() as conn:
+            return [(int(r[0]), int(r[1] or 0), r[2]) for r in conn.execute(q)]
+
+    def count_rows(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {
+                t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+                for t in (log_end_offsets, group_offsets)
+            }
+
+    # -------------------------------------------------------------- retention
+    def compact(
+        self,
+        now_ms: int | None = None,
+        tiers: Iterable[Tier] = DEFAULT_TIERS,
+        max_age_s: int = DEFAULT_MAX_AGE_S,
+    ) -> int:
+        """Apply the retention tiers; returns the number of rows deleted."""
+        now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+        deleted = 0
+        with self.engine.begin() as conn:
+            for table, key in _series():
+                cutoff = now_ms - max_age_s * 1000
+                deleted += conn.execute(delete(table).where(table.c.ts_ms < cutoff)).rowcount
+                for tier in sorted(tiers, key=lambda t: t.after_s):
+                    deleted += _thin(conn, table, key, now_ms - tier.after_s * 1000, tier.bucket_s)
+        return deleted
+
+
+def _series() -> Iterator[tuple[Table, tuple[str, ...]]]:
+    yield log_end_offsets, ("cluster", "topic", "partition")
+    yield group_offsets, ("cluster", "group_id", "topic", "partition")
+
+
+def _thin(conn: Any, table: Table, key: tuple[str, ...], cutoff_ms: int, bucket_s: int) -> int:
+    """Keep the last row per (key, bucket) among rows older than ``cutoff_ms`` and finer than
+    ``bucket_s``; mark the survivors as ``bucket_s`` rows."""
+    bucket_ms = bucket_s * 1000
+    c = table.c
+    finer = and_(c.ts_ms < cutoff_ms, c.res_s < bucket_s)
+    keep = select(func.max(c.id)).where(finer).group_by(*(c[k] for k in key), c.ts_ms // bucket_ms)
+    removed = conn.execute(delete(table).where(and_(finer, c.id.not_in(keep)))).rowcount
+    conn.execute(update(table).where(finer).values(res_s=bucket_s))
+    return int(removed or 0)
