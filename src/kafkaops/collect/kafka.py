@@ -682,6 +682,8 @@ def _read_first_timestamps(
             done_rounds += 1
             pending = {TopicPartition(t, p): o for t, p, o in batch}
             consumer.assign(list(pending))
+            # A partition paused in an earlier round stays paused across assign(): resume it.
+            consumer.resume(*pending)
             for tp, offset in pending.items():
                 consumer.seek(tp, offset)
             while pending and time.monotonic() < deadline:
