@@ -188,6 +188,17 @@ def lag(
     top: Annotated[int | None, typer.Option(min=1, help="Show only the N worst groups.")] = None,
     group_regex: Annotated[str | None, typer.Option(help="Only groups matching.")] = None,
     topic_regex: Annotated[str | None, typer.Option(help="Only groups reading a match.")] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            help="History store URL (sqlite:///FILE or postgresql+psycopg://…); "
+            "default: store.url from the config. Enables the status column."
+        ),
+    ] = None,
+    watch: Annotated[
+        float | None, typer.Option(min=1, help="Sample every N seconds (needs a store).")
+    ] = None,
+    count: Annotated[int, typer.Option(min=1, max=10_000, help="Samples with --watch.")] = 10,
     as_json: JsonFlag = False,
     sandbox_dir: SandboxDir = None,
 ) -> None:
@@ -204,8 +215,11 @@ def lag(
       kafkaops lag --group-regex '^payments-' --json
 
       kafkaops lag orders-service
+
+      kafkaops lag --store sqlite:///history.db --watch 10 --count 30   # Burrow-style status
     """
     import re
+    import time as _time
 
     from kafkaops.diagnose.lag import diagnose_group, rank_groups
     from kafkaops.health import resolve_target, take_snapshot
@@ -221,25 +235,66 @@ def lag(
         target = resolve_target(
             bootstrap=bootstrap, config_path=config, cluster=cluster, sandbox_root=sandbox_dir
         )
-        snap = take_snapshot(target)
+        store_url = store or target.config.store.url
+        if watch and not store_url:
+            fail("--watch needs a history store: pass --store sqlite:///FILE or set store.url")
+        history = _open_store(store_url) if store_url else None
+        statuses: dict[str, Any] = {}
+        for i in range(count if watch else 1):
+            if i:
+                _time.sleep(watch or 0)
+            snap = take_snapshot(target)
+            if history is not None:
+                from kafkaops.lagcheck import record_and_evaluate
+
+                statuses = record_and_evaluate(history, snap, window=target.config.lag.window)
+            if watch and not as_json:
+                err.print(f"sample {i + 1}/{count} at {snap.taken_at_ms}", markup=False)
     except KafkaopsError as exc:
         fail(str(exc))
     if group is None:
         rows = rank_groups(snap, top=top, group_pattern=group_regex, topic_pattern=topic_regex)
+        status_of = {gid: st.status.value for gid, st in statuses.items()}
         if as_json:
             import dataclasses
 
-            emit_json([dataclasses.asdict(r) for r in rows])
+            emit_json(
+                [{**dataclasses.asdict(r), "status": status_of.get(r.group_id)} for r in rows]
+            )
         else:
-            render_ranking(rows, out)
+            render_ranking(rows, out, status_of)
         return
     diagnosis = diagnose_group(snap, group)
     if diagnosis is None:
         fail(f"consumer group {group!r} not found on {snap.bootstrap}")
+    group_st = statuses.get(group)
     if as_json:
-        emit_json(diagnosis_to_dict(diagnosis, snap))
+        data = diagnosis_to_dict(diagnosis, snap)
+        if group_st is not None:
+            import dataclasses
+
+            data["status"] = dataclasses.asdict(group_st)
+        emit_json(data)
     else:
         render_diagnosis(diagnosis, snap, out)
+        if group_st is not None:
+            out.print(f"status: {group_st.status.value} (Burrow: {group_st.burrow_status.value})")
+            for p in group_st.partitions:
+                if p.status.value != "OK":
+                    out.print(
+                        f"  {p.topic}-{p.partition}: {p.status.value} — {p.reason}", markup=False
+                    )
+
+
+def _open_store(url: str) -> Any:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kafkaops.store.history import HistoryStore
+
+    try:
+        return HistoryStore(url)
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        fail(f"history store {url.split('@')[-1]} cannot be opened: {type(exc).__name__}")
 
 
 @app.command("config-check")

@@ -220,9 +220,38 @@ class Thresholds(_Model):
         return self
 
 
+class StoreConfig(_Model):
+    """Where history (offsets, lag) is kept: an SQLite file or a PostgreSQL database."""
+
+    #: SQLAlchemy URL, e.g. sqlite:///var/lib/kafkaops/history.db or
+    #: postgresql+psycopg://kafkaops@db:5432/kafkaops (password via PGPASSWORD or .pgpass).
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError(f"{value!r} is not an sqlite:// or postgresql+psycopg:// URL")
+        if value is not None and "@" in value and ":" in value.split("@")[0].split("//")[-1]:
+            raise ValueError("put the database password in PGPASSWORD or ~/.pgpass, not the URL")
+        return value
+
+
+class LagConfig(_Model):
+    """Consumer status evaluation (Burrow-style sliding window)."""
+
+    #: Samples per partition in the window (Burrow's default is 10 commits).
+    window: int = Field(default=10, ge=2, le=1000)
+    #: The runbook's scale_up_lag_threshold and partition_increment, for recommendations.
+    scale_up_lag_threshold: NonNegativeInt = 10_000
+    partition_increment: int = Field(default=4, ge=1)
+
+
 class Config(_Model):
     clusters: dict[str, ClusterConfig] = Field(default_factory=dict)
     thresholds: Thresholds = Thresholds()
+    store: StoreConfig = StoreConfig()
+    lag: LagConfig = LagConfig()
 
 
 def default_config() -> Config:

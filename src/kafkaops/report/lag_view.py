@@ -17,13 +17,18 @@ def _time(ms: int | None) -> str:
     return "-" if ms is None else format_duration_ms(ms)
 
 
-def render_ranking(rows: list[GroupLagSummary], console: Console) -> None:
+def render_ranking(
+    rows: list[GroupLagSummary], console: Console, status: dict[str, str] | None = None
+) -> None:
     table = Table(title="Consumer groups by lag (worst first)")
-    for col in ("group", "state", "members", "partitions", "offset lag", "time lag", "method"):
+    cols = ["group", "state", "members", "partitions", "offset lag", "time lag", "method"]
+    if status:
+        cols.append("status")
+    for col in cols:
         numeric = "lag" in col or col in ("members", "partitions")
         table.add_column(col, justify="right" if numeric else "left", overflow="fold")
     for r in rows:
-        table.add_row(
+        cells = [
             r.group_id,
             r.state,
             str(r.members),
@@ -31,7 +36,12 @@ def render_ranking(rows: list[GroupLagSummary], console: Console) -> None:
             f"{r.offset_lag:,}",
             _time(r.max_time_lag_ms),
             r.time_lag_method or "-",
-        )
+        ]
+        if status:
+            value = status.get(r.group_id, "-")
+            colour = {"OK": "green", "WARN": "yellow"}.get(value, "red")
+            cells.append(f"[{colour}]{value}[/{colour}]")
+        table.add_row(*cells)
     console.print(table)
 
 
