@@ -247,26 +247,28 @@ def collect_snapshot(
             bid: "fenced: registered but not heartbeating to the controller" for bid in fenced
         }
 
-        # Phase 1
-        calls = [admin.quorum_call(), admin.metadata_call()]
-        calls += [admin.list_groups_call(b) for b in live]
-        if options.include_log_dirs:
-            calls += [admin.log_dirs_call(b) for b in live]
-        results = admin.gather(calls)
-        quorum_leader, voters = _parse_quorum(results[0], errors)
-        metadata = results[1]
+        # Metadata and quorum first, on their own: with nothing else in flight, kafka-python
+        # sends them to the broker that just answered DescribeCluster, not to a hung one.
+        quorum_raw, metadata = admin.gather([admin.quorum_call(), admin.metadata_call()])
+        quorum_leader, voters = _parse_quorum(quorum_raw, errors)
         if isinstance(metadata, BaseException):
             raise ClusterUnreachable(f"cluster unreachable: Metadata failed: {metadata}")
         raw_topics = metadata["topics"]
+
+        # Phase 1: per-broker requests, concurrently.
+        calls = [admin.list_groups_call(b) for b in live]
+        if options.include_log_dirs:
+            calls += [admin.log_dirs_call(b) for b in live]
+        results = admin.gather(calls)
         listed: dict[str, dict[str, Any]] = {}
-        for broker_id, res in zip(live, results[2 : 2 + len(live)], strict=True):
+        for broker_id, res in zip(live, results[: len(live)], strict=True):
             if isinstance(res, BaseException):
                 errors.add("ListGroups", f"broker {broker_id}", res)
                 unreachable[broker_id] = _text(res)
             else:
                 listed.update((g["group_id"], g) for g in res)
         log_dirs: list[LogDir] = []
-        for broker_id, res in zip(live, results[2 + len(live) :], strict=False):
+        for broker_id, res in zip(live, results[len(live) :], strict=False):
             if isinstance(res, BaseException):
                 errors.add("DescribeLogDirs", f"broker {broker_id}", res)
                 unreachable[broker_id] = _text(res)
