@@ -30,6 +30,11 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import (
+    CoordinatorLoadInProgressError,
+    CoordinatorNotAvailableError,
+    KafkaError,
+)
 from kafka.structs import OffsetAndMetadata
 
 from kafkaops.collect.kafka import CollectOptions, collect_snapshot
@@ -85,8 +90,16 @@ def commit(c: KafkaConsumer | None, bootstrap: str, group: str, offset: int) -> 
         c.commit({TP: OffsetAndMetadata(offset, "", -1)})
         return
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    deadline = time.monotonic() + 120
     try:
-        admin.alter_group_offsets(group, {TP: OffsetAndMetadata(offset, "", -1)})
+        while True:  # the offsets topic is created on first use: wait for its coordinators
+            try:
+                admin.alter_group_offsets(group, {TP: OffsetAndMetadata(offset, "", -1)})
+                return
+            except (CoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
     finally:
         admin.close()
 
@@ -121,15 +134,27 @@ def scenario_threads(bootstrap: str, stop: threading.Event) -> list[threading.Th
                 position = 5
             elif behaviour == "rewind":
                 position = end - 5 if not rewound else position + 20
-                if elapsed > 30 and not rewound:
+                if elapsed > 58 and not rewound:  # inside both windows at evaluation time
                     position, rewound = max(0, position - 200), True
-            commit(c, bootstrap, f"cmp.{group}", min(position, end))
+            try:
+                commit(c, bootstrap, f"cmp.{group}", min(position, end))
+            except KafkaError as exc:  # rebalances happen; the next second commits again
+                print(
+                    f"scenario {group}: commit retried after {type(exc).__name__}", file=sys.stderr
+                )
             stop.wait(1.0)
         c.close(autocommit=False)
 
     threads = [threading.Thread(target=producer, daemon=True)]
+
+    def guarded(group: str, behaviour: str) -> None:
+        try:
+            member(group, behaviour)
+        except Exception as exc:  # a scenario that dies must show up, not vanish
+            print(f"scenario {group} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+
     threads += [
-        threading.Thread(target=member, args=(name, name), daemon=True)
+        threading.Thread(target=guarded, args=(name, name), daemon=True)
         for name in ("ok", "warn", "stall", "rewind")
     ]
     return threads
