@@ -47,7 +47,7 @@ def test_stopped_broker_is_p1_naming_under_replicated_partitions(sandbox, bootst
             )
 
         code, report = wait_until(urp_report, timeout=60, what="URP finding")
-        assert code == 2
+        assert code == 2, report["findings"][:2]
         assert report["severity"] in ("P1", "P0")
         urp = _rules(report)["under_replicated_partitions:cluster"]
         assert urp["severity"] == "P1"
@@ -74,7 +74,7 @@ def test_offline_partitions_are_p0(sandbox, bootstrap, unique_name):
             return (code, report) if "offline_partitions:cluster" in _rules(report) else None
 
         code, report = wait_until(offline_report, timeout=60, what="offline partitions")
-        assert code == 2
+        assert code == 2, report["findings"][:2]
         assert report["severity"] == "P0"
         offline = _rules(report)["offline_partitions:cluster"]
         assert offline["severity"] == "P0"
@@ -98,7 +98,7 @@ def test_no_active_controller_is_p0(sandbox, bootstrap):
             return (code, report) if "active_controller:cluster" in _rules(report) else None
 
         code, report = wait_until(no_controller, timeout=60, what="no-controller finding")
-        assert code == 2
+        assert code == 2, report["findings"][:2]
         assert _rules(report)["active_controller:cluster"]["severity"] == "P0"
     finally:
         sandbox.start_node(100)
@@ -170,7 +170,7 @@ def test_paused_broker_is_reported_not_waited_on(sandbox, bootstrap, tmp_path):
         code, report = health_json("--config", str(cfg), "--cluster", "s")
         elapsed = time.monotonic() - started
         assert elapsed < 45, elapsed
-        assert code == 2
+        assert code == 2, [f["evidence"] for f in report["findings"]][:2]
         down = _rules(report)["broker_unreachable:cluster"]
         assert "broker 3" in " ".join(down["evidence"])
     finally:

@@ -111,9 +111,17 @@ class KafkaAdmin:
         manager = self._admin._manager
         original_send = manager.send
 
-        def counting_send(request: Any, *args: Any, **kw: Any) -> Any:
+        #: Broker that answers requests any broker could serve (metadata, configs, …): set to
+        #: one that has answered, so a hung broker is not picked for them at random.
+        self._preferred: int | None = None
+
+        def counting_send(
+            request: Any, node_id: int | None = None, request_timeout_ms: int | None = None
+        ) -> Any:
             self.round_trips[type(request).__name__.removesuffix("Request")] += 1
-            return original_send(request, *args, **kw)
+            if node_id is None:
+                node_id = self._preferred
+            return original_send(request, node_id=node_id, request_timeout_ms=request_timeout_ms)
 
         manager.send = counting_send
 
@@ -128,12 +136,33 @@ class KafkaAdmin:
         self.close()
 
     # -- reads ---------------------------------------------------------------------------
+    def _candidates(self) -> list[int]:
+        """Brokers to ask cluster-wide questions: bootstrap servers first, then the others."""
+        servers = set(_bootstrap_text(self.client_kwargs).split(","))
+        brokers = list(self._admin._manager.cluster.brokers())
+        first = [b.node_id for b in brokers if f"{b.host}:{b.port}" in servers]
+        return first + [b.node_id for b in brokers if b.node_id not in first]
+
     def describe_cluster(self) -> dict[str, Any]:
-        """DescribeCluster, retried on another node if the first one picked does not answer."""
-        try:
-            return self._admin.describe_cluster()
-        except KafkaError:
-            return self._admin.describe_cluster()
+        """DescribeCluster from the first broker that answers; it then serves any-node requests.
+
+        kafka-python would otherwise pick a random broker, and a hung one (SIGSTOP, a frozen
+        host) accepts connections but never answers.
+        """
+        last: BaseException | None = None
+        candidates: list[int | None] = [*self._candidates()[:4]] or [None]
+        for node in candidates:
+            self._preferred = node
+            try:
+                return self._admin.describe_cluster()
+            except KafkaError as exc:
+                last = exc
+        self._preferred = None
+        raise last if last is not None else KafkaError("no broker to ask")
+
+    def _prefer_another(self) -> None:
+        candidates = [n for n in self._candidates() if n != self._preferred]
+        self._preferred = candidates[0] if candidates else None
 
     def gather(self, calls: list[Call]) -> list[Any]:
         """Run independent requests concurrently on kafka-python's IO loop.
@@ -160,6 +189,7 @@ class KafkaAdmin:
             if c.any_node and isinstance(r, BaseException)
         ]
         if retry:
+            self._prefer_another()
             again = self.gather([replace(calls[i], any_node=False) for i in retry])
             for i, result in zip(retry, again, strict=True):
                 results[i] = result

@@ -179,10 +179,13 @@ class Workload:
         self.stats.consumed[group] = self.stats.consumed.get(group, 0) + n
 
     def _consume_healthy(self) -> None:
-        group = self.groups["healthy"]
-        consumer = self._consumer(f"{self.prefix}.orders", group)
+        self._consume_and_commit(self.groups["healthy"], f"{self.prefix}.orders", until=None)
+
+    def _consume_and_commit(self, group: str, topic: str, until: float | None) -> None:
+        """Keep up with ``topic`` and commit after every batch, until ``until`` (monotonic)."""
+        consumer = self._consumer(topic, group)
         try:
-            while not self._stop.is_set():
+            while not self._stop.is_set() and (until is None or time.monotonic() < until):
                 batches = consumer.poll(timeout_ms=500)
                 n = sum(len(r) for r in batches.values())
                 if n:
@@ -209,18 +212,9 @@ class Workload:
             consumer.close()
 
     def _consume_then_stop(self) -> None:
-        group = self.groups["stopped"]
-        consumer = self._consumer(f"{self.prefix}.audit", group)
+        """Consume for ``stopped_after_s``, then leave: a dead consumer with committed offsets."""
         until = time.monotonic() + self.stopped_after_s
-        try:
-            while not self._stop.is_set() and time.monotonic() < until:
-                batches = consumer.poll(timeout_ms=500)
-                n = sum(len(r) for r in batches.values())
-                if n:
-                    consumer.commit()
-                    self._count(group, n)
-        finally:
-            consumer.close()
+        self._consume_and_commit(self.groups["stopped"], f"{self.prefix}.audit", until=until)
 
 
 def _offset_meta(offset: int) -> object:

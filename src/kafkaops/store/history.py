@@ -87,8 +87,17 @@ class Tier:
     bucket_s: int
 
 
-#: Raw samples for 1 h; 1-minute for 24 h; 10-minute for 7 days; hourly until ``max_age_s``.
-DEFAULT_TIERS = (Tier(3_600, 60), Tier(86_400, 600), Tier(7 * 86_400, 3_600))
+#: Raw samples for 1 h; 1-minute to 24 h; 10-minute to 7 days; hourly to 90 days; daily to a
+#: year.  Rows per series for a year: 360 + 1,380 + 864 + 1,992 + 275 ≈ 4,900, whatever the
+#: sample interval — 10,000 partitions plus 10,000 group-partitions ≈ 98 M rows (about 14 GB in
+#: SQLite at a measured ~146 bytes per row with its index; use PostgreSQL at that size, or a
+#: shorter ``max_age_s``).
+DEFAULT_TIERS = (
+    Tier(3_600, 60),
+    Tier(86_400, 600),
+    Tier(7 * 86_400, 3_600),
+    Tier(90 * 86_400, 86_400),
+)
 #: Past this, rows are deleted (a year: the capacity forecasts look back that far).
 DEFAULT_MAX_AGE_S = 365 * 86_400
 
