@@ -277,10 +277,11 @@ def collect_snapshot(
             bid: "fenced: registered but not heartbeating to the controller" for bid in fenced
         }
 
-        # Metadata and quorum first, on their own: with nothing else in flight, kafka-python
-        # sends them to the broker that just answered DescribeCluster, not to a hung one.
-        quorum_raw, metadata = admin.gather([admin.quorum_call(), admin.metadata_call()])
-        quorum_leader, voters = _parse_quorum(quorum_raw, errors)
+        # Metadata first, on its own, from the broker that just answered DescribeCluster.
+        # DescribeQuorum goes last: brokers forward it to the controller, and Kafka answers
+        # one request at a time per connection, so with no controller it would hold up every
+        # request queued behind it.
+        [metadata] = admin.gather([admin.metadata_call()])
         if isinstance(metadata, BaseException):
             raise ClusterUnreachable(f"cluster unreachable: Metadata failed: {metadata}")
         raw_topics = metadata["topics"]
@@ -334,6 +335,8 @@ def collect_snapshot(
 
         # Phase 3
         groups = _groups(admin, listed, coords_raw, topics, errors)
+        [quorum_raw] = admin.gather([admin.quorum_call()])
+        quorum_leader, voters = _parse_quorum(quorum_raw, errors)
         round_trips = dict(admin.round_trips)
     if options.time_lag_method == "exact":
         groups, rounds = _with_exact_time_lag(groups, client_kwargs, options, taken_at_ms, errors)
