@@ -711,17 +711,22 @@ def _read_first_timestamps(
         return found, 0
     done_rounds = 0
     try:
-        for _, batch in sorted(rounds.items()):
+        ordered = sorted(rounds.items())
+        for index, (_, batch) in enumerate(ordered):
             if time.monotonic() >= deadline:
                 break
             done_rounds += 1
+            # Each round gets its share of what is left, so one position that cannot be read
+            # (leader down, records gone) does not starve the rounds after it.
+            share = (deadline - time.monotonic()) / (len(ordered) - index)
+            round_deadline = time.monotonic() + max(0.5, share)
             pending = {TopicPartition(t, p): o for t, p, o in batch}
             consumer.assign(list(pending))
             # A partition paused in an earlier round stays paused across assign(): resume it.
             consumer.resume(*pending)
             for tp, offset in pending.items():
                 consumer.seek(tp, offset)
-            while pending and time.monotonic() < deadline:
+            while pending and time.monotonic() < min(deadline, round_deadline):
                 records = consumer.poll(timeout_ms=200)
                 for tp, recs in records.items():
                     if tp in pending and recs:
