@@ -1,8 +1,13 @@
 """Values with explicit units: durations, percentages, byte sizes.
 
-The runbook mixes ``consumer_lag_ms: 300000`` with CloudWatch metrics in seconds; a bare number in
-a config is how such mistakes happen.  So durations and percentages must carry their unit, and
-are normalised here (durations to milliseconds, percentages to percent) once, at the edge.
+The runbook mixes ``consumer_lag_ms: 300000`` with CloudWatch's ``EstimatedMaxTimeLag``, which
+is in *seconds*; a bare number in a config is exactly how such a mix-up becomes a silent
+1000x error.  So every duration, percentage and size in a config carries its unit, and is
+normalised here, once, at the edge: durations to integer milliseconds, percentages to a float
+percent (``"0.1%"`` → ``0.1``, never the ratio ``0.001``), sizes to integer bytes.
+
+The parsers raise :class:`ValueError` with a message meant for the user; pydantic wraps it into
+a validation error and :mod:`kafkaops.config` turns that into a one-line ``ConfigError``.
 """
 
 from __future__ import annotations
@@ -12,52 +17,79 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$", re.IGNORECASE)
+_NUMBER = r"\d+(?:\.\d+)?"
+# One or more <number><unit> parts, so "1m30s" works as well as "90s".
+_DURATION_PART = re.compile(rf"({_NUMBER})\s*(ms|s|m|h|d)", re.IGNORECASE)
+_DURATION = re.compile(rf"^(?:\s*{_NUMBER}\s*(?:ms|s|m|h|d))+\s*$", re.IGNORECASE)
 _DURATION_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
-_BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]i?B|B)\s*$", re.IGNORECASE)
+_PERCENT = re.compile(rf"^\s*({_NUMBER})\s*%\s*$")
+_BYTES = re.compile(rf"^\s*({_NUMBER})\s*([KMGTP]i?B|B)\s*$", re.IGNORECASE)
 _BYTES_MULT = {
     "b": 1,
     "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "pb": 10**15,
     "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "pib": 2**50,
 }  # fmt: skip
+_BARE_NUMBER = re.compile(rf"^\s*-?{_NUMBER}\s*$")
+
+DURATION_HINT = "use e.g. 300s, 5m"
+PERCENT_HINT = "use e.g. 85%, 0.1%"
+BYTES_HINT = "use e.g. 100GB, 512MiB, 1TiB"
+
+
+def _is_bare_number(value: Any) -> bool:
+    """True for ``300000``, ``0.5`` and ``"300"``: a value whose unit the user left out."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    return isinstance(value, str) and bool(_BARE_NUMBER.match(value))
+
+
+def _require_text(value: Any, kind: str, hint: str) -> str:
+    """Return ``value`` if it is a string; otherwise explain why it cannot be a ``kind``."""
+    if _is_bare_number(value):
+        raise ValueError(f"{value!r} has no unit; add one ({hint})")
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a {kind} ({hint})")
+    return value
 
 
 def parse_duration_ms(value: Any) -> int:
-    """``"5m"`` → 300000.  Bare numbers are refused: say ``300s`` or ``300000ms``."""
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f"{value!r} has no unit (use e.g. 300s, 5m, 250ms)")
-    m = _DURATION.match(value)
-    if not m:
-        raise ValueError(f"{value!r} is not a duration (use e.g. 300s, 5m)")
-    return round(float(m.group(1)) * _DURATION_MS[m.group(2).lower()])
+    """``"5m"`` → 300000, ``"1m30s"`` → 90000.  Bare numbers are refused: say ``300s``."""
+    text = _require_text(value, "duration", DURATION_HINT)
+    if not _DURATION.match(text):
+        raise ValueError(f"{value!r} is not a duration ({DURATION_HINT})")
+    total = sum(
+        float(number) * _DURATION_MS[unit.lower()] for number, unit in _DURATION_PART.findall(text)
+    )
+    return round(total)
 
 
 def parse_percent(value: Any) -> float:
-    """``"85%"`` → 85.0; must be within 0–100."""
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f"{value!r} has no unit (use e.g. 85%)")
-    m = _PERCENT.match(value)
-    if not m:
-        raise ValueError(f"{value!r} is not a percentage (use e.g. 85%, 0.1%)")
-    pct = float(m.group(1))
+    """``"85%"`` → 85.0, ``"0.1%"`` → 0.1; must be within 0–100%."""
+    text = _require_text(value, "percentage", PERCENT_HINT)
+    match = _PERCENT.match(text)
+    if not match:
+        raise ValueError(f"{value!r} is not a percentage between 0% and 100% ({PERCENT_HINT})")
+    pct = float(match.group(1))
     if pct > 100:
         raise ValueError(f"{value!r} is over 100%")
     return pct
 
 
 def parse_bytes(value: Any) -> int:
-    """``"100GB"`` → 10**11, ``"1TiB"`` → 2**40."""
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f"{value!r} has no unit (use e.g. 100GB, 512MiB)")
-    m = _BYTES.match(value)
-    if not m:
-        raise ValueError(f"{value!r} is not a byte size (use e.g. 100GB, 512MiB)")
-    return round(float(m.group(1)) * _BYTES_MULT[m.group(2).lower()])
+    """``"100GB"`` → 10**11 (SI), ``"1TiB"`` → 2**40 (binary)."""
+    text = _require_text(value, "byte size", BYTES_HINT)
+    match = _BYTES.match(text)
+    if not match:
+        raise ValueError(f"{value!r} is not a byte size ({BYTES_HINT})")
+    return round(float(match.group(1)) * _BYTES_MULT[match.group(2).lower()])
 
 
 def format_duration_ms(ms: float) -> str:
-    """300000 → ``"5m 0s"``; short values stay in seconds or milliseconds."""
+    """300000 → ``"5m 0s"``: precise for short values, coarse (two units) for long ones."""
+    if ms < 0:
+        return "-" + format_duration_ms(-ms)
     if ms < 1000:
         return f"{ms:.0f}ms"
     seconds = ms / 1000
@@ -67,20 +99,31 @@ def format_duration_ms(ms: float) -> str:
     if minutes < 60:
         return f"{minutes}m {sec}s"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes}m"
+    if hours < 24:
+        return f"{hours}h {minutes}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"
+
+
+def format_percent(pct: float) -> str:
+    """85.0 → ``"85%"``, 0.1 → ``"0.1%"``: the way the config spells it."""
+    return f"{pct:g}%"
 
 
 def format_bytes(n: float) -> str:
-    """1288490189 → ``"1.2 GiB"``."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
+    """1288490189 → ``"1.2 GiB"`` (binary units, as ``df -h`` shows disks)."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+    for unit in units[:-1]:
+        if abs(n) < 1024:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
-    return f"{n:.1f} PiB"  # pragma: no cover
+    return f"{n:.1f} {units[-1]}"
 
 
-#: Config field types: the YAML says ``5m``, the model holds milliseconds.
+#: Config field type: the YAML says ``5m``, the model holds milliseconds.
 DurationMs = Annotated[int, BeforeValidator(parse_duration_ms)]
+#: Same as :data:`DurationMs` (the name a reader of ``config.py`` looks for first).
+Duration = DurationMs
 #: Config field type: the YAML says ``85%``, the model holds 85.0.
 Percent = Annotated[float, BeforeValidator(parse_percent)]
 #: Config field type: the YAML says ``100GB``, the model holds bytes.

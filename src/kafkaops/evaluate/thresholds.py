@@ -1,42 +1,78 @@
 """Pure runbook rules: a snapshot (plus optional broker metrics) in, findings out.
 
 One :class:`Finding` per rule and subject, with status ok / triggered / not_measured, so a report
-can show what was checked, not only what failed.  No I/O here: everything is unit-testable with
-hand-built snapshots.
+shows what was checked and what could not be, not only what failed: a rule with no data is
+never silently healthy.  No I/O here; everything is unit-testable with hand-built snapshots.
 
-Severity mapping (runbook "Emergency Incident Classification" and thresholds table):
+Severity mapping (runbook "Emergency Incident Classification" and its thresholds tables):
 
 * P0: cluster offline, offline partitions, no active controller, data loss;
 * P1: the "Critical Thresholds" and P1 triggers (URP, lag > 5m, CPU > 90%, …) plus two facts the
   runbook implies: partitions under min.insync.replicas (acks=all producers fail) and registered
   brokers that do not answer;
 * P2: the "Warning Thresholds".
+
+A threshold is crossed when the value is *strictly greater* ("lag > 5 minutes"): exactly at
+the threshold is not triggered.  Rule ids are API (JSON output, alert dedup keys): keep them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from kafkaops.config import Thresholds
 from kafkaops.evaluate.runbook import response_for
 from kafkaops.model import (
     CheckStatus,
     ClusterSnapshot,
+    ConsumerGroup,
     Finding,
     HealthReport,
     PartitionState,
     Severity,
 )
+from kafkaops.units import format_bytes, format_duration_ms
 
 #: Evidence lists are capped so a report stays readable on a 10,000-partition outage.
 EVIDENCE_CAP = 50
+#: Worst partitions listed per lagging group.
+LAG_PARTITIONS_SHOWN = 10
 NOT_MEASURED_REASON = (
     "needs broker metrics (JMX/node exporter or CloudWatch); the admin protocol does not expose it"
 )
-#: Rules whose values come from broker metrics sources, not the admin protocol.
+#: Rules whose values come from a broker-metrics source, not the admin protocol (percent).
 METRIC_RULES = ("broker_cpu", "broker_memory", "producer_error_rate", "network_io")
 
+#: Every rule, in report order, with its title (the runbook's wording where it has one).
+RULES: dict[str, str] = {
+    "cluster_offline": "MSK cluster completely offline",
+    "offline_partitions": "Offline partitions (OfflinePartitionsCount > 0)",
+    "active_controller": "No active controller (ActiveControllerCount = 0)",
+    "data_loss": "Data loss: committed offsets already deleted by retention",
+    "under_replicated_partitions": "Under-replicated partitions (UnderReplicatedPartitions > 0)",
+    "under_min_isr_partitions": "Partitions under min.insync.replicas (acks=all producers fail)",
+    "broker_unreachable": "Broker down or not answering",
+    "consumer_lag": "Consumer lag (EstimatedMaxTimeLag)",
+    "disk_usage": "Broker disk usage",
+    "broker_cpu": "Broker CPU",
+    "broker_memory": "Broker memory",
+    "producer_error_rate": "Producer error rate",
+    "network_io": "Network I/O",
+}
+_UNITS = {
+    "cluster_offline": "state",
+    "consumer_lag": "ms",
+    "disk_usage": "percent",
+    **dict.fromkeys(METRIC_RULES, "percent"),
+}
+_ORDER = {rule: i for i, rule in enumerate(RULES)}
 
+#: Metric values from a broker-metrics source: per rule, one value for the whole cluster or
+#: ``{subject: value}`` (e.g. ``{"broker 1": 93.0}``), in percent.
+Metrics = Mapping[str, float | Mapping[str, float]]
+
+
+# ----------------------------------------------------------------------------- building blocks
 def _cap(items: Iterable[str], cap: int = EVIDENCE_CAP) -> tuple[str, ...]:
     items = list(items)
     if len(items) <= cap:
@@ -44,27 +80,30 @@ def _cap(items: Iterable[str], cap: int = EVIDENCE_CAP) -> tuple[str, ...]:
     return (*items[:cap], f"… and {len(items) - cap} more")
 
 
-def _finding(
+def _unit(rule: str) -> str:
+    return _UNITS.get(rule, "count")
+
+
+def _result(
     rule: str,
-    title: str,
     severity: Severity,
     triggered: bool,
     value: float | None,
     threshold: float | None,
-    unit: str,
     *,
     subject: str = "cluster",
     evidence: Iterable[str] = (),
     source: str = "admin",
 ) -> Finding:
+    """A measured rule: triggered at ``severity`` (with its response steps), or ok."""
     return Finding(
         rule=rule,
         severity=severity if triggered else Severity.OK,
         status=CheckStatus.TRIGGERED if triggered else CheckStatus.OK,
-        title=title,
+        title=RULES[rule],
         value=value,
         threshold=threshold,
-        unit=unit,
+        unit=_unit(rule),
         subject=subject,
         evidence=_cap(evidence),
         source=source,
@@ -72,392 +111,452 @@ def _finding(
     )
 
 
-def _not_measured(rule: str, title: str, unit: str, reason: str = NOT_MEASURED_REASON) -> Finding:
+def _not_measured(
+    rule: str, reason: str, *, subject: str = "cluster", source: str = "admin"
+) -> Finding:
     return Finding(
         rule=rule,
         severity=Severity.OK,
         status=CheckStatus.NOT_MEASURED,
-        title=title,
+        title=RULES[rule],
         value=None,
         threshold=None,
-        unit=unit,
+        unit=_unit(rule),
+        subject=subject,
         evidence=(reason,),
-        source="none",
+        source=source,
     )
 
 
+def _ids(ids: Iterable[int]) -> str:
+    return "[" + ",".join(str(i) for i in ids) + "]"
+
+
 def _describe(p: PartitionState) -> str:
-    return f"{p.name} leader {p.leader} replicas {list(p.replicas)} isr {list(p.isr)}"
+    """``orders-2 replicas [1,2,3] isr [1,3]``, plus what makes an offline partition offline."""
+    text = f"{p.name} replicas {_ids(p.replicas)} isr {_ids(p.isr)}"
+    if p.offline:
+        text += " no leader"
+    if p.offline_replicas:
+        text += f" offline replicas {_ids(p.offline_replicas)}"
+    return text
 
 
+def _user_first(partitions: Iterable[PartitionState]) -> list[PartitionState]:
+    """User topics before internal ones: they are what the on-call engineer recognises."""
+    return sorted(partitions, key=lambda p: (p.topic.startswith("__"), p.topic, p.partition))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+# --------------------------------------------------------------------------------- the rules
 def evaluate(
     snapshot: ClusterSnapshot | None,
     thresholds: Thresholds,
     *,
     reachable: bool = True,
     unreachable_reason: str | None = None,
-    metrics: Mapping[str, Mapping[str, float]] | None = None,
+    metrics: Metrics | None = None,
+    metrics_source: str = "metrics",
 ) -> list[Finding]:
-    """Every runbook rule against one snapshot.
+    """Every runbook rule against one snapshot, in :data:`RULES` order.
 
-    ``metrics`` (optional, from a broker-metrics source) maps a rule in :data:`METRIC_RULES` to
-    ``{subject: value}`` — e.g. ``{"broker_cpu": {"broker 1": 93.0}}`` — in the rule's unit
-    (percent).  Rules without values are reported as not measured.
+    ``metrics`` (optional, from a broker-metrics source labelled ``metrics_source``) supplies
+    the rules in :data:`METRIC_RULES`; rules without values are reported as not measured.
+    When the cluster is unreachable only ``cluster_offline`` is measured.
     """
-    crit, warn = thresholds.critical, thresholds.warning
     if snapshot is None or not reachable:
-        reason = unreachable_reason or "no broker answered"
-        out = [
-            _finding(
-                "cluster_offline",
-                "MSK cluster completely offline",
-                Severity.P0,
-                True,
-                None,
-                None,
-                "state",
-                evidence=[reason],
-            )
-        ]
-        for rule, title, unit in _ALL_RULES[1:]:
-            out.append(_not_measured(rule, title, unit, "cluster unreachable"))
-        return out
-
-    out = [
-        _finding(
-            "cluster_offline",
-            "MSK cluster completely offline",
-            Severity.P0,
-            False,
-            None,
-            None,
-            "state",
-        )
+        return _unreachable(unreachable_reason)
+    crit, warn = thresholds.critical, thresholds.warning
+    return [
+        _result("cluster_offline", Severity.P0, False, None, None),
+        _offline_partitions(snapshot, crit.offline_partitions),
+        _active_controller(snapshot),
+        _data_loss(snapshot),
+        _under_replicated(snapshot, crit.under_replicated_partitions),
+        _under_min_isr(snapshot),
+        _unreachable_brokers(snapshot),
+        *_consumer_lag(snapshot, crit.consumer_lag, warn.consumer_lag),
+        *_disk_usage(snapshot, crit.disk_usage, warn.disk_usage),
+        *_metric_rules(metrics or {}, thresholds, metrics_source),
     ]
-    offline = snapshot.offline_partitions
-    out.append(
-        _finding(
-            "offline_partitions",
-            "Offline partitions (OfflinePartitionsCount > 0)",
-            Severity.P0,
-            len(offline) > crit.offline_partitions,
-            len(offline),
-            crit.offline_partitions,
-            "count",
-            evidence=[_describe(p) for p in offline],
-        )
-    )
-    out.append(_controller(snapshot))
-    out.append(_data_loss(snapshot))
-    out.extend(_replication(snapshot, crit.under_replicated_partitions))
-    out.append(_unreachable_brokers(snapshot))
-    out.extend(_consumer_lag(snapshot, crit.consumer_lag, warn.consumer_lag))
-    out.extend(_disk_usage(snapshot, crit.disk_usage, warn.disk_usage))
-    out.extend(_metric_rules(metrics or {}, thresholds))
-    return out
 
 
-def _controller(snapshot: ClusterSnapshot) -> Finding:
-    title = "No active controller (ActiveControllerCount = 0)"
-    if snapshot.quorum_leader_id is None and not snapshot.quorum_voters:
-        quorum_errors = [e.message for e in snapshot.errors if e.source == "DescribeQuorum"]
-        if any("Unsupported" in m or "Incompatible" in m for m in quorum_errors):
-            # ZooKeeper-mode cluster: metadata's controller id is the real controller.
-            ok = snapshot.controller_id is not None and snapshot.controller_id >= 0
-            return _finding(
-                "active_controller",
-                title,
-                Severity.P0,
-                not ok,
-                int(ok),
-                1,
-                "count",
-                evidence=[] if ok else ["metadata names no controller"],
-            )
-        if quorum_errors:
-            # Brokers answer but cannot tell who leads the quorum: treat as no controller.
-            reason = next(e.message for e in snapshot.errors if e.source == "DescribeQuorum")
-            return _finding(
-                "active_controller",
-                title,
-                Severity.P0,
-                True,
-                0,
-                1,
-                "count",
-                evidence=[f"DescribeQuorum failed: {reason}"],
-            )
-        return _not_measured("active_controller", title, "count", "quorum not reported")
-    triggered = snapshot.quorum_leader_id is None
-    evidence = [f"voters {list(snapshot.quorum_voters)}, leader none"] if triggered else []
-    return _finding(
-        "active_controller",
-        title,
+def _unreachable(reason: str | None) -> list[Finding]:
+    offline = _result(
+        "cluster_offline",
         Severity.P0,
-        triggered,
-        0 if triggered else 1,
-        1,
-        "count",
-        evidence=evidence,
+        True,
+        None,
+        None,
+        evidence=[reason or "no broker answered"],
     )
+    others = [_not_measured(rule, "cluster unreachable") for rule in RULES if rule != offline.rule]
+    return [offline, *others]
+
+
+def _offline_partitions(snapshot: ClusterSnapshot, threshold: int) -> Finding:
+    offline = _user_first(snapshot.offline_partitions)
+    return _result(
+        "offline_partitions",
+        Severity.P0,
+        len(offline) > threshold,
+        len(offline),
+        threshold,
+        evidence=[_describe(p) for p in offline],
+    )
+
+
+def _quorum_errors(snapshot: ClusterSnapshot) -> list[str]:
+    return [e.message for e in snapshot.errors if e.source == "DescribeQuorum"]
+
+
+def _zookeeper_mode(snapshot: ClusterSnapshot) -> bool:
+    """DescribeQuorum unsupported: a ZooKeeper-mode (or pre-3.3) cluster, no KRaft quorum."""
+    return any("Unsupported" in m or "Incompatible" in m for m in _quorum_errors(snapshot))
+
+
+def _active_controller(snapshot: ClusterSnapshot) -> Finding:
+    """KRaft: the quorum must have a leader.  ZooKeeper mode: metadata must name a controller.
+
+    A DescribeQuorum that fails is read as "no controller" (that is how a KRaft cluster
+    without a quorum leader answers), except an authorization failure, which only means we
+    may not ask.
+    """
+    rule = "active_controller"
+    if snapshot.quorum_leader_id is not None:
+        return _result(rule, Severity.P0, False, 1, 1)
+    if snapshot.quorum_voters:
+        voters = f"quorum voters {_ids(snapshot.quorum_voters)}, no leader"
+        return _result(rule, Severity.P0, True, 0, 1, evidence=[voters])
+    errors = _quorum_errors(snapshot)
+    if not errors:
+        return _not_measured(rule, "the controller quorum was not reported")
+    if _zookeeper_mode(snapshot):
+        ok = snapshot.controller_id is not None and snapshot.controller_id >= 0
+        evidence = [] if ok else ["ZooKeeper mode: metadata names no controller"]
+        return _result(rule, Severity.P0, not ok, int(ok), 1, evidence=evidence)
+    if any("Authorization" in m for m in errors):
+        return _not_measured(
+            rule,
+            f"not allowed to describe the controller quorum: {errors[0]} (needs DESCRIBE "
+            "on the cluster; MSK IAM: kafka-cluster:DescribeCluster)",
+        )
+    return _result(rule, Severity.P0, True, 0, 1, evidence=[f"DescribeQuorum failed: {errors[0]}"])
 
 
 def _data_loss(snapshot: ClusterSnapshot) -> Finding:
     lost = [
         f"group {g.group_id}: {p.topic}-{p.partition} committed {p.committed} < log start "
         f"{p.log_start_offset}"
-        for g in snapshot.groups
+        for g in sorted(snapshot.groups, key=lambda g: g.group_id)
         for p in g.partitions
         if p.committed_below_log_start
     ]
-    return _finding(
-        "data_loss",
-        "Data loss: committed offsets already deleted by retention",
-        Severity.P0,
-        bool(lost),
-        len(lost),
-        0,
-        "count",
-        evidence=lost,
-    )
+    return _result("data_loss", Severity.P0, bool(lost), len(lost), 0, evidence=lost)
 
 
-def _replication(snapshot: ClusterSnapshot, urp_threshold: int) -> list[Finding]:
-    # Offline partitions are counted as offline (P0), not again as under-replicated.  User
-    # topics first in the evidence: they are what the on-call engineer recognises.
-    urp = sorted(
-        (p for p in snapshot.under_replicated_partitions if not p.offline),
-        key=lambda p: (p.topic.startswith("__"), p.topic, p.partition),
-    )
+def under_replicated(snapshot: ClusterSnapshot) -> list[PartitionState]:
+    """Under-replicated partitions that still have a leader.
+
+    Offline partitions are P0 on their own and, as in Kafka's UnderReplicatedPartitions metric
+    (counted by leaders), are not counted again here.
+    """
+    return _user_first(p for p in snapshot.under_replicated_partitions if not p.offline)
+
+
+def under_min_isr(snapshot: ClusterSnapshot) -> list[PartitionState]:
+    """Partitions with a leader but fewer in-sync replicas than min.insync.replicas."""
+    return _user_first(p for p in snapshot.under_min_isr_partitions if not p.offline)
+
+
+def _missing_from_isr(partitions: Sequence[PartitionState]) -> str | None:
+    """``brokers missing from ISR: 2 (3 partitions)``: usually points at one sick broker."""
     missing: dict[int, int] = {}
-    for p in urp:
-        for b in set(p.replicas) - set(p.isr):
-            missing[b] = missing.get(b, 0) + 1
-    evidence = [_describe(p) for p in urp]
-    if missing:
-        evidence.insert(
-            0,
-            "brokers missing from ISR: "
-            + ", ".join(f"{b} ({n} partitions)" for b, n in sorted(missing.items())),
-        )
-    under_min = [p for p in snapshot.under_min_isr_partitions if not p.offline]
-    return [
-        _finding(
-            "under_replicated_partitions",
-            "Under-replicated partitions (UnderReplicatedPartitions > 0)",
-            Severity.P1,
-            len(urp) > urp_threshold,
-            len(urp),
-            urp_threshold,
-            "count",
-            evidence=evidence,
-        ),
-        _finding(
-            "under_min_isr_partitions",
-            "Partitions under min.insync.replicas (acks=all producers fail)",
-            Severity.P1,
-            bool(under_min),
-            len(under_min),
-            0,
-            "count",
-            evidence=[f"{_describe(p)} min.insync.replicas {p.min_isr}" for p in under_min],
-        ),
-    ]
+    for p in partitions:
+        for broker in set(p.replicas) - set(p.isr):
+            missing[broker] = missing.get(broker, 0) + 1
+    if not missing:
+        return None
+    return "brokers missing from ISR: " + ", ".join(
+        f"{b} ({_plural(n, 'partition')})" for b, n in sorted(missing.items())
+    )
+
+
+def _under_replicated(snapshot: ClusterSnapshot, threshold: int) -> Finding:
+    urp = under_replicated(snapshot)
+    summary = _missing_from_isr(urp)
+    evidence = ([summary] if summary else []) + [_describe(p) for p in urp]
+    return _result(
+        "under_replicated_partitions",
+        Severity.P1,
+        len(urp) > threshold,
+        len(urp),
+        threshold,
+        evidence=evidence,
+    )
+
+
+def _under_min_isr(snapshot: ClusterSnapshot) -> Finding:
+    parts = under_min_isr(snapshot)
+    return _result(
+        "under_min_isr_partitions",
+        Severity.P1,
+        bool(parts),
+        len(parts),
+        0,
+        evidence=[f"{_describe(p)} min.insync.replicas {p.min_isr}" for p in parts],
+    )
 
 
 def _unreachable_brokers(snapshot: ClusterSnapshot) -> Finding:
     bad = [b for b in snapshot.brokers if not b.reachable]
-    return _finding(
+    return _result(
         "broker_unreachable",
-        "Broker down or not answering",
         Severity.P1,
         bool(bad),
         len(bad),
         0,
-        "count",
-        evidence=[f"broker {b.node_id} {b.host}:{b.port}: {b.error}" for b in bad],
+        evidence=[f"broker {b.node_id} {b.host}:{b.port}: {b.error or 'no answer'}" for b in bad],
     )
 
 
-def _consumer_lag(snapshot: ClusterSnapshot, crit_ms: int, warn_ms: int) -> list[Finding]:
-    title = "Consumer lag (EstimatedMaxTimeLag)"
+# ------------------------------------------------------------------------------ consumer lag
+def _lag_severity(worst_ms: int, crit_ms: int, warn_ms: int) -> tuple[Severity, int] | None:
+    if worst_ms > crit_ms:
+        return Severity.P1, crit_ms
+    if worst_ms > warn_ms:
+        return Severity.P2, warn_ms
+    return None
+
+
+def _group_lag(group: ConsumerGroup, worst_ms: int, severity: Severity, threshold: int) -> Finding:
+    parts = sorted(
+        (p for p in group.partitions if p.time_lag_ms is not None),
+        key=lambda p: (-(p.time_lag_ms or 0), p.topic, p.partition),
+    )
+    methods = sorted({p.time_lag_method for p in parts if p.time_lag_method}) or ["unknown"]
+    header = (
+        f"time lag method: {', '.join(methods)}; state {group.state}, "
+        f"{_plural(len(group.members), 'member')}, offset lag {group.total_lag:,}"
+    )
+    worst = [
+        f"{p.topic}-{p.partition} time lag {format_duration_ms(p.time_lag_ms or 0)}, "
+        f"offset lag {p.lag if p.lag is not None else 'unknown'}"
+        for p in parts[:LAG_PARTITIONS_SHOWN]
+        if p.time_lag_ms
+    ]
+    return _result(
+        "consumer_lag",
+        severity,
+        True,
+        worst_ms,
+        threshold,
+        subject=group.group_id,
+        evidence=[header, *worst],
+    )
+
+
+def _unmeasured_groups(groups: Iterable[ConsumerGroup]) -> list[str]:
+    """Groups whose lag could matter but whose time lag is unknown (with why, if known)."""
     out = []
-    unmeasured_groups = []
-    for g in sorted(snapshot.groups, key=lambda g: g.group_id):
+    for g in groups:
+        if g.max_time_lag_ms is not None:
+            continue
+        if g.error and not g.partitions:
+            out.append(f"{g.group_id} (offsets not fetched: {g.error})")
+        elif any((p.lag or 0) > 0 for p in g.partitions):
+            out.append(g.group_id)
+    return out
+
+
+def _consumer_lag(snapshot: ClusterSnapshot, crit_ms: int, warn_ms: int) -> list[Finding]:
+    """One finding per group over a threshold; otherwise one for the cluster.
+
+    The cluster-level finding is *not measured* when some lagging group has no time lag
+    (e.g. ``time_lag_method: none``, or the collector's read budget ran out): those groups
+    might be over the threshold and nobody knows.
+    """
+    groups = sorted(snapshot.groups, key=lambda g: g.group_id)
+    out = []
+    for g in groups:
         worst = g.max_time_lag_ms
-        if worst is None:
-            if any(p.lag for p in g.partitions):
-                unmeasured_groups.append(g.group_id)
+        hit = _lag_severity(worst, crit_ms, warn_ms) if worst is not None else None
+        if worst is not None and hit is not None:
+            out.append(_group_lag(g, worst, *hit))
+    unmeasured = _unmeasured_groups(groups)
+    if unmeasured:
+        reason = f"time lag not measured for {_plural(len(unmeasured), 'lagging group')}: "
+        shown = ", ".join(unmeasured[:10]) + (" …" if len(unmeasured) > 10 else "")
+        out.append(_not_measured("consumer_lag", reason + shown))
+    elif not out:
+        worst_all = max((g.max_time_lag_ms or 0 for g in groups), default=0)
+        out.append(_result("consumer_lag", Severity.P2, False, worst_all, warn_ms))
+    return out
+
+
+# ------------------------------------------------------------------------------------- disk
+def _disk_per_broker(snapshot: ClusterSnapshot) -> dict[int, tuple[int, int, list[str]]]:
+    """``broker → (total, used, paths)`` over log dirs that report their capacity."""
+    out: dict[int, tuple[int, int, list[str]]] = {}
+    for d in snapshot.log_dirs:
+        if d.error or not d.total_bytes or d.usable_bytes is None:
             continue
-        if worst <= warn_ms:
-            continue
-        severity = Severity.P1 if worst > crit_ms else Severity.P2
-        threshold = crit_ms if severity == Severity.P1 else warn_ms
-        parts = sorted(
-            (p for p in g.partitions if p.time_lag_ms is not None),
-            key=lambda p: -(p.time_lag_ms or 0),
+        total, used, paths = out.get(d.broker, (0, 0, []))
+        out[d.broker] = (
+            total + d.total_bytes,
+            used + d.total_bytes - d.usable_bytes,
+            [*paths, d.path],
         )
-        methods = sorted({p.time_lag_method for p in parts if p.time_lag_method})
-        evidence = [
-            f"time lag method: {', '.join(methods)}; state {g.state}, {len(g.members)} members, "
-            f"offset lag {g.total_lag}",
-            *(
-                f"{p.topic}-{p.partition} time lag {p.time_lag_ms / 1000:.0f}s offset lag {p.lag}"
-                for p in parts[:10]
-                if p.time_lag_ms
-            ),
-        ]
-        out.append(
-            _finding(
-                "consumer_lag",
-                title,
-                severity,
-                True,
-                worst,
-                threshold,
-                "ms",
-                subject=g.group_id,
-                evidence=evidence,
-            )
-        )
-    if not out:
-        if unmeasured_groups and not any(g.max_time_lag_ms is not None for g in snapshot.groups):
-            out.append(
-                _not_measured(
-                    "consumer_lag",
-                    title,
-                    "ms",
-                    "no time lag measured for lagging groups: " + ", ".join(unmeasured_groups[:10]),
-                )
-            )
-        else:
-            worst_all = max((g.max_time_lag_ms or 0 for g in snapshot.groups), default=0)
-            out.append(
-                _finding("consumer_lag", title, Severity.P2, False, worst_all, warn_ms, "ms")
-            )
     return out
 
 
 def _disk_usage(snapshot: ClusterSnapshot, crit: float, warn: float) -> list[Finding]:
-    title = "Broker disk usage"
-    per_broker: dict[int, tuple[int, int]] = {}
-    for d in snapshot.log_dirs:
-        if d.total_bytes:
-            total, used = per_broker.get(d.broker, (0, 0))
-            per_broker[d.broker] = (
-                total + d.total_bytes,
-                used + d.total_bytes - (d.usable_bytes or 0),
-            )
+    """Per broker: (total − usable) / total of its log-dir filesystems, as ``df`` shows it."""
+    per_broker = _disk_per_broker(snapshot)
     if not per_broker:
         return [
             _not_measured(
                 "disk_usage",
-                title,
-                "percent",
-                "brokers do not report log-dir capacity (Kafka < 3.3)",
+                "no log dir reported its capacity (needs Kafka 3.3+ brokers: DescribeLogDirs v4)",
             )
         ]
     out = []
-    for broker, (total, used) in sorted(per_broker.items()):
+    for broker, (total, used, paths) in sorted(per_broker.items()):
         pct = 100.0 * used / total
-        severity = Severity.P1 if pct > crit else Severity.P2
+        severity, threshold = (Severity.P1, crit) if pct > crit else (Severity.P2, warn)
         out.append(
-            _finding(
+            _result(
                 "disk_usage",
-                title,
                 severity,
-                pct > warn,
+                pct > threshold,
                 round(pct, 2),
-                crit if pct > crit else warn,
-                "percent",
+                threshold,
                 subject=f"broker {broker}",
-                evidence=[f"broker {broker}: {used:,} of {total:,} bytes used"],
+                evidence=[
+                    f"broker {broker}: {pct:.1f}% used ({format_bytes(used)} of "
+                    f"{format_bytes(total)}) in {', '.join(paths)}"
+                ],
             )
         )
     return out
 
 
-_METRIC_TITLES = {
-    "broker_cpu": "Broker CPU",
-    "broker_memory": "Broker memory",
-    "producer_error_rate": "Producer error rate",
-    "network_io": "Network I/O",
-}
+# ---------------------------------------------------------------------- broker metric rules
+def _metric_values(metrics: Metrics, rule: str) -> dict[str, float]:
+    values = metrics.get(rule)
+    if values is None:
+        return {}
+    if isinstance(values, Mapping):
+        return dict(values)
+    return {"cluster": float(values)}
 
 
-def _metric_rules(metrics: Mapping[str, Mapping[str, float]], t: Thresholds) -> list[Finding]:
+def _metric_rules(metrics: Metrics, t: Thresholds, source: str) -> list[Finding]:
+    """CPU, memory, producer errors, network: evaluated when a metrics source supplies them."""
+    unknown = set(metrics) - set(METRIC_RULES)
+    if unknown:
+        raise ValueError(f"unknown metric rules {sorted(unknown)}; known: {METRIC_RULES}")
     out = []
     for rule in METRIC_RULES:
-        values = metrics.get(rule)
+        values = _metric_values(metrics, rule)
         if not values:
-            out.append(_not_measured(rule, _METRIC_TITLES[rule], "percent"))
+            out.append(_not_measured(rule, NOT_MEASURED_REASON))
             continue
-        crit = getattr(t.critical, rule, None)
-        warn = getattr(t.warning, rule)
+        crit: float | None = getattr(t.critical, rule, None)  # network_io has no critical
+        warn: float = getattr(t.warning, rule)
         for subject, value in sorted(values.items()):
             if crit is not None and value > crit:
-                sev, thr, hit = Severity.P1, crit, True
+                severity, threshold = Severity.P1, crit
             else:
-                sev, thr, hit = Severity.P2, warn, value > warn
+                severity, threshold = Severity.P2, warn
+            hit = value > threshold
+            evidence = [f"{subject}: {value:g}% > {threshold:g}%"] if hit else []
             out.append(
-                _finding(
+                _result(
                     rule,
-                    _METRIC_TITLES[rule],
-                    sev,
+                    severity,
                     hit,
                     value,
-                    thr,
-                    "percent",
+                    threshold,
                     subject=subject,
-                    source="metrics",
+                    evidence=evidence,
+                    source=source,
                 )
             )
     return out
 
 
-_ALL_RULES: tuple[tuple[str, str, str], ...] = (
-    ("cluster_offline", "MSK cluster completely offline", "state"),
-    ("offline_partitions", "Offline partitions (OfflinePartitionsCount > 0)", "count"),
-    ("active_controller", "No active controller (ActiveControllerCount = 0)", "count"),
-    ("data_loss", "Data loss: committed offsets already deleted by retention", "count"),
-    ("under_replicated_partitions", "Under-replicated partitions", "count"),
-    ("under_min_isr_partitions", "Partitions under min.insync.replicas", "count"),
-    ("broker_unreachable", "Broker down or not answering", "count"),
-    ("consumer_lag", "Consumer lag (EstimatedMaxTimeLag)", "ms"),
-    ("disk_usage", "Broker disk usage", "percent"),
-    *((rule, title, "percent") for rule, title in _METRIC_TITLES.items()),
+# ------------------------------------------------------------------------------ the report
+def _active_controller_id(snapshot: ClusterSnapshot) -> int | None:
+    if snapshot.quorum_leader_id is not None or snapshot.quorum_voters:
+        return snapshot.quorum_leader_id
+    return snapshot.controller_id if _zookeeper_mode(snapshot) else None
+
+
+_SUMMARY_KEYS = (
+    "cluster_id",
+    "brokers",
+    "brokers_reachable",
+    "broker_ids",
+    "active_controller",
+    "controller_voters",
+    "topics",
+    "partitions",
+    "consumer_groups",
+    "offline_partitions",
+    "under_replicated_partitions",
+    "under_min_isr_partitions",
+    "snapshot_ms",
+    "collection_errors",
 )
 
 
-def summarize(snapshot: ClusterSnapshot | None, findings: list[Finding]) -> dict[str, object]:
-    """The daily check's facts: cluster state, brokers, topics, groups, partition health."""
+def summarize(
+    snapshot: ClusterSnapshot | None,
+    findings: Sequence[Finding],
+    *,
+    unreachable_reason: str | None = None,
+) -> dict[str, object]:
+    """The daily health check's facts, and a cluster state in the spirit of MSK's.
+
+    ``state``: OFFLINE (unreachable), DEGRADED (a P0 or P1 finding) or ACTIVE.  The key set is
+    the same whether or not the cluster answered (unknown values are None), so JSON consumers
+    need no special case.
+    """
     if snapshot is None:
-        return {"state": "OFFLINE"}
-    triggered = [f for f in findings if f.status == CheckStatus.TRIGGERED]
-    severity = Severity.worst([f.severity for f in triggered])
-    state = {
-        Severity.P0: "OFFLINE" if not snapshot.brokers else "CRITICAL",
-        Severity.P1: "DEGRADED",
-        Severity.P2: "ACTIVE",
-        Severity.OK: "ACTIVE",
-    }[severity]
+        return {
+            "state": "OFFLINE",
+            "reason": unreachable_reason or "no broker answered",
+            **dict.fromkeys(_SUMMARY_KEYS),
+        }
+    triggered = [f.severity for f in findings if f.status == CheckStatus.TRIGGERED]
+    degraded = Severity.worst(triggered) in (Severity.P0, Severity.P1)
     return {
-        "state": state,
+        "state": "DEGRADED" if degraded else "ACTIVE",
+        "reason": None,
         "cluster_id": snapshot.cluster_id,
         "brokers": len(snapshot.brokers),
         "brokers_reachable": sum(1 for b in snapshot.brokers if b.reachable),
         "broker_ids": [b.node_id for b in snapshot.brokers],
-        "active_controller": snapshot.quorum_leader_id,
+        "active_controller": _active_controller_id(snapshot),
         "controller_voters": list(snapshot.quorum_voters),
         "topics": len(snapshot.user_topics),
         "partitions": len(snapshot.partitions),
         "consumer_groups": len(snapshot.groups),
         "offline_partitions": len(snapshot.offline_partitions),
-        "under_replicated_partitions": len(snapshot.under_replicated_partitions),
-        "under_min_isr_partitions": len(snapshot.under_min_isr_partitions),
+        "under_replicated_partitions": len(under_replicated(snapshot)),
+        "under_min_isr_partitions": len(under_min_isr(snapshot)),
         "snapshot_ms": snapshot.duration_ms,
         "collection_errors": [f"{e.source} {e.target}: {e.message}" for e in snapshot.errors],
     }
+
+
+def _worst_first(finding: Finding) -> tuple[int, int, float, str]:
+    """Severity, then the runbook's rule order, then the biggest value, then the subject."""
+    return (finding.severity.rank, _ORDER[finding.rule], -(finding.value or 0), finding.subject)
 
 
 def build_report(
@@ -469,28 +568,34 @@ def build_report(
     checked_at_ms: int,
     reachable: bool = True,
     unreachable_reason: str | None = None,
-    metrics: Mapping[str, Mapping[str, float]] | None = None,
+    metrics: Metrics | None = None,
+    metrics_source: str = "metrics",
 ) -> HealthReport:
+    """Evaluate every rule and classify the cluster: the whole ``kafkaops health`` verdict.
+
+    ``overall_healthy`` is True only when nothing triggered (not-measured rules do not make a
+    cluster unhealthy, but are listed in ``checks``); ``severity`` is the worst triggered one.
+    """
+    reachable = reachable and snapshot is not None
     checks = evaluate(
         snapshot,
         thresholds,
         reachable=reachable,
         unreachable_reason=unreachable_reason,
         metrics=metrics,
+        metrics_source=metrics_source,
     )
-    triggered = sorted(
-        (f for f in checks if f.status == CheckStatus.TRIGGERED),
-        key=lambda f: (f.severity.rank, f.rule, f.subject),
-    )
-    severity = Severity.worst([f.severity for f in triggered])
+    triggered = sorted((f for f in checks if f.status == CheckStatus.TRIGGERED), key=_worst_first)
     return HealthReport(
         cluster_name=cluster_name,
         bootstrap=bootstrap,
         checked_at_ms=checked_at_ms,
-        reachable=reachable and snapshot is not None,
+        reachable=reachable,
         overall_healthy=not triggered,
-        severity=severity,
+        severity=Severity.worst([f.severity for f in triggered]),
         findings=tuple(triggered),
         checks=tuple(checks),
-        summary=summarize(snapshot if reachable else None, checks),
+        summary=summarize(
+            snapshot if reachable else None, checks, unreachable_reason=unreachable_reason
+        ),
     )
