@@ -64,7 +64,7 @@ def test_exact_time_lag_accuracy_per_phase(bootstrap, unique_name):
         group = next(g for g in snap.groups if g.group_id.endswith(phase.replace(" ", "-")))
         [p] = group.partitions
         truth = now - stamps[offset]
-        assert p.time_lag_method == "exact"
+        assert p.time_lag_method == "exact", (phase, snap.errors)
         assert p.time_lag_ms is not None
         tolerance = max(1000, 0.05 * truth)
         assert abs(p.time_lag_ms - truth) <= tolerance, (phase, p.time_lag_ms, truth)

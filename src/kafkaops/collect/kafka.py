@@ -710,34 +710,50 @@ def _read_first_timestamps(
         errors.add("Fetch", "time lag", exc)
         return found, 0
     done_rounds = 0
+    # A round whose positions could not all be read (leader moving, a broker restarting, an
+    # error from one partition) is retried once at the end, with whatever budget is left.
+    queue: list[tuple[int, list[tuple[str, int, int]]]] = [
+        (1, b) for _, b in sorted(rounds.items())
+    ]
     try:
-        ordered = sorted(rounds.items())
-        for index, (_, batch) in enumerate(ordered):
-            if time.monotonic() >= deadline:
-                break
+        while queue and time.monotonic() < deadline:
+            attempt, batch = queue.pop(0)
             done_rounds += 1
             # Each round gets its share of what is left, so one position that cannot be read
             # (leader down, records gone) does not starve the rounds after it.
-            share = (deadline - time.monotonic()) / (len(ordered) - index)
+            share = (deadline - time.monotonic()) / (len(queue) + 1)
             round_deadline = time.monotonic() + max(0.5, share)
             pending = {TopicPartition(t, p): o for t, p, o in batch}
-            consumer.assign(list(pending))
-            # A partition paused in an earlier round stays paused across assign(): resume it.
-            consumer.resume(*pending)
-            for tp, offset in pending.items():
-                consumer.seek(tp, offset)
-            while pending and time.monotonic() < min(deadline, round_deadline):
-                records = consumer.poll(timeout_ms=200)
-                for tp, recs in records.items():
-                    if tp in pending and recs:
-                        found[(tp.topic, tp.partition, pending.pop(tp))] = recs[0].timestamp
-                        consumer.pause(tp)
+            try:
+                _read_round(consumer, pending, found, min(deadline, round_deadline))
+            except (KafkaError, OSError, AssertionError) as exc:
+                errors.add("Fetch", "time lag", exc)
+            if pending and attempt == 1:
+                queue.append((2, [(tp.topic, tp.partition, o) for tp, o in pending.items()]))
         missing = len(positions) - len(found)
         if missing:
             errors.add("Fetch", "time lag", f"{missing} positions not read within the budget")
-    except (KafkaError, OSError, AssertionError) as exc:
-        errors.add("Fetch", "time lag", exc)
     finally:
         with contextlib.suppress(Exception):
             consumer.close()
     return found, done_rounds
+
+
+def _read_round(
+    consumer: KafkaConsumer,
+    pending: dict[TopicPartition, int],
+    found: dict[tuple[str, int, int], int],
+    until: float,
+) -> None:
+    """Read the first record at each pending position; read positions leave ``pending``."""
+    consumer.assign(list(pending))
+    # A partition paused in an earlier round stays paused across assign(): resume it.
+    consumer.resume(*pending)
+    for tp, offset in pending.items():
+        consumer.seek(tp, offset)
+    while pending and time.monotonic() < until:
+        records = consumer.poll(timeout_ms=200)
+        for tp, recs in records.items():
+            if tp in pending and recs:
+                found[(tp.topic, tp.partition, pending.pop(tp))] = recs[0].timestamp
+                consumer.pause(tp)
