@@ -9,6 +9,7 @@ Exit codes (stable, scripts rely on them):
 
 from __future__ import annotations
 
+import enum
 import json
 import sys
 from pathlib import Path
@@ -59,6 +60,30 @@ SandboxDir = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
+class TimeLagChoice(enum.StrEnum):
+    exact = "exact"
+    estimated = "estimated"
+    none = "none"
+
+
+TimeLagMethodOption = Annotated[
+    TimeLagChoice | None,
+    typer.Option(
+        "--time-lag-method",
+        help="exact: timestamp of the first unconsumed record; estimated: interpolated from "
+        "the history store; none: offset lag only. Default: the cluster's config (exact).",
+    ),
+]
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="History store URL (sqlite:///FILE or postgresql+psycopg://…); default: store.url "
+        "from the config. Enables consumer status and estimated time lag.",
+    ),
+]
+
+
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     """One line on stderr and a non-zero exit: never a traceback for a user error."""
     sys.stderr.write(f"error: {message}\n")
@@ -99,6 +124,8 @@ def health(
         Path | None, typer.Option("--config", "-c", help="kafkaops YAML config file.")
     ] = None,
     cluster: Annotated[str | None, typer.Option(help="Cluster name from the config.")] = None,
+    time_lag_method: TimeLagMethodOption = None,
+    store: StoreOption = None,
     as_json: JsonFlag = False,
     sandbox_dir: SandboxDir = None,
 ) -> None:
@@ -114,6 +141,8 @@ def health(
       kafkaops health --bootstrap 127.0.0.1:19092 --json | jq .overall_healthy
 
       kafkaops health -c kafkaops.yaml --cluster prod
+
+      kafkaops health --store sqlite:///history.db   # adds consumer status (STOP/STALL)
     """
     from kafkaops.health import check_health, resolve_target
     from kafkaops.report.health_view import health_to_dict, render_health
@@ -121,6 +150,8 @@ def health(
     try:
         target = resolve_target(
             bootstrap=bootstrap, config_path=config, cluster=cluster, sandbox_root=sandbox_dir
+        ).with_overrides(
+            time_lag_method=time_lag_method.value if time_lag_method else None, store_url=store
         )
         report = check_health(target)
     except KafkaopsError as exc:
@@ -188,13 +219,8 @@ def lag(
     top: Annotated[int | None, typer.Option(min=1, help="Show only the N worst groups.")] = None,
     group_regex: Annotated[str | None, typer.Option(help="Only groups matching.")] = None,
     topic_regex: Annotated[str | None, typer.Option(help="Only groups reading a match.")] = None,
-    store: Annotated[
-        str | None,
-        typer.Option(
-            help="History store URL (sqlite:///FILE or postgresql+psycopg://…); "
-            "default: store.url from the config. Enables the status column."
-        ),
-    ] = None,
+    store: StoreOption = None,
+    time_lag_method: TimeLagMethodOption = None,
     watch: Annotated[
         float | None, typer.Option(min=1, help="Sample every N seconds (needs a store).")
     ] = None,
@@ -217,12 +243,15 @@ def lag(
       kafkaops lag orders-service
 
       kafkaops lag --store sqlite:///history.db --watch 10 --count 30   # Burrow-style status
+
+      kafkaops lag --store sqlite:///history.db --time-lag-method estimated
     """
     import re
     import time as _time
 
     from kafkaops.diagnose.lag import diagnose_group, rank_groups
-    from kafkaops.health import resolve_target, take_snapshot
+    from kafkaops.health import open_history, resolve_target, take_snapshot
+    from kafkaops.lagcheck import observe
     from kafkaops.report.lag_view import diagnosis_to_dict, render_diagnosis, render_ranking
 
     for name, pattern in (("--group-regex", group_regex), ("--topic-regex", topic_regex)):
@@ -234,20 +263,24 @@ def lag(
     try:
         target = resolve_target(
             bootstrap=bootstrap, config_path=config, cluster=cluster, sandbox_root=sandbox_dir
+        ).with_overrides(
+            time_lag_method=time_lag_method.value if time_lag_method else None, store_url=store
         )
-        store_url = store or target.config.store.url
-        if watch and not store_url:
+        if watch and not target.store_url:
             fail("--watch needs a history store: pass --store sqlite:///FILE or set store.url")
-        history = _open_store(store_url) if store_url else None
+        history = open_history(target.store_url) if target.store_url else None
         statuses: dict[str, Any] = {}
         for i in range(count if watch else 1):
             if i:
                 _time.sleep(watch or 0)
             snap = take_snapshot(target)
             if history is not None:
-                from kafkaops.lagcheck import record_and_evaluate
-
-                statuses = record_and_evaluate(history, snap, window=target.config.lag.window)
+                snap, statuses = observe(
+                    history,
+                    snap,
+                    time_lag_method=target.time_lag_method,
+                    window=target.config.lag.window,
+                )
             if watch and not as_json:
                 err.print(f"sample {i + 1}/{count} at {snap.taken_at_ms}", markup=False)
     except KafkaopsError as exc:
@@ -284,17 +317,6 @@ def lag(
                     out.print(
                         f"  {p.topic}-{p.partition}: {p.status.value} — {p.reason}", markup=False
                     )
-
-
-def _open_store(url: str) -> Any:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from kafkaops.store.history import HistoryStore
-
-    try:
-        return HistoryStore(url)
-    except (SQLAlchemyError, OSError, ValueError) as exc:
-        fail(f"history store {url.split('@')[-1]} cannot be opened: {type(exc).__name__}")
 
 
 @app.command("config-check")
@@ -536,12 +558,29 @@ def workload(
 
 
 def main() -> None:
-    """Entry point: user errors are one line and exit 3; Ctrl-C exits 130 quietly."""
+    """Entry point: user errors are one line and exit 3; Ctrl-C exits 130 quietly.
+
+    Usage errors (unknown option, bad choice) would exit 2 by default, which scripts would
+    read as ``health``'s "P1 or P0": they exit 3 like every other bad input.
+    """
     try:
-        app()
+        code = app(standalone_mode=False)
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)
         sys.exit(130)
+    except typer.Abort:
+        sys.stderr.write("error: aborted\n")
+        sys.exit(EXIT_ERROR)
+    except typer.TyperException as exc:  # usage errors: unknown option, bad value
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare ``kafkaops``: just the help
+            sys.stdout.write(f"{message}\n")
+            sys.exit(EXIT_OK)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        sys.stderr.write(f"error: {' '.join(str(message).split())}{hint}\n")
+        sys.exit(EXIT_ERROR)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 if __name__ == "__main__":

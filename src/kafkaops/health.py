@@ -6,15 +6,19 @@ Both faces (CLI now, the service later) call :func:`check_health`; neither holds
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kafkaops.collect.kafka import CollectOptions, collect_snapshot
 from kafkaops.config import Config, default_config, load_config
 from kafkaops.errors import ClusterUnreachable, ConfigError
 from kafkaops.evaluate.thresholds import build_report
 from kafkaops.model import ClusterSnapshot, HealthReport
+
+if TYPE_CHECKING:
+    from kafkaops.evaluate.lag_status import GroupStatus
+    from kafkaops.store.history import HistoryStore
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,35 @@ class Target:
     client_kwargs: dict[str, Any]
     options: CollectOptions
     config: Config
+    #: History store URL (``store.url``): enables consumer status and estimated time lag.
+    store_url: str | None = None
+
+    @property
+    def time_lag_method(self) -> str:
+        return self.options.time_lag_method
+
+    def with_overrides(
+        self, *, time_lag_method: str | None = None, store_url: str | None = None
+    ) -> Target:
+        """The same target with command-line overrides of the config applied and checked."""
+        target = self
+        if time_lag_method:
+            target = replace(
+                target, options=replace(target.options, time_lag_method=time_lag_method)
+            )
+        if store_url:
+            target = replace(target, store_url=store_url)
+        if target.time_lag_method == "estimated" and not target.store_url:
+            where = (
+                f"{self.config.source}: clusters.{self.name}.time_lag_method"
+                if (self.config.source)
+                else "--time-lag-method"
+            )
+            raise ConfigError(
+                f"config error: {where}: 'estimated' interpolates over recorded offsets and "
+                "needs a history store (store.url or --store)"
+            )
+        return target
 
 
 def resolve_target(
@@ -42,6 +75,7 @@ def resolve_target(
             client_kwargs={"bootstrap_servers": bootstrap},
             options=CollectOptions(),
             config=config,
+            store_url=config.store.url,
         )
     if config_path:
         names = sorted(config.clusters)
@@ -67,7 +101,8 @@ def resolve_target(
                 time_lag_method=cc.time_lag_method,
             ),
             config=config,
-        )
+            store_url=config.store.url,
+        ).with_overrides()
     from kafkaops.sandbox.cluster import Sandbox
 
     box = Sandbox(sandbox_root)
@@ -81,11 +116,46 @@ def resolve_target(
         client_kwargs={"bootstrap_servers": box.bootstrap()},
         options=CollectOptions(),
         config=config,
+        store_url=config.store.url,
     )
 
 
 def take_snapshot(target: Target) -> ClusterSnapshot:
     return collect_snapshot(target.name, target.client_kwargs, target.options)
+
+
+def observe_lag(
+    target: Target, snapshot: ClusterSnapshot
+) -> tuple[ClusterSnapshot, dict[str, GroupStatus] | None]:
+    """With a history store: estimated time lag (if chosen), record, consumer statuses."""
+    if not target.store_url:
+        return snapshot, None
+    from kafkaops.lagcheck import observe
+
+    store = open_history(target.store_url)
+    try:
+        return observe(
+            store,
+            snapshot,
+            time_lag_method=target.time_lag_method,
+            window=target.config.lag.window,
+        )
+    finally:
+        store.close()
+
+
+def open_history(url: str) -> HistoryStore:
+    """The history store, or a one-line error that never repeats credentials in the URL."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kafkaops.store.history import HistoryStore
+
+    try:
+        return HistoryStore(url)
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        raise ConfigError(
+            f"history store {url.split('@')[-1]} cannot be opened: {type(exc).__name__}"
+        ) from None
 
 
 def check_health(target: Target) -> HealthReport:
@@ -102,6 +172,7 @@ def check_health(target: Target) -> HealthReport:
             reachable=False,
             unreachable_reason=str(exc),
         )
+    snapshot, statuses = observe_lag(target, snapshot)
     return build_report(
         snapshot,
         target.config.thresholds,
@@ -109,4 +180,5 @@ def check_health(target: Target) -> HealthReport:
         bootstrap=snapshot.bootstrap,
         checked_at_ms=snapshot.taken_at_ms,
         reachable=True,
+        statuses=statuses,
     )

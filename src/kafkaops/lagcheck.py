@@ -1,31 +1,115 @@
-"""Lag engine orchestration: snapshot → history store → Burrow-style status per group.
+"""Lag engine orchestration: snapshot → (estimated time lag) → history store → status per group.
 
-The pure parts live in :mod:`kafkaops.evaluate.lag_status`; this module only moves data between
-the collector, the store and the evaluator, so the CLI (and later the service) stay thin.
+The pure parts live in :mod:`kafkaops.evaluate.lag_status` and :mod:`kafkaops.evaluate.time_lag`;
+this module only moves data between the collector, the store and the evaluators, so the CLI, the
+health check and the watch loop share one path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 from kafkaops.evaluate.lag_status import GroupStatus, group_status
-from kafkaops.model import ClusterSnapshot
+from kafkaops.evaluate.time_lag import interpolated_time_lag
+from kafkaops.model import ClusterSnapshot, ConsumerGroup, PartitionLag
 from kafkaops.store.history import HistoryStore
 
+#: Time-lag method labels written into PartitionLag.time_lag_method by the estimate.
+INTERPOLATED = "interpolated"
+#: The history did not reach back to the committed offset: the true lag is at least this.
+INTERPOLATED_LOWER_BOUND = "interpolated_lower_bound"
 
-def record_and_evaluate(
+
+def with_estimated_time_lag(store: HistoryStore, snapshot: ClusterSnapshot) -> ClusterSnapshot:
+    """Fill time lag by interpolation over the stored (time, log-end) history.
+
+    kafka-lag-exporter's method, for clusters where reading one record per lagging partition
+    (the exact method) is not affordable.  The snapshot's own log-end offsets count as the
+    newest sample, so the first cycle already gives a (lower-bound) answer.  Labelled
+    ``interpolated`` — or ``interpolated_lower_bound`` where the history is too short — in
+    every output, because it is wrong on bursts and after idle spells (see bench/README.md).
+    """
+    log_ends = {(p.topic, p.partition): p.log_end_offset for p in snapshot.partitions}
+    wanted = {
+        (p.topic, p.partition, _position(p))
+        for g in snapshot.groups
+        for p in g.partitions
+        if p.lag and p.committed is not None
+    }
+    brackets = store.log_end_brackets(snapshot.cluster_name, sorted(wanted))
+    now = snapshot.taken_at_ms
+
+    def estimate(p: PartitionLag) -> PartitionLag:
+        if p.lag == 0:
+            return replace(p, time_lag_ms=0, time_lag_method=INTERPOLATED)
+        if not p.lag or p.committed is None:
+            return p
+        history = list(brackets.get((p.topic, p.partition, _position(p)), []))
+        end = log_ends.get((p.topic, p.partition))
+        if end is not None and (not history or history[-1][1] <= _position(p)):
+            history.append((now, end))  # the newest sample: this snapshot
+        est = interpolated_time_lag(history, _position(p), now)
+        if est.time_lag_ms is None:
+            return p
+        method = INTERPOLATED_LOWER_BOUND if est.lower_bound else INTERPOLATED
+        return replace(p, time_lag_ms=est.time_lag_ms, time_lag_method=method)
+
+    groups = [_map_partitions(g, estimate) for g in snapshot.groups]
+    return replace(snapshot, groups=tuple(groups))
+
+
+def _position(p: PartitionLag) -> int:
+    """Where the group reads next: its committed offset, or log start if retention passed it."""
+    return max(p.committed or 0, p.log_start_offset or 0)
+
+
+def _map_partitions(
+    group: ConsumerGroup, fn: Callable[[PartitionLag], PartitionLag]
+) -> ConsumerGroup:
+    parts = tuple(fn(p) for p in group.partitions)
+    return replace(group, partitions=parts)
+
+
+def evaluate_statuses(
     store: HistoryStore, snapshot: ClusterSnapshot, *, window: int = 10
 ) -> dict[str, GroupStatus]:
-    """Store the snapshot, then evaluate every group over its last ``window`` samples."""
-    store.record(snapshot)
+    """Every group's Burrow-style status over its last ``window`` stored samples."""
+    windows = store.group_windows(snapshot.cluster_name, limit=window)
     statuses = {}
     for g in snapshot.groups:
-        samples = store.group_window(snapshot.cluster_name, g.group_id, limit=window)
         current = {(p.topic, p.partition): p.lag or 0 for p in g.partitions}
         statuses[g.group_id] = group_status(
             g.group_id,
-            samples,
+            windows.get(g.group_id, {}),
             current,
             now_ms=snapshot.taken_at_ms,
             has_members=bool(g.members),
             window=window,
         )
     return statuses
+
+
+def observe(
+    store: HistoryStore,
+    snapshot: ClusterSnapshot,
+    *,
+    time_lag_method: str = "exact",
+    window: int = 10,
+) -> tuple[ClusterSnapshot, dict[str, GroupStatus]]:
+    """One lag-engine cycle: estimate time lag if asked, store the sample, evaluate statuses.
+
+    Returns the snapshot as stored (with estimated time lag filled in when that is the method)
+    and each group's status.
+    """
+    if time_lag_method == "estimated":
+        snapshot = with_estimated_time_lag(store, snapshot)
+    store.record(snapshot)
+    return snapshot, evaluate_statuses(store, snapshot, window=window)
+
+
+def record_and_evaluate(
+    store: HistoryStore, snapshot: ClusterSnapshot, *, window: int = 10
+) -> dict[str, GroupStatus]:
+    """Store the snapshot, then evaluate every group over its last ``window`` samples."""
+    return observe(store, snapshot, time_lag_method="none", window=window)[1]

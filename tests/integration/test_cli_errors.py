@@ -71,3 +71,19 @@ def test_every_command_has_help_with_examples():
         proc = run_cli(*args, "--help")
         assert proc.returncode == 0, (args, proc.stderr)
         assert "Example" in proc.stdout, args
+
+
+def test_usage_errors_exit_3_not_2_which_means_p1_for_health():
+    proc = run_cli("health", "--time-lag-method", "sometimes")
+    _assert_one_line_error(proc, "--time-lag-method", "sometimes")
+    proc = run_cli("health", "--no-such-option")
+    _assert_one_line_error(proc, "--no-such-option")
+
+
+def test_estimated_time_lag_needs_a_store(tmp_path):
+    cfg = tmp_path / "est.yaml"
+    cfg.write_text(
+        "clusters:\n  prod:\n    bootstrap: 127.0.0.1:1\n    time_lag_method: estimated\n"
+    )
+    proc = run_cli("health", "--config", str(cfg), "--cluster", "prod")
+    _assert_one_line_error(proc, "est.yaml", "clusters.prod.time_lag_method", "store")

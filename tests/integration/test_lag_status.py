@@ -103,3 +103,51 @@ def test_lag_cli_watch_reports_status(bootstrap, unique_name, tmp_path):
     assert row["group_id"] == group and row["status"] == "STOP"
     proc = run_cli("lag", "--bootstrap", bootstrap, "--watch", "1")
     assert proc.returncode == 3 and "needs a history store" in proc.stderr
+
+
+def test_warn_when_offsets_move_but_lag_keeps_growing(bootstrap, unique_name, store_url):
+    topic, warn, ok = unique_name, f"{unique_name}-warn", f"{unique_name}-ok"
+    kh.create_topic(bootstrap, topic, partitions=1, rf=3)
+    store = HistoryStore(store_url)
+    try:
+        written = committed = 0
+        statuses = {}
+        for i in range(5):
+            # The producer writes 20 records per interval; the consumer gets through only 10.
+            kh.produce(bootstrap, topic, 20, 1)
+            written += 20
+            committed += 10
+            kh.commit(bootstrap, warn, {(topic, 0): committed})
+            # Behind, but the lag goes down at times: OK.  (Constant lag is WARN in Burrow too:
+            # its rule is "lag never decreases over the window".)
+            kh.commit(bootstrap, ok, {(topic, 0): written - (5 if i % 2 else 3)})
+            statuses = _sample(store, bootstrap)
+        assert statuses[warn].status == LagStatus.WARN, statuses[warn]
+        assert statuses[warn].partitions[0].current_lag == written - committed
+        assert statuses[ok].status == LagStatus.OK, statuses[ok]
+    finally:
+        store.close()
+
+
+def test_health_with_a_store_reports_stopped_groups_as_p2(bootstrap, unique_name, tmp_path):
+    topic, group = unique_name, f"{unique_name}-stopped"
+    kh.create_topic(bootstrap, topic, partitions=2, rf=3)
+    kh.produce(bootstrap, topic, 10, 2)
+    kh.commit(bootstrap, group, {(topic, 0): 1, (topic, 1): 2})
+    db = f"sqlite:///{tmp_path / 'health.db'}"
+    report = {}
+    for _ in range(3):
+        proc = run_cli("health", "--bootstrap", bootstrap, "--store", db, "--json")
+        assert proc.returncode in (0, 1, 2), proc.stderr
+        report = json.loads(proc.stdout)
+    ours = [
+        f for f in report["findings"] if f["rule"] == "consumer_status" and f["subject"] == group
+    ]
+    assert len(ours) == 1, report["findings"]
+    assert ours[0]["severity"] == "P2"
+    assert "2 of 2 partitions STOP" in ours[0]["evidence"][0]
+    # Without a store the rule is listed as not measured, never silently healthy.
+    proc = run_cli("health", "--bootstrap", bootstrap, "--json")
+    checks = json.loads(proc.stdout)["checks"]
+    [status_check] = [c for c in checks if c["rule"] == "consumer_status"]
+    assert status_check["status"] == "not_measured"

@@ -72,3 +72,60 @@ def test_retention_thins_old_samples_to_last_per_bucket(store_url):
         assert store.count_rows() == {"log_end_offsets": 0, "group_offsets": 0}
     finally:
         store.close()
+
+
+def test_group_windows_reads_every_group_in_one_query(store_url):
+    store = HistoryStore(store_url)
+    try:
+        for i in range(12):
+            store.record(snap(2_000_000 + i * 10_000, 100 + i * 10, 90 + i * 9, cluster="gw"))
+        bulk = store.group_windows("gw", limit=10)
+        assert set(bulk) == {"g"}
+        assert bulk["g"] == store.group_window("gw", "g", limit=10)
+        assert store.group_windows("nothing-here") == {}
+    finally:
+        store.close()
+
+
+def test_estimated_time_lag_interpolates_over_recorded_log_ends(store_url):
+    from dataclasses import replace
+
+    from kafkaops.lagcheck import INTERPOLATED, INTERPOLATED_LOWER_BOUND, observe
+
+    store = HistoryStore(store_url)
+    try:
+        # Log end grows 10 records per 10 s: offset 150 was written at t0 + 50 s.
+        t0 = 3_000_000
+        for i in range(10):
+            store.record(snap(t0 + i * 10_000, 100 + i * 10, 100 + i * 10, cluster="est"))
+        now = t0 + 100_000
+        current = snap(now, 200, 150, cluster="est")
+        current = replace(
+            current,
+            groups=tuple(
+                replace(g, partitions=tuple(
+                    replace(p, time_lag_ms=None, time_lag_method=None) for p in g.partitions))
+                for g in current.groups
+            ),
+        )  # fmt: skip
+        stored, statuses = observe(store, current, time_lag_method="estimated", window=5)
+        [p0, _p1] = stored.groups[0].partitions
+        assert p0.time_lag_method == INTERPOLATED
+        assert p0.time_lag_ms == now - (t0 + 50_000)
+        assert set(statuses) == {"g"}
+        # A committed offset older than all history: a lower bound, labelled as such.
+        old = replace(
+            current,
+            taken_at_ms=now + 10_000,
+            groups=tuple(
+                replace(g, partitions=tuple(replace(p, committed=50, lag=150)
+                                            for p in g.partitions))
+                for g in current.groups
+            ),
+        )  # fmt: skip
+        stored, _ = observe(store, old, time_lag_method="estimated")
+        p = stored.groups[0].partitions[0]
+        assert p.time_lag_method == INTERPOLATED_LOWER_BOUND
+        assert p.time_lag_ms == now + 10_000 - t0
+    finally:
+        store.close()

@@ -73,7 +73,14 @@ def test_healthy_snapshot_triggers_nothing_and_lists_not_measured():
     assert report.severity == Severity.OK
     assert report.findings == ()
     nm = {c.rule for c in report.checks if c.status == CheckStatus.NOT_MEASURED}
-    assert nm == {"broker_cpu", "broker_memory", "producer_error_rate", "network_io", "disk_usage"}
+    assert nm == {
+        "broker_cpu",
+        "broker_memory",
+        "producer_error_rate",
+        "network_io",
+        "disk_usage",
+        "consumer_status",
+    }
 
 
 def test_under_replicated_is_p1_with_partitions_and_missing_broker():
@@ -217,3 +224,43 @@ def test_findings_sorted_worst_first():
 def test_partition_lag_model_semantics():
     p = replace(part(), isr=(1,))
     assert p.under_replicated and p.under_min_isr and not p.offline
+
+
+def _status(gid, status, parts=1):
+    from kafkaops.evaluate.lag_status import GroupStatus, LagStatus, PartitionStatus
+
+    st = LagStatus(status)
+    ps = tuple(PartitionStatus("t", i, st, 100, 1.0, "why") for i in range(parts))
+    burrow = LagStatus.ERR if st.rank > LagStatus.ERR.rank else st
+    return GroupStatus(gid, st, burrow, ps, 1.0)
+
+
+def test_consumer_status_stuck_groups_are_p2_and_warn_is_only_evidence():
+    statuses = {
+        "a-stopped": _status("a-stopped", "STOP", 2),
+        "b-ok": _status("b-ok", "OK"),
+        "c-growing": _status("c-growing", "WARN"),
+        "d-stalled": _status("d-stalled", "STALL"),
+    }
+    report = build_report(
+        snap([part()], [group()]), T, cluster_name="t", bootstrap="h:1", checked_at_ms=0,
+        statuses=statuses,
+    )  # fmt: skip
+    hits = triggered(report.findings, "consumer_status")
+    assert [(f.subject, f.severity) for f in hits] == [
+        ("a-stopped", Severity.P2),
+        ("d-stalled", Severity.P2),
+    ]
+    assert "2 of 2 partitions STOP" in hits[0].evidence[0]
+    assert report.severity == Severity.P2
+
+
+def test_consumer_status_all_fine_lists_growing_groups():
+    statuses = {"c-growing": _status("c-growing", "WARN"), "b": _status("b", "OK")}
+    report = build_report(
+        snap([part()], [group()]), T, cluster_name="t", bootstrap="h:1", checked_at_ms=0,
+        statuses=statuses,
+    )  # fmt: skip
+    [check] = [c for c in report.checks if c.rule == "consumer_status"]
+    assert check.status == CheckStatus.OK
+    assert check.evidence == ("lag growing (WARN): c-growing",)

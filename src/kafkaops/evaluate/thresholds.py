@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from kafkaops.config import Thresholds
+from kafkaops.evaluate.lag_status import GroupStatus, LagStatus
 from kafkaops.evaluate.runbook import response_for
 from kafkaops.model import (
     CheckStatus,
@@ -53,6 +54,7 @@ RULES: dict[str, str] = {
     "under_min_isr_partitions": "Partitions under min.insync.replicas (acks=all producers fail)",
     "broker_unreachable": "Broker down or not answering",
     "consumer_lag": "Consumer lag (EstimatedMaxTimeLag)",
+    "consumer_status": "Consumer group stopped, stalled or rewound (Burrow-style status)",
     "disk_usage": "Broker disk usage",
     "broker_cpu": "Broker CPU",
     "broker_memory": "Broker memory",
@@ -62,6 +64,7 @@ RULES: dict[str, str] = {
 _UNITS = {
     "cluster_offline": "state",
     "consumer_lag": "ms",
+    "consumer_status": "status",
     "disk_usage": "percent",
     **dict.fromkeys(METRIC_RULES, "percent"),
 }
@@ -160,6 +163,7 @@ def evaluate(
     unreachable_reason: str | None = None,
     metrics: Metrics | None = None,
     metrics_source: str = "metrics",
+    statuses: Mapping[str, GroupStatus] | None = None,
 ) -> list[Finding]:
     """Every runbook rule against one snapshot, in :data:`RULES` order.
 
@@ -179,6 +183,7 @@ def evaluate(
         _under_min_isr(snapshot),
         _unreachable_brokers(snapshot),
         *_consumer_lag(snapshot, crit.consumer_lag, warn.consumer_lag),
+        *_consumer_status(statuses),
         *_disk_usage(snapshot, crit.disk_usage, warn.disk_usage),
         *_metric_rules(metrics or {}, thresholds, metrics_source),
     ]
@@ -397,6 +402,60 @@ def _consumer_lag(snapshot: ClusterSnapshot, crit_ms: int, warn_ms: int) -> list
     return out
 
 
+# --------------------------------------------------------------------------- consumer status
+#: Statuses that mean "not consuming while behind": the group needs a person (P2, warning).
+#: WARN (lag growing while consuming) is shown in evidence but not raised: the lag thresholds
+#: already page when growing lag starts to matter.
+_STUCK = (LagStatus.STOP, LagStatus.STALL, LagStatus.REWIND)
+STATUS_NOT_MEASURED = "needs a history store (store.url) for the sliding window of samples"
+
+
+def _consumer_status(statuses: Mapping[str, GroupStatus] | None) -> list[Finding]:
+    """One P2 finding per group whose worst partition is STOP, STALL or REWIND."""
+    if statuses is None:
+        return [_not_measured("consumer_status", STATUS_NOT_MEASURED, source="history")]
+    out = []
+    for gid, st in sorted(statuses.items()):
+        if st.status not in _STUCK:
+            continue
+        bad = [p for p in st.partitions if p.status in _STUCK]
+        evidence = [
+            f"{len(bad)} of {_plural(len(st.partitions), 'partition')} {st.status.value} "
+            f"(Burrow: {st.burrow_status.value}); window {st.complete:.0%} complete",
+            *(
+                f"{p.topic}-{p.partition}: {p.status.value}, lag {p.current_lag:,} — {p.reason}"
+                for p in bad[:LAG_PARTITIONS_SHOWN]
+            ),
+        ]
+        out.append(
+            _result(
+                "consumer_status",
+                Severity.P2,
+                True,
+                None,
+                None,
+                subject=gid,
+                evidence=evidence,
+                source="history",
+            )
+        )
+    if not out:
+        warn = sorted(g for g, st in statuses.items() if st.status == LagStatus.WARN)
+        evidence = [f"lag growing (WARN): {', '.join(warn[:10])}"] if warn else []
+        out.append(
+            _result(
+                "consumer_status",
+                Severity.P2,
+                False,
+                None,
+                None,
+                evidence=evidence,
+                source="history",
+            )
+        )
+    return out
+
+
 # ------------------------------------------------------------------------------------- disk
 def _disk_per_broker(snapshot: ClusterSnapshot) -> dict[int, tuple[int, int, list[str]]]:
     """``broker → (total, used, paths)`` over log dirs that report their capacity."""
@@ -570,6 +629,7 @@ def build_report(
     unreachable_reason: str | None = None,
     metrics: Metrics | None = None,
     metrics_source: str = "metrics",
+    statuses: Mapping[str, GroupStatus] | None = None,
 ) -> HealthReport:
     """Evaluate every rule and classify the cluster: the whole ``kafkaops health`` verdict.
 
@@ -584,6 +644,7 @@ def build_report(
         unreachable_reason=unreachable_reason,
         metrics=metrics,
         metrics_source=metrics_source,
+        statuses=statuses,
     )
     triggered = sorted((f for f in checks if f.status == CheckStatus.TRIGGERED), key=_worst_first)
     return HealthReport(

@@ -73,7 +73,7 @@ group_offsets = Table(
     Column("log_end", BigInteger),
     Column("lag", BigInteger),
     Column("time_lag_ms", BigInteger),
-    Column("time_lag_method", String(16)),
+    Column("time_lag_method", String(32)),
     Column("res_s", Integer, nullable=False, default=0),
     Index("ix_go_key", "cluster", "group_id", "topic", "partition", "ts_ms"),
 )
@@ -182,6 +182,69 @@ class HistoryStore:
                     GroupSample(row.ts_ms, row.committed, row.log_end, row.lag, row.time_lag_ms)
                 )
         return {k: v[-limit:] for k, v in out.items()}
+
+    def group_windows(
+        self, cluster: str, *, limit: int = 10
+    ) -> dict[str, dict[tuple[str, int], list[GroupSample]]]:
+        """Every group's window in one query: the rows of the cluster's last ``limit`` samples.
+
+        Snapshots record every group at the same ``ts_ms``, so the last ``limit`` distinct
+        sample times bound everyone's window; one query instead of one per group keeps status
+        evaluation for thousands of groups cheap.
+        """
+        c = group_offsets.c
+        times = (
+            select(c.ts_ms)
+            .where(c.cluster == cluster)
+            .distinct()
+            .order_by(c.ts_ms.desc())
+            .limit(limit)
+            .subquery()
+        )
+        q = (
+            select(group_offsets)
+            .where(and_(c.cluster == cluster, c.ts_ms >= select(func.min(times.c.ts_ms))
+                        .scalar_subquery()))
+            .order_by(c.group_id, c.topic, c.partition, c.ts_ms)
+        )  # fmt: skip
+        out: dict[str, dict[tuple[str, int], list[GroupSample]]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(q):
+                out.setdefault(row.group_id, {}).setdefault((row.topic, row.partition), []).append(
+                    GroupSample(row.ts_ms, row.committed, row.log_end, row.lag, row.time_lag_ms)
+                )
+        return {g: {k: v[-limit:] for k, v in parts.items()} for g, parts in out.items()}
+
+    def log_end_brackets(
+        self, cluster: str, positions: Iterable[tuple[str, int, int]]
+    ) -> dict[tuple[str, int, int], list[tuple[int, int]]]:
+        """For each (topic, partition, offset): the samples just before and after the log end
+        passed ``offset`` — all the interpolated time lag needs, without reading whole series.
+
+        Returns ``[(ts, log_end) before, (ts, log_end) after]`` oldest first; either may be
+        missing (history too short, or the offset not reached yet).
+        """
+        c = log_end_offsets.c
+        out: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
+        with self.engine.connect() as conn:
+            for topic, partition, offset in positions:
+                key = and_(c.cluster == cluster, c.topic == topic, c.partition == partition)
+                before = conn.execute(
+                    select(c.ts_ms, c.log_end)
+                    .where(and_(key, c.log_end <= offset))
+                    .order_by(c.ts_ms.desc())
+                    .limit(1)
+                ).first()
+                after = conn.execute(
+                    select(c.ts_ms, c.log_end)
+                    .where(and_(key, c.log_end > offset))
+                    .order_by(c.ts_ms)
+                    .limit(1)
+                ).first()
+                out[(topic, partition, offset)] = [
+                    (int(r.ts_ms), int(r.log_end)) for r in (before, after) if r is not None
+                ]
+        return out
 
     def log_end_series(
         self, cluster: str, topic: str, partition: int, *, since_ms: int | None = None
