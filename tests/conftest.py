@@ -25,6 +25,12 @@ from kafkaops.sandbox.jars import DEFAULT_KAFKA_VERSION
 
 TEST_BASE_PORT = 29092
 
+# Loopback only: no AWS SDK call may ever look for credentials on the instance-metadata
+# address or reach a real AWS endpoint from a test (subprocesses inherit this).
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+for _var in ("AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_REGION"):
+    os.environ.pop(_var, None)
+
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -48,6 +48,22 @@ sandbox_app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 
+
+def _register_subcommands(argv: list[str]) -> None:
+    """Add the incident commands only when they can be asked for.
+
+    They import SQLAlchemy and the incident engine (~0.2 s); ``kafkaops lag`` and ``health``
+    are run from scripts and watch loops and should not pay for commands they do not use.
+    """
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first not in (None, "incidents", "maintenance"):
+        return
+    from kafkaops.cli_incidents import incidents_app, maintenance_app
+
+    app.add_typer(incidents_app, name="incidents")
+    app.add_typer(maintenance_app, name="maintenance")
+
+
 out = Console()
 err = Console(stderr=True)
 
@@ -251,7 +267,6 @@ def lag(
 
     from kafkaops.diagnose.lag import diagnose_group, rank_groups
     from kafkaops.health import open_history, resolve_target, take_snapshot
-    from kafkaops.lagcheck import observe
     from kafkaops.report.lag_view import diagnosis_to_dict, render_diagnosis, render_ranking
 
     for name, pattern in (("--group-regex", group_regex), ("--topic-regex", topic_regex)):
@@ -275,6 +290,8 @@ def lag(
                 _time.sleep(watch or 0)
             snap = take_snapshot(target)
             if history is not None:
+                from kafkaops.lagcheck import observe
+
                 snap, statuses = observe(
                     history,
                     snap,
@@ -317,6 +334,118 @@ def lag(
                     out.print(
                         f"  {p.topic}-{p.partition}: {p.status.value} — {p.reason}", markup=False
                     )
+
+
+@app.command()
+def watch(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="kafkaops YAML config file.")
+    ] = None,
+    cluster: Annotated[
+        list[str] | None,
+        typer.Option(help="Watch only this cluster (repeatable; default: every cluster)."),
+    ] = None,
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Watch one cluster at HOST:PORT instead of a config.")
+    ] = None,
+    store: StoreOption = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(min=1, help="Seconds between cycles (default: watch.interval, 10 s)."),
+    ] = None,
+    count: Annotated[
+        int | None, typer.Option(min=1, help="Stop after N cycles (default: run until Ctrl-C).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON line per cycle on stdout.")
+    ] = False,
+    sandbox_dir: SandboxDir = None,
+) -> None:
+    """Watch clusters: collect → evaluate → incidents → notify, every interval, in the foreground.
+
+    Alerts become incidents (grouped per cluster), escalate per the runbook matrix when nobody
+    acknowledges, and are delivered through the outbox to the channels in the config (PagerDuty,
+    Slack, e-mail, SNS, webhook, Alertmanager) with retries; nothing is lost on a restart.  A
+    cluster unreachable for watch.offline_after_cycles cycles in a row is a P0.  With two
+    watchers on one PostgreSQL store, only the lease holder pages.
+
+    Examples:
+
+      kafkaops watch -c kafkaops.yaml
+
+      kafkaops watch -c kafkaops.yaml --cluster prod --interval 30
+
+      kafkaops watch --bootstrap 127.0.0.1:19092 --store sqlite:///kafkaops.db --count 6 --json
+    """
+    import dataclasses
+
+    from kafkaops.config import default_config, load_config
+    from kafkaops.health import resolve_target
+    from kafkaops.runtime import open_runtime
+    from kafkaops.watch import CycleOutcome, Watcher
+
+    try:
+        cfg = load_config(config) if config else default_config()
+        if bootstrap or not config:
+            names = [cluster[0] if cluster else None]
+        else:
+            names = list(cluster or sorted(cfg.clusters)) or [None]
+        targets = [
+            resolve_target(
+                bootstrap=bootstrap, config_path=config, cluster=name, sandbox_root=sandbox_dir
+            ).with_overrides(store_url=store)
+            for name in names
+        ]
+        runtime = open_runtime(cfg, store or cfg.store.url)
+    except KafkaopsError as exc:
+        fail(str(exc))
+    watcher = Watcher(
+        targets=targets,
+        engine=runtime.engine,
+        dispatcher=runtime.dispatcher,
+        lease=runtime.incidents,
+        offline_after=cfg.watch.offline_after_cycles,
+        interval_s=interval or cfg.watch.interval / 1000,
+    )
+    targets_text = ", ".join(
+        f"{t.name} ({t.client_kwargs.get('bootstrap_servers')})" for t in targets
+    )
+    err.print(
+        f"watching {targets_text} every {watcher.interval_s:g}s; store "
+        f"{runtime.store_url.split('@')[-1]}; Ctrl-C to stop",
+        markup=False,
+        soft_wrap=True,
+    )
+
+    def show(outcome: CycleOutcome) -> None:
+        if as_json:
+            emit_json(dataclasses.asdict(outcome), compact=True)
+            return
+        for c in outcome.clusters:
+            state = "unreachable" if not c.reachable else c.severity.value
+            err.print(
+                f"{outcome.at:%Y-%m-%dT%H:%M:%SZ} {c.cluster}: {state}, {c.triggered} triggered, "
+                f"{c.notifications} notifications, {c.actions} incident actions"
+                + (f" ({c.error})" if c.error else "")
+                + ("" if outcome.leader else " [standby: another watcher holds the lease]"),
+                markup=False,
+                soft_wrap=True,
+            )
+        if outcome.delivered or outcome.failed or outcome.retried:
+            err.print(
+                f"  notifications delivered {outcome.delivered}, retrying {outcome.retried}, "
+                f"failed {outcome.failed}",
+                markup=False,
+            )
+        for key, reason in sorted(outcome.errors.items()):
+            err.print(f"  {key}: {reason}", markup=False, soft_wrap=True)
+
+    try:
+        watcher.run(count=count, on_cycle=show)
+    except KeyboardInterrupt:
+        err.print("stopping", markup=False)
+    finally:
+        runtime.close()
 
 
 @app.command("config-check")
@@ -555,6 +684,9 @@ def workload(
         wl.run(duration, progress=lambda m: err.print(m, markup=False))
     except KafkaopsError as exc:
         fail(str(exc))
+
+
+_register_subcommands(sys.argv[1:])
 
 
 def main() -> None:

@@ -39,6 +39,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from kafkaops.errors import ConfigError
+from kafkaops.incidents.settings import IncidentSettings
+from kafkaops.notify.settings import ChannelsSettings
 from kafkaops.units import DurationMs, Percent, format_duration_ms, format_percent
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -480,6 +482,15 @@ class LagConfig(_Model):
     partition_increment: int = Field(default=4, ge=1)
 
 
+class WatchConfig(_Model):
+    """The watch loop (``kafkaops watch``, and the service's loop)."""
+
+    #: Time between collections of one cluster (the runbook's checks run every 10 s on MSK).
+    interval: DurationMs = 10_000
+    #: A cluster unreachable for this many consecutive cycles is a P0 "completely offline".
+    offline_after_cycles: int = Field(default=3, ge=1, le=1000)
+
+
 class Config(_Model):
     """The whole file: clusters to check and how to judge them."""
 
@@ -487,6 +498,11 @@ class Config(_Model):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     store: StoreConfig = Field(default_factory=StoreConfig)
     lag: LagConfig = Field(default_factory=LagConfig)
+    watch: WatchConfig = Field(default_factory=WatchConfig)
+    #: Alerting, escalation, contacts, routing and maintenance windows (runbook defaults).
+    incidents: IncidentSettings = Field(default_factory=IncidentSettings)
+    #: Where notifications go: PagerDuty, Slack, e-mail, SNS, webhook, Alertmanager.
+    channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
 
     _source: str | None = PrivateAttr(default=None)
 

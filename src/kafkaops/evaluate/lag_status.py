@@ -19,8 +19,10 @@ import enum
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from kafkaops.store.history import GroupSample
+if TYPE_CHECKING:  # the store pulls in SQLAlchemy; evaluation only reads sample attributes
+    from kafkaops.store.history import GroupSample
 
 
 class LagStatus(enum.StrEnum):

@@ -1,0 +1,161 @@
+"""Slack incoming webhooks, one per Slack channel (``slack:#ops-critical``).
+
+Message layout (Block Kit), so on-call sees the essentials without opening anything:
+
+* header - severity emoji + state: ``🔴 P0 FIRING``, ``🟠 P1``, ``🟡 P2``; a resolve is a
+  distinct ``✅ RESOLVED`` header so it is never mistaken for a new page; acknowledge 👀,
+  maintenance notice 🛠;
+* a section with the one-line summary, then fields (cluster, severity, rule, subject, value,
+  threshold);
+* evidence and the runbook's response steps as bullet lists (triggers only);
+* a context line with the time and the idempotency key (Slack has no dedup: a reader, or a bot,
+  can spot a duplicate of an at-least-once delivery by it).
+
+The webhook URL is the credential (env var or file per Slack channel).  Rate limit: Slack
+allows about 1 message/s per webhook; the dispatcher spaces messages per webhook
+(:attr:`rate_key`) and a 429's ``Retry-After`` is honoured.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from kafkaops.notify.channels.base import post_json
+from kafkaops.notify.errors import PermanentDelivery
+from kafkaops.notify.message import OutboundMessage
+from kafkaops.notify.secrets import read_secret
+from kafkaops.notify.settings import SlackSettings
+
+HEADER_LIMIT = 150
+TEXT_LIMIT = 2900
+EMOJI = {"P0": "🔴", "P1": "🟠", "P2": "🟡", "OK": "🛠"}
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _bullets(items: list[Any]) -> str:
+    return _cut("\n".join(f"• {item}" for item in items), TEXT_LIMIT)
+
+
+def _fmt(value: Any, unit: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:g} {unit}" if isinstance(value, int | float) and unit else str(value)
+
+
+def header_text(msg: OutboundMessage) -> str:
+    sev = msg.severity
+    if msg.action == "resolve":
+        return f"✅ RESOLVED {sev}"
+    if msg.action == "acknowledge":
+        return f"👀 ACKNOWLEDGED {sev}"
+    if msg.action == "notice":
+        return "🛠 MAINTENANCE NOTICE"
+    return f"{EMOJI.get(sev, '⚪')} {sev} FIRING"
+
+
+def blocks(msg: OutboundMessage) -> list[dict[str, Any]]:
+    """The Block Kit blocks for ``msg``."""
+    d = msg.details
+    out: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": _cut(header_text(msg), HEADER_LIMIT)},
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(msg.summary, TEXT_LIMIT)}},
+    ]
+    fields: list[tuple[str, Any]] = [("Cluster", msg.cluster), ("Severity", msg.severity)]
+    if "rule" in d:
+        fields += [
+            ("Rule", d.get("rule")),
+            ("Subject", d.get("subject")),
+            ("Value", _fmt(d.get("value"), d.get("unit"))),
+            ("Threshold", _fmt(d.get("threshold"), d.get("unit"))),
+        ]
+    if "incident_id" in d:
+        fields.append(("Incident", d["incident_id"]))
+    if "notice" in d:
+        notice = d["notice"]
+        fields += [
+            ("Type", notice.get("type")),
+            ("Start", notice.get("start_time")),
+            ("Duration", notice.get("duration")),
+            ("Impact", notice.get("impact")),
+            ("Contact", notice.get("contact")),
+        ]
+    out.append(
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": _cut(f"*{label}*\n{value}", 2000)}
+                for label, value in fields[:10]
+                if value not in (None, "")
+            ],
+        }
+    )
+    if msg.action == "trigger" and d.get("evidence"):
+        out.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "*Evidence*\n" + _bullets(d["evidence"])},
+            }
+        )
+    if msg.action == "trigger" and d.get("response"):
+        out.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "*Response*\n" + _bullets(d["response"])},
+            }
+        )
+    when = d.get("at") or msg.created_at
+    out.append(
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": _cut(f"{when} · key `{msg.idempotency_key}`", 2000)}
+            ],
+        }
+    )
+    return out
+
+
+def payload(msg: OutboundMessage) -> dict[str, Any]:
+    """Webhook body: ``text`` is the notification/fallback line, ``blocks`` the layout."""
+    return {"text": _cut(f"{header_text(msg)}: {msg.summary}", TEXT_LIMIT), "blocks": blocks(msg)}
+
+
+class SlackChannel:
+    """Posts to the incoming webhook configured for the message's Slack channel."""
+
+    def __init__(self, settings: SlackSettings, client: httpx.Client) -> None:
+        self.settings = settings
+        self.client = client
+
+    def __repr__(self) -> str:
+        return f"SlackChannel(targets={sorted(self.settings.webhooks)!r})"
+
+    @staticmethod
+    def rate_key(msg: OutboundMessage) -> str:
+        """What Slack's 1 msg/s limit applies to: one webhook = one Slack channel target."""
+        return f"slack:{msg.target}"
+
+    def send(self, msg: OutboundMessage) -> None:
+        hook = self.settings.webhooks.get(msg.target)
+        if hook is None:
+            raise PermanentDelivery(
+                f"no Slack webhook configured for {msg.target!r} "
+                f"(add channels.slack.webhooks[{msg.target!r}].url_env or url_file)"
+            )
+        field = f"channels.slack.webhooks[{msg.target!r}].url"
+        url = read_secret(hook.url_env, hook.url_file, field).get_secret_value()
+        post_json(
+            self.client,
+            url,
+            str(msg.channel_ref),
+            json_body=payload(msg),
+            headers={"X-Kafkaops-Idempotency-Key": msg.idempotency_key},
+        )

@@ -1,0 +1,113 @@
+"""Assembles the stateful parts — incident store, outbox, engine, dispatcher — from a config.
+
+The CLI commands (``watch``, ``incidents``, ``maintenance``) and the service all need the same
+wiring, and it has one subtle rule that must not be re-implemented in each: the incident engine
+writes its notifications into the outbox *inside the transaction that saves the incident state*
+(:func:`outbox_writer`), so "the state says paged" and "the page is queued" commit together or
+not at all.  Everything lives in one database (``store.url``): history, incidents, outbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kafkaops.config import Config
+from kafkaops.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from kafkaops.incidents.engine import Delivery, IncidentEngine
+    from kafkaops.notify.dispatcher import Dispatcher
+    from kafkaops.notify.message import OutboundMessage
+    from kafkaops.notify.outbox import Outbox
+    from kafkaops.store.incidents import IncidentStore
+
+#: SNS topic names (keys of ``channels.sns.topics``) maintenance notices are published to, as in
+#: the runbook's ``$MAINTENANCE_TOPIC_ARN`` / ``$EMERGENCY_TOPIC_ARN``.
+NOTICE_CHANNELS = {"maintenance": "sns:msk-maintenance", "emergency": "sns:msk-emergency"}
+
+
+def delivery_messages(delivery: Delivery) -> list[OutboundMessage]:
+    """Every outbound message one saved change produces (one per channel)."""
+    from kafkaops.incidents.windows import MaintenanceNotice
+    from kafkaops.notify.message import from_incident_action, from_notice, from_notification
+
+    messages = [from_notification(n) for n in delivery.notifications]
+    for action in delivery.actions:
+        messages.extend(from_incident_action(action))
+    for notice in delivery.notices:
+        payload = notice["payload"]
+        model = MaintenanceNotice(
+            type=payload["type"],
+            start_time=payload["start_time"],
+            duration_s=notice.get("duration_s"),
+            impact=payload["impact"],
+            services_affected=tuple(payload["services_affected"]),
+            contact=payload["contact"],
+        )
+        channel = NOTICE_CHANNELS.get(str(notice.get("topic")), NOTICE_CHANNELS["maintenance"])
+        messages.append(from_notice(model, channel))
+    return messages
+
+
+def outbox_writer(outbox: Outbox) -> Callable[[Connection, Delivery], None]:
+    """The engine's in-transaction hook: queue a delivery on the engine's own connection."""
+
+    def write(conn: Connection, delivery: Delivery) -> None:
+        outbox.enqueue(delivery_messages(delivery), conn=conn)
+
+    return write
+
+
+@dataclass
+class Runtime:
+    """Open handles on the shared store; close() releases them."""
+
+    config: Config
+    store_url: str
+    incidents: IncidentStore
+    outbox: Outbox
+    engine: IncidentEngine
+    dispatcher: Dispatcher
+
+    def close(self) -> None:
+        for closer in (self.dispatcher.close, self.outbox.close, self.incidents.close):
+            with contextlib.suppress(Exception):  # closing is best effort
+                closer()
+
+
+def open_runtime(config: Config, store_url: str | None, *, owner: str | None = None) -> Runtime:
+    """Open the store at ``store_url`` (or ``store.url``) and wire engine, outbox, dispatcher."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kafkaops.incidents.engine import IncidentEngine
+    from kafkaops.notify.dispatcher import Dispatcher
+    from kafkaops.notify.outbox import Outbox
+    from kafkaops.store.incidents import IncidentStore
+    from kafkaops.watch import default_owner
+
+    url = store_url or config.store.url
+    if not url:
+        raise ConfigError(
+            "no store: pass --store sqlite:///FILE (or postgresql+psycopg://…) or set store.url; "
+            "incidents and queued notifications must survive a restart"
+        )
+    try:
+        incidents = IncidentStore(url)
+        outbox = Outbox(incidents.engine if hasattr(incidents, "engine") else url)
+    except (SQLAlchemyError, OSError, ValueError, ImportError) as exc:
+        raise ConfigError(
+            f"store {url.split('@')[-1]} cannot be opened: {type(exc).__name__}"
+        ) from None
+    engine = IncidentEngine(incidents, config.incidents, outbox=outbox_writer(outbox))
+    dispatcher = Dispatcher(outbox, config.channels, owner=owner or default_owner())
+    return Runtime(config, url, incidents, outbox, engine, dispatcher)
+
+
+def describe(runtime: Runtime) -> dict[str, Any]:
+    """What an operator wants to see at start-up (no secrets: the URL loses its user part)."""
+    return {"store": runtime.store_url.split("@")[-1]}

@@ -1,0 +1,784 @@
+"""Incident store: the incident core's state, kept across restarts and shared between processes.
+
+Why it exists: the pure core (:mod:`kafkaops.incidents`) is a fold over evaluation cycles; its
+state (alert ``for`` timers, who was paged, escalation progress, what maintenance notices went
+out) must survive a restart, or a restart re-pages everyone, loses half-elapsed timers and
+forgets to send resolves.
+
+SQLAlchemy Core, like :mod:`kafkaops.store.history`, so the same code serves an SQLite file and
+a PostgreSQL database shared by several kafkaops processes.  Tables (all prefixed ``inc_`` so
+they can share a database with the history store):
+
+* ``inc_clusters`` — one row per cluster with a version number: the optimistic lock that makes
+  two processes cycling the same cluster conflict instead of both paging;
+* ``inc_alert_states`` / ``inc_sent_ledger`` — per-cluster alert states and the sent ledger,
+  replaced as a whole by each cycle (small: one row per active alert);
+* ``inc_incidents`` — one row per incident; its ``version`` is the length of its audit trail
+  (every transition of the core appends an audit entry), used for optimistic locking so an
+  ``ack`` from the CLI and an engine cycle cannot overwrite each other;
+* ``inc_audit`` — append-only: rows are only ever inserted, one per audit entry, unique by
+  (incident, seq);
+* ``inc_notices`` — maintenance notices sent, keyed by occurrence id (idempotent ``notify``);
+* ``inc_windows`` — ad-hoc/emergency windows and silences created at run time;
+* ``inc_leases`` — named leader leases with an expiry.
+
+Times in columns are integer microseconds since the epoch (exact round trip, sortable, no
+time-zone handling differences between the backends); nested data is JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    create_engine,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
+
+from kafkaops.incidents.alerts import AlertState, AlertStatus, ensure_utc
+from kafkaops.incidents.incident import (
+    AuditEntry,
+    Contact,
+    Incident,
+    IncidentStatus,
+    Member,
+)
+from kafkaops.incidents.routing import ChannelRef
+from kafkaops.incidents.windows import AdHocWindow, SentEntry, SentLedger, Silence
+from kafkaops.model import CheckStatus, Finding, Severity
+
+metadata = MetaData()
+
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+inc_clusters = Table(
+    "inc_clusters",
+    metadata,
+    Column("cluster", String(200), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("last_cycle_us", BigInteger, nullable=False),
+)
+
+inc_alert_states = Table(
+    "inc_alert_states",
+    metadata,
+    Column("key", String(1000), primary_key=True),
+    Column("cluster", String(200), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("data", JSON, nullable=False),
+)
+
+inc_sent_ledger = Table(
+    "inc_sent_ledger",
+    metadata,
+    Column("key", String(1000), primary_key=True),
+    Column("cluster", String(200), nullable=False, index=True),
+    Column("data", JSON, nullable=False),
+)
+
+inc_incidents = Table(
+    "inc_incidents",
+    metadata,
+    Column("id", String(300), primary_key=True),
+    Column("cluster", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("severity", String(4), nullable=False),
+    Column("opened_us", BigInteger, nullable=False),
+    Column("resolved_us", BigInteger),
+    #: Length of the audit trail: the optimistic-lock version.
+    Column("version", Integer, nullable=False),
+    Column("data", JSON, nullable=False),
+    Index("ix_inc_incidents_cluster_status", "cluster", "status"),
+    Index("ix_inc_incidents_opened", "opened_us"),
+)
+
+inc_audit = Table(
+    "inc_audit",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("incident_id", String(300), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(200), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    UniqueConstraint("incident_id", "seq", name="uq_inc_audit_seq"),
+)
+
+inc_notices = Table(
+    "inc_notices",
+    metadata,
+    Column("occurrence_id", String(400), primary_key=True),
+    Column("type", String(16), nullable=False),
+    Column("start_us", BigInteger, nullable=False),
+    Column("sent_us", BigInteger, nullable=False),
+    Column("payload", JSON, nullable=False),
+)
+
+inc_windows = Table(
+    "inc_windows",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    #: ``maintenance`` (an AdHocWindow) or ``silence``.
+    Column("kind", String(16), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("start_us", BigInteger, nullable=False),
+    Column("end_us", BigInteger, nullable=False, index=True),
+    Column("created_us", BigInteger, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("data", JSON, nullable=False),
+)
+
+inc_leases = Table(
+    "inc_leases",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Column("acquired_us", BigInteger, nullable=False),
+)
+
+
+class ConcurrentUpdateError(RuntimeError):
+    """Someone else saved the same cluster state or incident since it was loaded: reload."""
+
+
+# --- time and JSON conversion -----------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def to_us(when: datetime) -> int:
+    """Aware datetime → integer microseconds since the epoch (exact)."""
+    return (ensure_utc(when) - _EPOCH) // _US
+
+
+def from_us(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=int(us))
+
+
+def _dt(value: datetime | None) -> str | None:
+    return None if value is None else ensure_utc(value).isoformat()
+
+
+def _parse_dt(value: str | None) -> datetime | None:
+    return None if value is None else ensure_utc(datetime.fromisoformat(value))
+
+
+def _req_dt(value: str) -> datetime:
+    parsed = _parse_dt(value)
+    assert parsed is not None
+    return parsed
+
+
+def finding_to_json(f: Finding) -> dict[str, Any]:
+    d = f.to_dict()
+    d["evidence"] = list(f.evidence)
+    d["response"] = list(f.response)
+    return d
+
+
+def finding_from_json(d: Mapping[str, Any]) -> Finding:
+    return Finding(
+        rule=d["rule"],
+        severity=Severity(d["severity"]),
+        status=CheckStatus(d["status"]),
+        title=d["title"],
+        value=d.get("value"),
+        threshold=d.get("threshold"),
+        unit=d["unit"],
+        subject=d.get("subject", "cluster"),
+        evidence=tuple(d.get("evidence", ())),
+        source=d.get("source", "admin"),
+        response=tuple(d.get("response", ())),
+    )
+
+
+def alert_to_json(s: AlertState) -> dict[str, Any]:
+    return {
+        "key": s.key,
+        "cluster": s.cluster,
+        "status": s.status.value,
+        "finding": finding_to_json(s.finding),
+        "active_since": _dt(s.active_since),
+        "last_seen": _dt(s.last_seen),
+        "fired_at": _dt(s.fired_at),
+        "resolved_at": _dt(s.resolved_at),
+    }
+
+
+def alert_from_json(d: Mapping[str, Any]) -> AlertState:
+    return AlertState(
+        key=d["key"],
+        cluster=d["cluster"],
+        status=AlertStatus(d["status"]),
+        finding=finding_from_json(d["finding"]),
+        active_since=_req_dt(d["active_since"]),
+        last_seen=_req_dt(d["last_seen"]),
+        fired_at=_parse_dt(d.get("fired_at")),
+        resolved_at=_parse_dt(d.get("resolved_at")),
+    )
+
+
+def sent_to_json(e: SentEntry) -> dict[str, Any]:
+    return {
+        "key": e.key,
+        "cluster": e.cluster,
+        "fired_at": _dt(e.fired_at),
+        "severity": e.severity.value,
+        "finding": finding_to_json(e.finding),
+        "channels": sorted(str(c) for c in e.channels),
+    }
+
+
+def sent_from_json(d: Mapping[str, Any]) -> SentEntry:
+    return SentEntry(
+        key=d["key"],
+        cluster=d["cluster"],
+        fired_at=_req_dt(d["fired_at"]),
+        severity=Severity(d["severity"]),
+        finding=finding_from_json(d["finding"]),
+        channels=frozenset(ChannelRef.parse(c) for c in d["channels"]),
+    )
+
+
+def _member_to_json(m: Member) -> dict[str, Any]:
+    return {
+        "key": m.key,
+        "rule": m.rule,
+        "subject": m.subject,
+        "severity": m.severity.value,
+        "title": m.title,
+        "firing": m.firing,
+        "joined_at": _dt(m.joined_at),
+    }
+
+
+def _member_from_json(d: Mapping[str, Any]) -> Member:
+    return Member(
+        key=d["key"],
+        rule=d["rule"],
+        subject=d["subject"],
+        severity=Severity(d["severity"]),
+        title=d["title"],
+        firing=bool(d["firing"]),
+        joined_at=_req_dt(d["joined_at"]),
+    )
+
+
+def incident_to_json(inc: Incident) -> dict[str, Any]:
+    """Everything of an incident except its audit trail (which has a table of its own)."""
+    return {
+        "id": inc.id,
+        "cluster": inc.cluster,
+        "status": inc.status.value,
+        "severity": inc.severity.value,
+        "opened_at": _dt(inc.opened_at),
+        "members": [_member_to_json(m) for m in inc.members],
+        "escalated_to": inc.escalated_to.value if inc.escalated_to else None,
+        "escalations_done": list(inc.escalations_done),
+        "paged": sorted(str(c) for c in inc.paged),
+        "first_paged_at": _dt(inc.first_paged_at),
+        "notified": list(inc.notified),
+        "notified_contacts": [c.model_dump(mode="json") for c in inc.notified_contacts],
+        "acknowledged_at": _dt(inc.acknowledged_at),
+        "acknowledged_by": inc.acknowledged_by,
+        "resolved_at": _dt(inc.resolved_at),
+        "resolved_by": inc.resolved_by,
+    }
+
+
+def incident_from_json(d: Mapping[str, Any], audit: Sequence[AuditEntry]) -> Incident:
+    return Incident(
+        id=d["id"],
+        cluster=d["cluster"],
+        status=IncidentStatus(d["status"]),
+        opened_at=_req_dt(d["opened_at"]),
+        members=tuple(_member_from_json(m) for m in d["members"]),
+        audit=tuple(audit),
+        escalated_to=Severity(d["escalated_to"]) if d.get("escalated_to") else None,
+        escalations_done=tuple(d.get("escalations_done", ())),
+        paged=frozenset(ChannelRef.parse(c) for c in d.get("paged", ())),
+        first_paged_at=_parse_dt(d.get("first_paged_at")),
+        notified=tuple(d.get("notified", ())),
+        notified_contacts=tuple(Contact.model_validate(c) for c in d.get("notified_contacts", ())),
+        acknowledged_at=_parse_dt(d.get("acknowledged_at")),
+        acknowledged_by=d.get("acknowledged_by"),
+        resolved_at=_parse_dt(d.get("resolved_at")),
+        resolved_by=d.get("resolved_by"),
+    )
+
+
+# --- values the store hands out ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterState:
+    """Everything one engine cycle of one cluster reads, with the version it was read at.
+
+    ``incidents`` holds the cluster's unresolved incidents plus any incident whose id a new
+    incident opened now could collide with (see :meth:`IncidentStore.load_state`).
+    """
+
+    cluster: str
+    version: int
+    alerts: dict[str, AlertState] = field(default_factory=dict)
+    ledger: SentLedger = field(default_factory=SentLedger)
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    last_cycle: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredWindow:
+    """A window or silence created at run time, with who made it and why."""
+
+    id: int
+    window: AdHocWindow | Silence
+    created_at: datetime
+    created_by: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SentNotice:
+    occurrence_id: str
+    type: str
+    start: datetime
+    sent_at: datetime
+    payload: dict[str, Any]
+
+
+#: Called inside the saving transaction with its connection (e.g. to write an outbox), so the
+#: state change and whatever must accompany it commit or roll back together.
+TxHook = Callable[[Connection], None]
+
+
+class IncidentStore:
+    """Persistence for the incident engine and CLI; see the module docstring."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        # preserve_rowcount: "did my INSERT … ON CONFLICT DO NOTHING insert?" is answered by
+        # rowcount, which the psycopg driver otherwise leaves at -1 for INSERTs.
+        self.engine: Engine = create_engine(
+            url,
+            echo=echo,
+            future=True,
+            pool_pre_ping=True,
+            execution_options={"preserve_rowcount": True},
+        )
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> IncidentStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def _insert(self, table: Table) -> Any:
+        """Dialect ``INSERT`` construct (for ``ON CONFLICT DO NOTHING``)."""
+        if self.dialect == "postgresql":
+            return pg_insert(table)
+        if self.dialect == "sqlite":
+            return sqlite_insert(table)
+        raise ValueError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
+
+    # ------------------------------------------------------------ cluster state
+    def load_state(self, cluster: str, now: datetime | None = None) -> ClusterState:
+        """Alert states, sent ledger and unresolved incidents of ``cluster``.
+
+        With ``now``, resolved incidents whose id starts with the id a new incident would get
+        at ``now`` are included too, so :func:`new_incident_id` cannot reuse an id.
+        """
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(inc_clusters).where(inc_clusters.c.cluster == cluster)
+            ).first()
+            alerts = {
+                r.key: alert_from_json(r.data)
+                for r in conn.execute(
+                    select(inc_alert_states).where(inc_alert_states.c.cluster == cluster)
+                )
+            }
+            ledger = SentLedger(
+                {
+                    r.key: sent_from_json(r.data)
+                    for r in conn.execute(
+                        select(inc_sent_ledger).where(inc_sent_ledger.c.cluster == cluster)
+                    )
+                }
+            )
+            c = inc_incidents.c
+            cond = and_(c.cluster == cluster, c.status != IncidentStatus.RESOLVED.value)
+            if now is not None:
+                prefix = f"{cluster}-{ensure_utc(now):%Y%m%dT%H%M%SZ}"
+                cond = or_(cond, and_(c.cluster == cluster, c.id.startswith(prefix)))
+            incidents = self._incidents(conn, select(inc_incidents).where(cond))
+        return ClusterState(
+            cluster=cluster,
+            version=row.version if row else 0,
+            alerts=alerts,
+            ledger=ledger,
+            incidents={i.id: i for i in incidents},
+            last_cycle=from_us(row.last_cycle_us) if row else None,
+        )
+
+    def save_state(
+        self,
+        loaded: ClusterState,
+        now: datetime,
+        alerts: Mapping[str, AlertState],
+        ledger: SentLedger,
+        incidents: Iterable[Incident],
+        *,
+        in_tx: TxHook | None = None,
+    ) -> int:
+        """Write one cycle's result in ONE transaction; returns the new cluster version.
+
+        ``alerts`` and ``ledger`` replace the cluster's; ``incidents`` are saved against the
+        versions in ``loaded`` (incidents not in ``loaded`` must be new).  Raises
+        :class:`ConcurrentUpdateError` - and writes nothing - if another writer saved this
+        cluster or one of these incidents since ``loaded`` was read.
+        """
+        cluster = loaded.cluster
+        with self.engine.begin() as conn:
+            self._bump_cluster(conn, cluster, loaded.version, now)
+            conn.execute(delete(inc_alert_states).where(inc_alert_states.c.cluster == cluster))
+            rows = [
+                {"key": k, "cluster": cluster, "status": s.status.value, "data": alert_to_json(s)}
+                for k, s in sorted(alerts.items())
+                if s.cluster == cluster
+            ]
+            if rows:
+                conn.execute(insert(inc_alert_states), rows)
+            conn.execute(delete(inc_sent_ledger).where(inc_sent_ledger.c.cluster == cluster))
+            rows = [
+                {"key": k, "cluster": cluster, "data": sent_to_json(e)}
+                for k, e in sorted(ledger.entries.items())
+                if e.cluster == cluster
+            ]
+            if rows:
+                conn.execute(insert(inc_sent_ledger), rows)
+            for inc in incidents:
+                self._save_incident(conn, inc, loaded.incidents.get(inc.id))
+            if in_tx is not None:
+                in_tx(conn)
+        return loaded.version + 1
+
+    def _bump_cluster(self, conn: Connection, cluster: str, version: int, now: datetime) -> None:
+        now_us = to_us(now)
+        if version == 0:
+            stmt = (
+                self._insert(inc_clusters)
+                .values(cluster=cluster, version=1, last_cycle_us=now_us)
+                .on_conflict_do_nothing(index_elements=["cluster"])
+            )
+            done = conn.execute(stmt).rowcount
+        else:
+            done = conn.execute(
+                update(inc_clusters)
+                .where(and_(inc_clusters.c.cluster == cluster, inc_clusters.c.version == version))
+                .values(version=version + 1, last_cycle_us=now_us)
+            ).rowcount
+        if done != 1:
+            raise ConcurrentUpdateError(
+                f"cluster {cluster}: its incident state was saved by another process meanwhile"
+            )
+
+    # --------------------------------------------------------------- incidents
+    def _incidents(self, conn: Connection, query: Any) -> list[Incident]:
+        rows = list(conn.execute(query))
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        audits: dict[str, list[AuditEntry]] = {i: [] for i in ids}
+        a = inc_audit.c
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start : chunk_start + 500]
+            q = select(inc_audit).where(a.incident_id.in_(chunk)).order_by(a.incident_id, a.seq)
+            for r in conn.execute(q):
+                audits[r.incident_id].append(
+                    AuditEntry(from_us(r.at_us), r.actor, r.action, r.detail or "")
+                )
+        return [incident_from_json(r.data, audits[r.id]) for r in rows]
+
+    def get_incident(self, incident_id: str) -> Incident | None:
+        with self.engine.connect() as conn:
+            found = self._incidents(
+                conn, select(inc_incidents).where(inc_incidents.c.id == incident_id)
+            )
+        return found[0] if found else None
+
+    def list_incidents(
+        self,
+        status: IncidentStatus | str | None = None,
+        cluster: str | None = None,
+        limit: int = 50,
+    ) -> list[Incident]:
+        """Newest first.  ``status`` ``None`` (or ``"all"``) lists every status."""
+        c = inc_incidents.c
+        q = select(inc_incidents)
+        if status is not None and str(status) != "all":
+            q = q.where(c.status == IncidentStatus(status).value)
+        if cluster is not None:
+            q = q.where(c.cluster == cluster)
+        q = q.order_by(c.opened_us.desc(), c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return self._incidents(conn, q)
+
+    def save_incident(
+        self, incident: Incident, previous: Incident | None, *, in_tx: TxHook | None = None
+    ) -> None:
+        """Save ``incident`` as the successor of ``previous`` (``None``: a new incident).
+
+        Only the audit entries added since ``previous`` are written (the trail is append-only).
+        Raises :class:`ConcurrentUpdateError` if the stored incident is not ``previous``.
+        """
+        with self.engine.begin() as conn:
+            self._save_incident(conn, incident, previous)
+            if in_tx is not None:
+                in_tx(conn)
+
+    def _save_incident(self, conn: Connection, inc: Incident, previous: Incident | None) -> None:
+        old_version = len(previous.audit) if previous is not None else 0
+        if previous is not None and inc == previous:
+            return
+        if len(inc.audit) < old_version or inc.audit[:old_version] != (
+            previous.audit if previous else ()
+        ):
+            raise ValueError(f"incident {inc.id}: the audit trail is append-only")
+        values = {
+            "cluster": inc.cluster,
+            "status": inc.status.value,
+            "severity": inc.severity.value,
+            "opened_us": to_us(inc.opened_at),
+            "resolved_us": to_us(inc.resolved_at) if inc.resolved_at else None,
+            "version": len(inc.audit),
+            "data": incident_to_json(inc),
+        }
+        if previous is None:
+            stmt = (
+                self._insert(inc_incidents)
+                .values(id=inc.id, **values)
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+        else:
+            c = inc_incidents.c
+            stmt = (
+                update(inc_incidents)
+                .where(and_(c.id == inc.id, c.version == old_version))
+                .values(**values)
+            )
+        if conn.execute(stmt).rowcount != 1:
+            raise ConcurrentUpdateError(
+                f"incident {inc.id} was changed by someone else meanwhile; reload and retry"
+            )
+        new_entries = [
+            {
+                "incident_id": inc.id,
+                "seq": seq,
+                "at_us": to_us(e.at),
+                "actor": e.actor,
+                "action": e.action,
+                "detail": e.detail,
+            }
+            for seq, e in enumerate(inc.audit)
+            if seq >= old_version
+        ]
+        if new_entries:
+            conn.execute(insert(inc_audit), new_entries)
+
+    # ----------------------------------------------------------- windows etc.
+    def add_window(
+        self, window: AdHocWindow, created_by: str, now: datetime, reason: str = ""
+    ) -> int:
+        """Persist an ad-hoc (e.g. emergency) maintenance window; returns its row id."""
+        return self._add_window("maintenance", window.name, window, created_by, now, reason)
+
+    def add_silence(self, silence: Silence, now: datetime, reason: str = "") -> int:
+        """Persist a silence; ``reason`` defaults to its comment."""
+        name = f"silence by {silence.created_by}"
+        return self._add_window(
+            "silence", name, silence, silence.created_by, now, reason or silence.comment
+        )
+
+    def _add_window(
+        self,
+        kind: str,
+        name: str,
+        window: AdHocWindow | Silence,
+        created_by: str,
+        now: datetime,
+        reason: str,
+    ) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                insert(inc_windows).values(
+                    kind=kind,
+                    name=name,
+                    start_us=to_us(window.start),
+                    end_us=to_us(window.end),
+                    created_us=to_us(now),
+                    created_by=created_by,
+                    reason=reason,
+                    data=window.model_dump(mode="json"),
+                )
+            )
+            pk = result.inserted_primary_key
+            assert pk is not None
+            return int(pk[0])
+
+    def list_windows(self, ending_after: datetime | None = None) -> list[StoredWindow]:
+        """Run-time windows and silences, by start; only those ending after ``ending_after``."""
+        c = inc_windows.c
+        q = select(inc_windows).order_by(c.start_us, c.id)
+        if ending_after is not None:
+            q = q.where(c.end_us > to_us(ending_after))
+        out: list[StoredWindow] = []
+        with self.engine.connect() as conn:
+            for r in conn.execute(q):
+                model = AdHocWindow if r.kind == "maintenance" else Silence
+                out.append(
+                    StoredWindow(
+                        r.id,
+                        model.model_validate(r.data),
+                        from_us(r.created_us),
+                        r.created_by,
+                        r.reason or "",
+                    )
+                )
+        return out
+
+    def record_notice_sent(
+        self,
+        occurrence_id: str,
+        notice_type: str,
+        start: datetime,
+        payload: Mapping[str, Any],
+        now: datetime,
+        *,
+        in_tx: TxHook | None = None,
+    ) -> bool:
+        """Claim a maintenance occurrence's notice: True if this call recorded it first.
+
+        ``INSERT … ON CONFLICT DO NOTHING`` on the occurrence id, so of two concurrent
+        ``maintenance notify`` runs exactly one gets True and emits the notice.
+        """
+        stmt = (
+            self._insert(inc_notices)
+            .values(
+                occurrence_id=occurrence_id,
+                type=notice_type,
+                start_us=to_us(start),
+                sent_us=to_us(now),
+                payload=dict(payload),
+            )
+            .on_conflict_do_nothing(index_elements=["occurrence_id"])
+        )
+        with self.engine.begin() as conn:
+            claimed = conn.execute(stmt).rowcount == 1
+            if claimed and in_tx is not None:
+                in_tx(conn)
+        return claimed
+
+    def sent_notice_ids(self, occurrence_ids: Iterable[str]) -> set[str]:
+        """Which of these occurrences already had their notice recorded."""
+        ids = list(occurrence_ids)
+        if not ids:
+            return set()
+        c = inc_notices.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.occurrence_id).where(c.occurrence_id.in_(ids)))
+            return {r.occurrence_id for r in rows}
+
+    def notices_sent(self, since: datetime | None = None) -> list[SentNotice]:
+        """Notices recorded, by window start; only windows starting at/after ``since``."""
+        c = inc_notices.c
+        q = select(inc_notices).order_by(c.start_us, c.occurrence_id)
+        if since is not None:
+            q = q.where(c.start_us >= to_us(since))
+        with self.engine.connect() as conn:
+            return [
+                SentNotice(
+                    r.occurrence_id, r.type, from_us(r.start_us), from_us(r.sent_us), r.payload
+                )
+                for r in conn.execute(q)
+            ]
+
+    # ------------------------------------------------------------------ leases
+    def try_acquire_lease(self, name: str, owner: str, ttl_s: float, now: datetime) -> bool:
+        """Take or renew lease ``name`` for ``owner`` until ``now + ttl_s``; False if held.
+
+        Atomic on both backends: a single conditional ``UPDATE … WHERE expired OR owner = me``
+        (PostgreSQL re-checks the condition on the committed row when two updates race, SQLite
+        serialises writers), and on first use ``INSERT … ON CONFLICT DO NOTHING``, so two
+        processes can never both get True for overlapping terms.  ``now`` should come from
+        clocks kept in sync (NTP): the lease is only as good as the clocks' agreement.
+        """
+        if ttl_s <= 0:
+            raise ValueError("ttl_s must be positive")
+        now_us = to_us(now)
+        expires = now_us + round(ttl_s * 1_000_000)
+        c = inc_leases.c
+        with self.engine.begin() as conn:
+            renewed = conn.execute(
+                update(inc_leases)
+                .where(and_(c.name == name, or_(c.expires_us <= now_us, c.owner == owner)))
+                .values(owner=owner, expires_us=expires, acquired_us=now_us)
+            ).rowcount
+            if renewed == 1:
+                return True
+            created = conn.execute(
+                self._insert(inc_leases)
+                .values(name=name, owner=owner, expires_us=expires, acquired_us=now_us)
+                .on_conflict_do_nothing(index_elements=["name"])
+            ).rowcount
+            return created == 1
+
+    def release_lease(self, name: str, owner: str) -> bool:
+        """Give the lease up early (clean shutdown); False if ``owner`` did not hold it."""
+        c = inc_leases.c
+        with self.engine.begin() as conn:
+            gone = conn.execute(
+                delete(inc_leases).where(and_(c.name == name, c.owner == owner))
+            ).rowcount
+        return gone == 1
+
+    def lease_holder(self, name: str, now: datetime) -> str | None:
+        """Who holds lease ``name`` at ``now`` (``None`` if nobody or expired)."""
+        c = inc_leases.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(c.owner).where(and_(c.name == name, c.expires_us > to_us(now)))
+            ).first()
+        return row.owner if row else None

@@ -1,0 +1,250 @@
+"""The watch loop: collect → evaluate → incidents → notify, every N seconds, per cluster.
+
+``kafkaops watch`` runs it in the foreground; ``kafkaops serve`` will host the same object.  One
+:class:`Watcher` owns, for every watched cluster, a target (how to connect) and a count of
+consecutive failed collections, and shares one store (history, incidents, outbox) and one
+dispatcher.
+
+Why "unreachable for N consecutive cycles" and not at once: one lost snapshot (a GC pause, a
+rolling restart of the broker we happened to ask) must not page anyone as "MSK cluster
+completely offline".  Below N the cluster's alert state is simply left as it was — neither new
+findings nor resolves; at N the only finding fed to the incident engine is the P0
+``cluster_offline``; the first good snapshot afterwards resolves it.
+
+Two watchers sharing one PostgreSQL store (a hot standby) must not both page: each cycle the
+watcher renews a leader lease in the database and only the holder runs the incident engine and
+delivers.  The standby keeps collecting (so it is warm) but writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kafkaops.errors import ClusterUnreachable
+from kafkaops.evaluate.thresholds import build_report
+from kafkaops.health import Target, observe_lag, take_snapshot
+from kafkaops.model import CheckStatus, HealthReport, Severity
+
+log = logging.getLogger(__name__)
+
+#: Name of the database lease that elects the one watcher allowed to page.
+LEASE_NAME = "kafkaops-watch"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_owner() -> str:
+    """Who holds the lease: host and pid, so an operator can tell instances apart."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class ClusterState:
+    """What the loop remembers about one cluster between cycles (in memory)."""
+
+    target: Target
+    failures: int = 0
+    last_report: HealthReport | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterOutcome:
+    """One cluster's part of a cycle, for logs, the CLI's progress lines and the service."""
+
+    cluster: str
+    reachable: bool
+    failures: int
+    severity: Severity
+    triggered: int
+    notifications: int
+    actions: int
+    duration_s: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CycleOutcome:
+    at: datetime
+    leader: bool
+    clusters: tuple[ClusterOutcome, ...]
+    delivered: int = 0
+    failed: int = 0
+    retried: int = 0
+    #: Why deliveries failed or will be retried, by idempotency key (no secrets in them).
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Watcher:
+    """Runs cycles over ``targets``; everything stateful lives in the store."""
+
+    targets: Sequence[Target]
+    engine: Any  # kafkaops.incidents.engine.IncidentEngine
+    dispatcher: Any | None  # kafkaops.notify.dispatcher.Dispatcher
+    lease: Any | None = None  # kafkaops.store.incidents.IncidentStore (leader lease)
+    offline_after: int = 3
+    interval_s: float = 10.0
+    owner: str = field(default_factory=default_owner)
+    clock: Callable[[], datetime] = utc_now
+    states: dict[str, ClusterState] = field(init=False)
+    leader: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.states = {t.name: ClusterState(t) for t in self.targets}
+
+    # ------------------------------------------------------------------ one cycle
+    def is_leader(self, now: datetime) -> bool:
+        if self.lease is None:
+            return True
+        ttl = max(3 * self.interval_s, 30.0)
+        return bool(self.lease.try_acquire_lease(LEASE_NAME, self.owner, ttl, now))
+
+    def cycle(self, now: datetime | None = None) -> CycleOutcome:
+        """Collect and evaluate every cluster, run the incident engine, deliver what is due.
+
+        ``now`` is the cycle's scheduled time (the loop passes ticks exactly ``interval_s``
+        apart), so a ``for: 10s`` alert fires on the second 10-second cycle, not on the second
+        or third depending on how long the collections happened to take.
+        """
+        now = now or self.clock()
+        outcomes = []
+        leader = self.is_leader(now)
+        for name in sorted(self.states):
+            outcomes.append(self._cluster_cycle(self.states[name], leader, now))
+        self.leader = leader
+        report = self.deliver()
+        return CycleOutcome(
+            self.clock(),
+            leader,
+            tuple(outcomes),
+            delivered=len(report.delivered) if report else 0,
+            failed=len(report.failed) if report else 0,
+            retried=len(report.retried) if report else 0,
+            errors=dict(report.errors) if report else {},
+        )
+
+    def deliver(self) -> Any:
+        """One delivery round (leader only); returns the dispatcher's report or None."""
+        if not self.leader or self.dispatcher is None:
+            return None
+        report = self.dispatcher.deliver_due(self.clock())
+        for key, reason in report.errors.items():
+            log.warning("delivery of %s: %s", key, reason)
+        return report
+
+    def _cluster_cycle(self, state: ClusterState, leader: bool, now: datetime) -> ClusterOutcome:
+        started = time.monotonic()
+        target = state.target
+        report: HealthReport | None
+        try:
+            snapshot = take_snapshot(target)
+        except ClusterUnreachable as exc:
+            state.failures += 1
+            state.last_error = str(exc)
+            report = None
+            if state.failures >= self.offline_after:
+                report = build_report(
+                    None,
+                    target.config.thresholds,
+                    cluster_name=target.name,
+                    bootstrap=str(target.client_kwargs.get("bootstrap_servers", "")),
+                    checked_at_ms=int(time.time() * 1000),
+                    reachable=False,
+                    unreachable_reason=(
+                        f"{exc} ({state.failures} consecutive cycles, "
+                        f"threshold {self.offline_after})"
+                    ),
+                )
+        else:
+            state.failures = 0
+            state.last_error = None
+            # The standby does not write history either: one writer per store.
+            snapshot, statuses = observe_lag(target, snapshot) if leader else (snapshot, None)
+            report = build_report(
+                snapshot,
+                target.config.thresholds,
+                cluster_name=target.name,
+                bootstrap=snapshot.bootstrap,
+                checked_at_ms=snapshot.taken_at_ms,
+                reachable=True,
+                statuses=statuses,
+            )
+        if report is not None:
+            state.last_report = report
+        notifications = actions = 0
+        if leader and report is not None:
+            result = self.engine.cycle(target.name, report.checks, now)
+            notifications, actions = len(result.notifications), len(result.actions)
+        triggered = (
+            sum(1 for f in report.checks if f.status == CheckStatus.TRIGGERED) if report else 0
+        )
+        return ClusterOutcome(
+            cluster=target.name,
+            reachable=state.failures == 0,
+            failures=state.failures,
+            severity=report.severity if report else Severity.OK,
+            triggered=triggered,
+            notifications=notifications,
+            actions=actions,
+            duration_s=time.monotonic() - started,
+            error=state.last_error,
+        )
+
+    # ------------------------------------------------------------------ the loop
+    def run(
+        self,
+        *,
+        count: int | None = None,
+        stop: threading.Event | None = None,
+        on_cycle: Callable[[CycleOutcome], None] | None = None,
+    ) -> int:
+        """Cycle every ``interval_s`` until ``count`` cycles ran or ``stop`` is set.
+
+        A cycle that raises (a store outage, a bug) is logged and the loop goes on: a watcher
+        that dies quietly is worse than one that complains every cycle.  Returns cycles run.
+        """
+        stop = stop or threading.Event()
+        done = 0
+        grid_start, wall_start = time.monotonic(), self.clock()
+        while not stop.is_set() and (count is None or done < count):
+            started = time.monotonic()
+            # Ticks on a fixed grid; a tick that overran is skipped, not crammed in.
+            tick = max(done, round((started - grid_start) / self.interval_s))
+            try:
+                outcome = self.cycle(wall_start + timedelta(seconds=tick * self.interval_s))
+            except Exception as exc:  # the loop must survive anything
+                log.error("watch cycle failed: %s: %s", type(exc).__name__, exc)
+                log.debug("watch cycle failure", exc_info=True)
+            else:
+                if on_cycle is not None:
+                    on_cycle(outcome)
+            done += 1
+            if count is not None and done >= count:
+                break
+            next_at = grid_start + (tick + 1) * self.interval_s
+            # Between collections keep the outbox moving: retries and rate-limited Slack
+            # messages come due within seconds, not at the next 10-second cycle.
+            while not stop.wait(min(1.0, max(0.0, next_at - time.monotonic()))):
+                if time.monotonic() >= next_at:
+                    break
+                try:
+                    self.deliver()
+                except Exception as exc:  # a store hiccup: the next cycle tries again
+                    log.error("delivery failed: %s: %s", type(exc).__name__, exc)
+        if self.lease is not None:
+            try:
+                self.lease.release_lease(LEASE_NAME, self.owner)
+            except Exception as exc:  # best effort on the way out
+                log.warning("could not release the watch lease: %s", type(exc).__name__)
+        return done

@@ -1,0 +1,71 @@
+"""Incident settings: defaults are the runbook, the example file documents exactly them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from kafkaops.config import default_config
+from kafkaops.incidents.settings import (
+    DEFAULT_SETTINGS,
+    EXAMPLE_PATH,
+    IncidentSettings,
+    load_settings_file,
+    settings_from_config,
+)
+from kafkaops.model import Severity
+
+
+def test_defaults_are_the_runbook() -> None:
+    s = IncidentSettings()
+    assert [(st.after_s, st.raise_to, st.notify) for st in s.escalation.steps] == [
+        (900, Severity.P1, None),
+        (1800, Severity.P0, None),
+        (3600, None, "secondary"),
+        (7200, None, "executive"),
+    ]
+    assert [w.name for w in s.maintenance.windows] == ["daily", "weekly", "monthly"]
+    assert [w.duration_s for w in s.maintenance.windows] == [7200, 14400, 21600]
+    assert s.maintenance.notice_lead_s == 24 * 3600
+    assert s.maintenance.p0_pages_during_maintenance is True
+    assert [str(c) for c in s.routing.p0][:3] == ["phone", "sms", "pagerduty"]
+    # Placeholders only: no real phone numbers in source control.
+    people = [*s.contacts.primary, *s.contacts.secondary, *s.contacts.executive]
+    assert all(p.phone is None for p in people)
+    assert all((p.email or "").endswith("@example.com") for p in people)
+
+
+def test_example_file_is_valid_and_equals_the_defaults() -> None:
+    assert load_settings_file(EXAMPLE_PATH) == DEFAULT_SETTINGS
+
+
+def test_settings_from_config_accepts_old_and_new_configs() -> None:
+    assert settings_from_config(default_config()) == DEFAULT_SETTINGS  # no incidents: yet
+    assert settings_from_config(None) == DEFAULT_SETTINGS
+
+    @dataclass
+    class WithSection:
+        incidents: Any
+
+    quiet = {"maintenance": {"p0_pages_during_maintenance": False}}
+    custom = IncidentSettings.model_validate(quiet)
+    assert settings_from_config(WithSection(custom)) is custom
+    raw = WithSection({"alerts": {"keep_firing_for_s": 120}})
+    assert settings_from_config(raw).alerts.keep_firing_for_s == 120
+    assert settings_from_config({"maintenance": {"windows": []}}).maintenance.windows == ()
+
+
+def test_unknown_keys_and_bad_values_are_refused(tmp_path) -> None:
+    with pytest.raises(ValidationError):
+        IncidentSettings.model_validate({"maintenance": {"notice_lead": "24h"}})
+    with pytest.raises(ValidationError):
+        IncidentSettings.model_validate({"routing": {"p0": ["carrier-pigeon"]}})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "incidents:\n  maintenance:\n    windows:\n      - {name: x, rrule: nope, duration_s: 6}\n"
+    )
+    with pytest.raises(ValueError, match=r"bad.yaml: incidents.maintenance.windows"):
+        load_settings_file(bad)
