@@ -644,7 +644,9 @@ def maintenance_start_emergency(
         f"(impact {window.impact}) by {actor}",
         markup=False,
     )
-    out.print(f"sent: {notice.message['subject']} (to the emergency topic)", markup=False)
+    out.print(
+        f"notice queued for delivery: {notice.message['subject']} (emergency topic)", markup=False
+    )
     out.print(json.dumps(notice.message["payload"], indent=2), markup=False, highlight=False)
 
 

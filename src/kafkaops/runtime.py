@@ -10,7 +10,7 @@ not at all.  Everything lives in one database (``store.url``): history, incident
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,25 +33,38 @@ NOTICE_CHANNELS = {"maintenance": "sns:msk-maintenance", "emergency": "sns:msk-e
 
 def delivery_messages(delivery: Delivery) -> list[OutboundMessage]:
     """Every outbound message one saved change produces (one per channel)."""
-    from kafkaops.incidents.windows import MaintenanceNotice
-    from kafkaops.notify.message import from_incident_action, from_notice, from_notification
+    from kafkaops.notify.message import from_incident_action, from_notification
 
     messages = [from_notification(n) for n in delivery.notifications]
     for action in delivery.actions:
         messages.extend(from_incident_action(action))
     for notice in delivery.notices:
-        payload = notice["payload"]
-        model = MaintenanceNotice(
-            type=payload["type"],
-            start_time=payload["start_time"],
-            duration_s=notice.get("duration_s"),
-            impact=payload["impact"],
-            services_affected=tuple(payload["services_affected"]),
-            contact=payload["contact"],
-        )
-        channel = NOTICE_CHANNELS.get(str(notice.get("topic")), NOTICE_CHANNELS["maintenance"])
-        messages.append(from_notice(model, channel))
+        messages.append(notice_message(notice))
     return messages
+
+
+def notice_message(notice: Mapping[str, Any]) -> OutboundMessage:
+    """A maintenance notice (``engine.emit_notice`` output) for its SNS topic.
+
+    The body is exactly the runbook's ``maintenance-notice.json``; the idempotency key is the
+    occurrence's, so sending the notice twice (a re-run, a restart) queues it once.
+    """
+    from datetime import UTC, datetime
+
+    from kafkaops.notify.message import OutboundMessage, iso_utc
+
+    channel = NOTICE_CHANNELS.get(str(notice.get("topic")), NOTICE_CHANNELS["maintenance"])
+    return OutboundMessage(
+        idempotency_key=f"{notice['idempotency_key']}|{channel}",
+        channel=channel,
+        action="notice",
+        dedup_key=str(notice.get("occurrence_id") or notice["idempotency_key"]),
+        severity="OK",
+        cluster="",
+        summary=str(notice["subject"])[:200],
+        details={"notice": dict(notice["payload"]), "subject": notice["subject"]},
+        created_at=iso_utc(datetime.now(UTC)),
+    )
 
 
 def outbox_writer(outbox: Outbox) -> Callable[[Connection, Delivery], None]:

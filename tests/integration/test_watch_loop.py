@@ -76,3 +76,49 @@ def test_offline_after_n_cycles_is_p0_and_recovery_resolves(bootstrap, tmp_path)
         assert resolves, "no resolve queued for the channels that were paged"
     finally:
         runtime.close()
+
+
+def test_two_watchers_on_one_postgresql_only_the_lease_holder_pages(postgres_url, request):
+    """A hot standby shares the store: it collects, but neither runs the engine nor delivers."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    db = f"watch_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {db}"))
+    admin.dispose()
+    url = postgres_url.rsplit("/", 1)[0] + f"/{db}"
+    cfg = Config.model_validate(
+        {"incidents": {"routing": {"p0": ["webhook:ops"], "p1": ["webhook:ops"],
+                                   "p2": ["webhook:ops"]}}}
+    )  # fmt: skip
+    target = Target(
+        name="prod",
+        client_kwargs={"bootstrap_servers": "127.0.0.1:1"},
+        options=CollectOptions(connect_timeout_ms=1000, request_timeout_ms=1000,
+                               time_lag_method="none"),
+        config=cfg,
+    )  # fmt: skip
+    a, b = open_runtime(cfg, url, owner="a"), open_runtime(cfg, url, owner="b")
+    t0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    watchers = [
+        Watcher(targets=[target], engine=rt.engine, dispatcher=rt.dispatcher,
+                lease=rt.incidents, offline_after=1, interval_s=10, owner=owner)
+        for rt, owner in ((a, "a"), (b, "b"))
+    ]  # fmt: skip
+    try:
+        leaders = []
+        for i in range(3):
+            now = t0 + timedelta(seconds=10 * i)
+            outcomes = [w.cycle(now) for w in watchers]
+            leaders.append([o.leader for o in outcomes])
+            standby = [o for o in outcomes if not o.leader]
+            assert len(standby) == 1 and standby[0].clusters[0].notifications == 0
+        assert leaders == [[True, False]] * 3, leaders
+        triggers = [r for r in a.outbox.list(limit=100) if r.message.action == "trigger"]
+        assert len(triggers) == 1, [r.message.idempotency_key for r in triggers]
+    finally:
+        a.close()
+        b.close()

@@ -29,6 +29,7 @@ from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.protocol.consumer import OffsetSpec
 from kafka.protocol.consumer.offsets import IsolationLevel
+from kafka.protocol.metadata import MetadataRequest
 
 from kafkaops.errors import ClusterUnreachable
 from kafkaops.model import (
@@ -201,7 +202,41 @@ class KafkaAdmin:
         return Call(self._admin._async_describe_quorum, ("__cluster_metadata", 0), any_node=True)
 
     def metadata_call(self) -> Call:
-        return Call(self._admin._get_cluster_metadata, (None,), any_node=True)
+        return Call(self._async_metadata, (), any_node=True)
+
+    async def _async_metadata(self) -> dict[str, Any]:
+        """Every topic's partitions, read straight off the response objects.
+
+        kafka-python's ``_get_cluster_metadata`` asks for ACL operations we do not use and
+        converts the whole response with ``to_dict()`` — a tenth of a 10,000-partition snapshot.
+        """
+        request = MetadataRequest(
+            topics=None,
+            allow_auto_topic_creation=False,
+            include_cluster_authorized_operations=False,
+            include_topic_authorized_operations=False,
+        )
+        response = await self._admin._manager.send(request)
+        topics = []
+        for t in response.topics:
+            topics.append(
+                {
+                    "name": t.name,
+                    "error_code": t.error_code,
+                    "is_internal": bool(getattr(t, "is_internal", False)),
+                    "partitions": [
+                        {
+                            "partition_index": p.partition_index,
+                            "leader_id": p.leader_id,
+                            "replica_nodes": p.replica_nodes,
+                            "isr_nodes": p.isr_nodes,
+                            "offline_replicas": getattr(p, "offline_replicas", None) or (),
+                        }
+                        for p in t.partitions
+                    ],
+                }
+            )
+        return {"topics": topics}
 
     def list_groups_call(self, broker_id: int) -> Call:
         return Call(self._admin._async_list_groups, ([broker_id],))
@@ -736,8 +771,9 @@ def _read_first_timestamps(
         if k in KafkaConsumer.DEFAULT_CONFIG and k not in ("bootstrap_timeout_ms", "client_id")
     }
     found: dict[tuple[str, int, int], int] = {}
-    try:
-        consumer = KafkaConsumer(
+
+    def new_consumer() -> KafkaConsumer:
+        return KafkaConsumer(
             **{
                 **consumer_kwargs,
                 "client_id": f"{options.client_id}-timelag",
@@ -749,18 +785,25 @@ def _read_first_timestamps(
                 "bootstrap_timeout_ms": options.connect_timeout_ms,
             }
         )
-    except (KafkaError, OSError) as exc:
-        errors.add("Fetch", "time lag", exc)
-        return found, 0
+
     done_rounds = 0
     # A round whose positions could not all be read (leader moving, a broker restarting, an
     # error from one partition) is retried once at the end, with whatever budget is left.
     queue: list[tuple[int, list[tuple[str, int, int]]]] = [
         (1, b) for _, b in sorted(rounds.items())
     ]
+    consumer: KafkaConsumer | None = None
     try:
         while queue and time.monotonic() < deadline:
             attempt, batch = queue.pop(0)
+            # Every round after the first re-reads partitions an earlier round read at another
+            # offset.  kafka-python 3.0.12's consumer can stop fetching a partition that was
+            # paused and re-sought (seen in CI: later rounds got nothing for 60 s), so each such
+            # round gets a fresh consumer: one bootstrap more, no shared fetch state.
+            if consumer is not None and done_rounds:
+                with contextlib.suppress(Exception):
+                    consumer.close()
+                consumer = None
             done_rounds += 1
             # Each round gets its share of what is left, so one position that cannot be read
             # (leader down, records gone) does not starve the rounds after it.
@@ -768,6 +811,7 @@ def _read_first_timestamps(
             round_deadline = time.monotonic() + max(0.5, share)
             pending = {TopicPartition(t, p): o for t, p, o in batch}
             try:
+                consumer = consumer or new_consumer()
                 _read_round(consumer, pending, found, min(deadline, round_deadline))
             except (KafkaError, OSError, AssertionError) as exc:
                 errors.add("Fetch", "time lag", exc)
@@ -777,8 +821,9 @@ def _read_first_timestamps(
         if missing:
             errors.add("Fetch", "time lag", f"{missing} positions not read within the budget")
     finally:
-        with contextlib.suppress(Exception):
-            consumer.close()
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                consumer.close()
     return found, done_rounds
 
 

@@ -6,7 +6,10 @@ Scenario (bounded, ends by itself, leaves nothing running unless ``--keep``):
    group, a lagging group and a stopped group;
 2. ``kafkaops health`` — healthy (exit 0), lag visible but under the runbook thresholds;
 3. stop broker 2 — ``kafkaops health`` shows a P1 with the under-replicated partitions (exit 2);
-4. start broker 2 again, wait for the ISR to recover — ``kafkaops health`` is healthy again.
+4. ``kafkaops watch`` turns the P1 into an incident and pages a local stand-in pager (an HTTP
+   receiver in this process); ``kafkaops incidents list`` shows it;
+5. start broker 2 again, wait for the ISR to recover — ``kafkaops health`` is healthy again, and
+   ``kafkaops watch`` resolves the incident (the pager receives the resolve).
 
 Each health run is the real CLI in a subprocess, so what you see is what an SRE would see.
 """
@@ -14,10 +17,14 @@ Each health run is the real CLI in a subprocess, so what you see is what an SRE 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from rich.console import Console
 from rich.rule import Rule
@@ -61,6 +68,59 @@ def urp_count(bootstrap: str) -> int:
     return len(snap.under_replicated_partitions)
 
 
+class _PagerHandler(BaseHTTPRequestHandler):
+    """Stands in for PagerDuty/Slack: prints every notification kafkaops delivers to it."""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            msg = json.loads(body)
+            console.print(
+                f"  [magenta]📟 pager received[/magenta] {msg.get('action')}: {msg.get('summary')}"
+            )
+        except ValueError:
+            console.print("  [magenta]📟 pager received[/magenta] (not JSON)")
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def start_pager() -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PagerHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def write_demo_config(box: Sandbox, bootstrap: str, pager_url: str) -> Path:
+    """A config for the watch step: the sandbox, a store, every severity to the demo pager."""
+    path = box.root / "demo-kafkaops.yaml"
+    path.write_text(
+        f"""# written by make demo
+clusters:
+  sandbox:
+    bootstrap: {bootstrap}
+store:
+  url: sqlite:///{box.root / "demo-kafkaops.db"}
+watch:
+  interval: 5s
+incidents:
+  alerts:
+    keep_firing_for_s: 5
+  routing:
+    p0: ["webhook:demo-pager"]
+    p1: ["webhook:demo-pager"]
+    p2: ["webhook:demo-pager"]
+channels:
+  webhooks:
+    demo-pager:
+      url: {pager_url}
+"""
+    )
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="leave the cluster running at the end")
@@ -97,10 +157,19 @@ def main(argv: list[str] | None = None) -> int:
         wait_for(lambda: urp_count(bootstrap) > 0, 60, "under-replicated partitions")
         kafkaops("health")
 
-        step("5. Restore broker 2 and wait for the ISR to catch up → healthy again")
+        step("5. kafkaops watch: the P1 becomes an incident and pages (a local pager stands in)")
+        pager = start_pager()
+        cfg = write_demo_config(box, bootstrap, f"http://127.0.0.1:{pager.server_port}/")
+        kafkaops("watch", "-c", str(cfg), "--count", "4")
+        kafkaops("incidents", "list", "-c", str(cfg))
+
+        step("6. Restore broker 2 and wait for the ISR to catch up → healthy, incident resolved")
         kafkaops("sandbox", "start-broker", "2")
         wait_for(lambda: urp_count(bootstrap) == 0, 120, "in-sync replicas")
         kafkaops("health")
+        kafkaops("watch", "-c", str(cfg), "--count", "3")
+        kafkaops("incidents", "list", "--status", "all", "-c", str(cfg))
+        pager.shutdown()
         return 0
     except KafkaopsError as exc:
         console.print(f"[red]error:[/red] {exc}")
@@ -117,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                 "stop it with: .venv/bin/kafkaops sandbox down"
             )
         else:
-            step("6. Clean up: stop every JVM")
+            step("7. Clean up: stop every JVM")
             stopped = box.down()
             console.print(f"stopped {stopped} process(es); nothing left running")
 
