@@ -37,10 +37,11 @@ from kafka.errors import (
 )
 from kafka.structs import OffsetAndMetadata
 
+from burrow_support import start_burrow, start_zookeeper
 from kafkaops.collect.kafka import CollectOptions, collect_snapshot
 from kafkaops.lagcheck import record_and_evaluate
 from kafkaops.sandbox.cluster import Sandbox
-from kafkaops.sandbox.jars import LEGACY_KAFKA_VERSION, classpath
+from kafkaops.sandbox.jars import LEGACY_KAFKA_VERSION
 from kafkaops.store.history import HistoryStore
 
 TOPIC = "cmp.events"
@@ -48,41 +49,6 @@ TP = TopicPartition(TOPIC, 0)
 BURROW_PORT = 18000
 ZK_PORT = 22181
 SCENARIOS = ("ok", "warn", "stop", "stall", "rewind")
-
-BURROW_TOML = """
-[general]
-pidfile="{root}/burrow.pid"
-[logging]
-filename="{root}/burrow.log"
-level="warn"
-[zookeeper]
-servers=["127.0.0.1:{zk}"]
-timeout=6
-root-path="/burrow"
-[client-profile.sandbox]
-client-id="burrow-sandbox"
-kafka-version="2.1.0"
-[cluster.sandbox]
-class-name="kafka"
-servers=[{servers}]
-client-profile="sandbox"
-topic-refresh=10
-offset-refresh=3
-[consumer.sandbox]
-class-name="kafka"
-cluster="sandbox"
-servers=[{servers}]
-client-profile="sandbox"
-group-whitelist="^cmp\\\\."
-[httpserver.default]
-address="127.0.0.1:{http}"
-[storage.default]
-class-name="inmemory"
-workers=4
-intervals=10
-expire-group=604800
-min-distance=1
-"""
 
 
 def commit(c: KafkaConsumer | None, bootstrap: str, group: str, offset: int) -> None:
@@ -178,31 +144,18 @@ def main() -> int:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
         admin.create_topics([NewTopic(TOPIC, 1, 3)])
         admin.close()
-        (root / "zk").mkdir()
-        (root / "zk.cfg").write_text(
-            f"dataDir={root / 'zk'}\nclientPort={ZK_PORT}\nclientPortAddress=127.0.0.1\n"
-            "admin.enableServer=false\ntickTime=2000\n"
-        )
-        procs.append(subprocess.Popen(
-            ["java", "-Xmx128m", "-cp", classpath(LEGACY_KAFKA_VERSION),
-             "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(root / "zk.cfg")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))  # fmt: skip
+        procs.append(start_zookeeper(root, ZK_PORT))
         commit(None, bootstrap, "cmp.stop", 0)  # creates __consumer_offsets before Burrow starts
         threads = scenario_threads(bootstrap, stop)
         for t in threads:
             t.start()
         time.sleep(5)
-        servers = ",".join(f'"{s}"' for s in bootstrap.split(","))
-        (root / "burrow.toml").write_text(BURROW_TOML.format(
-            root=root, zk=ZK_PORT, servers=servers, http=BURROW_PORT))  # fmt: skip
         procs.append(
-            subprocess.Popen(
-                ["/usr/bin/Burrow", "-config-dir", str(root)],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+            start_burrow(
+                root, bootstrap, zk_port=ZK_PORT, http_port=BURROW_PORT, cluster="sandbox",
+                whitelist="^cmp\\.", offset_refresh_s=3, topic_refresh_s=10,
             )
-        )
+        )  # fmt: skip
         store = HistoryStore(f"sqlite:///{root / 'history.db'}")
         statuses = {}
         for i in range(20):  # 60 s of 3-second samples

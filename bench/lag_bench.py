@@ -37,58 +37,20 @@ from pathlib import Path
 import psutil
 from kafka import KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import (
-    CoordinatorLoadInProgressError,
-    CoordinatorNotAvailableError,
-    NotCoordinatorError,
-)
 from kafka.structs import OffsetAndMetadata
 from rich.progress import Progress
 
+from burrow_support import start_burrow, start_zookeeper
 from kafkaops.collect.kafka import CollectOptions, collect_snapshot
 from kafkaops.sandbox.cluster import Sandbox
-from kafkaops.sandbox.jars import LEGACY_KAFKA_VERSION, classpath
+from kafkaops.sandbox.jars import LEGACY_KAFKA_VERSION
 from kafkaops.sandbox.tools import tool_command
+from snapshot_bench import _commit_with_retry
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_PORT = 37092
 ZK_PORT = 22182
 BURROW_PORT = 18001
-
-BURROW_TOML = """
-[general]
-pidfile="{root}/burrow.pid"
-[logging]
-filename="{root}/burrow.log"
-level="warn"
-[zookeeper]
-servers=["127.0.0.1:{zk}"]
-timeout=6
-root-path="/burrow"
-[client-profile.bench]
-client-id="burrow-bench"
-kafka-version="2.1.0"
-[cluster.bench]
-class-name="kafka"
-servers=[{servers}]
-client-profile="bench"
-topic-refresh=60
-offset-refresh=10
-[consumer.bench]
-class-name="kafka"
-cluster="bench"
-servers=[{servers}]
-client-profile="bench"
-group-whitelist="^lagbench\\\\."
-[httpserver.default]
-address="127.0.0.1:{http}"
-[storage.default]
-class-name="inmemory"
-workers=8
-intervals=10
-expire-group=604800
-min-distance=1
-"""
 
 
 def build(bootstrap: str, topics: int, per_topic: int, groups: int) -> None:
@@ -120,21 +82,9 @@ def build(bootstrap: str, topics: int, per_topic: int, groups: int) -> None:
             offsets = {
                 TopicPartition(topic, p): OffsetAndMetadata(g % 2, "", -1) for p in range(per_topic)
             }
-            _commit(admin, f"lagbench.g{g:05d}", offsets)
+            _commit_with_retry(admin, f"lagbench.g{g:05d}", offsets)
             progress.advance(task)
     admin.close()
-
-
-def _commit(admin: KafkaAdminClient, group: str, offsets: dict) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            admin.alter_group_offsets(group, offsets)
-            return
-        except (CoordinatorNotAvailableError, CoordinatorLoadInProgressError, NotCoordinatorError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
 
 
 def run_measured(cmd: list[str], timeout: float = 900) -> tuple[float, int, bytes]:
@@ -161,27 +111,13 @@ def run_measured(cmd: list[str], timeout: float = 900) -> tuple[float, int, byte
     return elapsed, peak, b"".join(chunks)
 
 
-def start_burrow(root: Path, bootstrap: str) -> list[subprocess.Popen[bytes]]:
-    (root / "zk").mkdir()
-    (root / "zk.cfg").write_text(
-        f"dataDir={root / 'zk'}\nclientPort={ZK_PORT}\nclientPortAddress=127.0.0.1\n"
-        "admin.enableServer=false\ntickTime=2000\n"
-    )
-    zk = subprocess.Popen(
-        ["java", "-Xmx128m", "-cp", classpath(LEGACY_KAFKA_VERSION),
-         "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(root / "zk.cfg")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+def start_burrow_stack(root: Path, bootstrap: str) -> list[subprocess.Popen[bytes]]:
+    zk = start_zookeeper(root, ZK_PORT)
     time.sleep(3)
-    servers = ",".join(f'"{s}"' for s in bootstrap.split(","))
-    (root / "burrow.toml").write_text(
-        BURROW_TOML.format(root=root, zk=ZK_PORT, servers=servers, http=BURROW_PORT)
-    )
-    burrow = subprocess.Popen(
-        ["/usr/bin/Burrow", "-config-dir", str(root)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    burrow = start_burrow(
+        root, bootstrap, zk_port=ZK_PORT, http_port=BURROW_PORT, cluster="bench",
+        whitelist="^lagbench\\.",
+    )  # fmt: skip
     return [zk, burrow]
 
 
@@ -236,7 +172,7 @@ def main() -> int:
             brokers=3, heap_mb=1024, base_port=BASE_PORT, version=LEGACY_KAFKA_VERSION
         )
         build(bootstrap, args.topics, args.partitions_per_topic, args.groups)
-        procs = start_burrow(root, bootstrap)
+        procs = start_burrow_stack(root, bootstrap)
         burrow_started = time.monotonic()
         group_ids = [f"lagbench.g{g:05d}" for g in range(args.groups)]
         partitions = args.topics * args.partitions_per_topic

@@ -158,20 +158,25 @@ def open_history(url: str) -> HistoryStore:
         ) from None
 
 
+def unreachable_report(target: Target, reason: str) -> HealthReport:
+    """The P0 "cluster offline" report for a cluster no bootstrap server answered for."""
+    return build_report(
+        None,
+        target.config.thresholds,
+        cluster_name=target.name,
+        bootstrap=str(target.client_kwargs.get("bootstrap_servers", "")),
+        checked_at_ms=int(time.time() * 1000),
+        reachable=False,
+        unreachable_reason=reason,
+    )
+
+
 def check_health(target: Target) -> HealthReport:
     """Snapshot and classify; an unreachable cluster is a P0 report, not an exception."""
     try:
         snapshot = take_snapshot(target)
     except ClusterUnreachable as exc:
-        return build_report(
-            None,
-            target.config.thresholds,
-            cluster_name=target.name,
-            bootstrap=str(target.client_kwargs.get("bootstrap_servers", "")),
-            checked_at_ms=int(time.time() * 1000),
-            reachable=False,
-            unreachable_reason=str(exc),
-        )
+        return unreachable_report(target, str(exc))
     snapshot, statuses = observe_lag(target, snapshot)
     return build_report(
         snapshot,

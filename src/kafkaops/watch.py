@@ -30,7 +30,7 @@ from typing import Any
 
 from kafkaops.errors import ClusterUnreachable
 from kafkaops.evaluate.thresholds import build_report
-from kafkaops.health import Target, observe_lag, take_snapshot
+from kafkaops.health import Target, observe_lag, take_snapshot, unreachable_report
 from kafkaops.model import CheckStatus, HealthReport, Severity
 
 log = logging.getLogger(__name__)
@@ -154,17 +154,9 @@ class Watcher:
             state.last_error = str(exc)
             report = None
             if state.failures >= self.offline_after:
-                report = build_report(
-                    None,
-                    target.config.thresholds,
-                    cluster_name=target.name,
-                    bootstrap=str(target.client_kwargs.get("bootstrap_servers", "")),
-                    checked_at_ms=int(time.time() * 1000),
-                    reachable=False,
-                    unreachable_reason=(
-                        f"{exc} ({state.failures} consecutive cycles, "
-                        f"threshold {self.offline_after})"
-                    ),
+                report = unreachable_report(
+                    target,
+                    f"{exc} ({state.failures} consecutive cycles, threshold {self.offline_after})",
                 )
         else:
             state.failures = 0
