@@ -56,12 +56,14 @@ def _register_subcommands(argv: list[str]) -> None:
     are run from scripts and watch loops and should not pay for commands they do not use.
     """
     first = next((a for a in argv if not a.startswith("-")), None)
-    if first not in (None, "incidents", "maintenance"):
+    if first not in (None, "incidents", "maintenance", "outbox"):
         return
     from kafkaops.cli_incidents import incidents_app, maintenance_app
+    from kafkaops.cli_outbox import outbox_app
 
     app.add_typer(incidents_app, name="incidents")
     app.add_typer(maintenance_app, name="maintenance")
+    app.add_typer(outbox_app, name="outbox")
 
 
 out = Console()
