@@ -36,8 +36,14 @@ def delivery_messages(delivery: Delivery) -> list[OutboundMessage]:
     from kafkaops.notify.message import from_incident_action, from_notification
 
     messages = [from_notification(n) for n in delivery.notifications]
+    # When an incident closes because its last alerts resolved, those alerts' own resolves are
+    # in the same delivery: the incident-level resolve would tell the same channels twice.
+    resolved_on = {str(n.channel) for n in delivery.notifications if n.kind == "resolved"}
     for action in delivery.actions:
-        messages.extend(from_incident_action(action))
+        for message in from_incident_action(action):
+            if action.kind == "resolve" and message.channel in resolved_on:
+                continue
+            messages.append(message)
     for notice in delivery.notices:
         messages.append(notice_message(notice))
     return messages
