@@ -655,3 +655,72 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "kafkaops"
+
+
+@maintenance_app.command("silence")
+def maintenance_silence(
+    comment: Annotated[str, typer.Option(help="Why (kept with the silence, shown in listings).")],
+    duration: Annotated[str, typer.Option(help="How long, e.g. 30m, 2h (at most 7d).")] = "1h",
+    cluster: Annotated[str | None, typer.Option(help="Cluster name or glob ('prod-*').")] = None,
+    rule: Annotated[
+        str | None, typer.Option(help="Rule id or glob, e.g. consumer_status, 'disk_*'.")
+    ] = None,
+    severity: Annotated[str | None, typer.Option(help="P0 | P1 | P2.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who silences (default: $USER).")] = None,
+    as_json: JsonFlag = False,
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Silence matching alerts from now on: no page while it lasts, resolves still sent.
+
+    Alertmanager-style, but with kafkaops's guarantees: an alert still firing when the silence
+    ends is sent at once; one that fires and clears inside it sends nothing.  At least one of
+    --cluster/--rule/--severity is required (silencing everything is a maintenance window).
+
+    Examples:
+
+      kafkaops maintenance silence --rule consumer_status --cluster prod --duration 2h \\
+          --comment 'batch consumers paused for the migration'
+
+      kafkaops maintenance silence --severity P2 --duration 30m --comment 'noisy disk alert'
+    """
+    from kafkaops.incidents.windows import Silence
+    from kafkaops.units import parse_duration_ms
+
+    if not comment.strip():
+        fail("--comment must say why (it is kept with the silence)")
+    if cluster is None and rule is None and severity is None:
+        fail("name what to silence: --cluster, --rule and/or --severity")
+    if severity is not None and severity not in ("P0", "P1", "P2"):
+        fail(f"--severity {severity!r}: use P0, P1 or P2")
+    try:
+        length = timedelta(milliseconds=parse_duration_ms(duration))
+    except ValueError as exc:
+        fail(f"--duration: {exc}")
+    if length <= timedelta(0) or length > timedelta(days=7):
+        fail("--duration must be more than 0 and at most 7d")
+    actor = (by or _user()).strip() or "kafkaops"
+    now = utcnow()
+    silence = Silence(
+        matchers=Matchers(cluster=cluster, rule=rule, severity=severity),
+        start=now,
+        end=now + length,
+        created_by=actor,
+        comment=comment.strip(),
+    )
+    with _engine(config, store) as engine:
+        silence_id = engine.store.add_silence(silence, now)
+    matchers: dict[str, str] = silence.matchers.model_dump(exclude_none=True)
+    data = {
+        "id": silence_id,
+        "matchers": matchers,
+        "start": _iso(silence.start),
+        "end": _iso(silence.end),
+        "created_by": actor,
+        "comment": silence.comment,
+    }
+    if as_json:
+        emit_json(data)
+        return
+    what = ", ".join(f"{k}={v}" for k, v in matchers.items())
+    out.print(f"silenced {what} until {data['end']} (by {actor})", markup=False)

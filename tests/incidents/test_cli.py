@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 import kafkaops.cli_incidents as cli
 from kafkaops.incidents.engine import IncidentEngine
+from kafkaops.model import Severity
 from kafkaops.store.incidents import IncidentStore
 
 from .conftest import T0, at, finding
@@ -210,3 +211,32 @@ def test_every_command_has_help_with_examples() -> None:
             assert res.exit_code == 0, (group, name)
             assert "Examples" in res.stdout or "Example" in res.stdout, (group, name)
             assert "--store" in res.stdout and "--config" in res.stdout
+
+
+def test_silence_mutes_matching_alerts_until_it_ends(store_url: str, clock: list[datetime]) -> None:
+    code, out, _ = run(
+        store_url, "maintenance", "silence", "--rule", "under_replicated_*", "--cluster", "prod",
+        "--duration", "30m", "--comment", "rolling restart", "--by", "alice", "--json",
+    )  # fmt: skip
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["matchers"] == {"cluster": "prod", "rule": "under_replicated_*"}
+    assert data["end"] == "2026-12-01T12:30:00Z"
+    engine = IncidentEngine(IncidentStore(store_url))
+    # Matching alert: fires, but nothing is sent while silenced; another rule still pages.
+    first = engine.cycle("prod", [finding(), finding("offline_partitions", Severity.P0)], at(0))
+    result = engine.cycle("prod", [finding(), finding("offline_partitions", Severity.P0)], at(10))
+    sent_rules = {n.finding.rule for n in (*first.notifications, *result.notifications)}
+    assert "under_replicated_partitions" not in sent_rules
+    assert "offline_partitions" in sent_rules
+    # Still firing when the silence ends: sent at once.
+    after = engine.cycle("prod", [finding(), finding("offline_partitions", Severity.P0)], at(
+        minutes=31))  # fmt: skip
+    assert "under_replicated_partitions" in {n.finding.rule for n in after.notifications}
+
+
+def test_silence_needs_a_matcher_and_a_reason(store_url: str, clock: list[datetime]) -> None:
+    code, _, err = run(store_url, "maintenance", "silence", "--comment", "x")
+    assert code == 3 and "--cluster" in err
+    code, _, err = run(store_url, "maintenance", "silence", "--severity", "P9", "--comment", "x")
+    assert code == 3 and "P9" in err
