@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 jars: setup
-	@$(BIN)/python -c "from kafkaops.sandbox import jars; jars.ensure_kafka_jars(jars.DEFAULT_KAFKA_VERSION)"
+	@$(BIN)/python -c "from kafkaops.sandbox import jars; jars.ensure_kafka_jars(jars.DEFAULT_KAFKA_VERSION); jars.ensure_jmx_exporter()"
 
 demo: setup jars
 	@$(BIN)/python -m kafkaops.sandbox.demo $(DEMO_ARGS)

@@ -488,6 +488,13 @@ def sandbox_up(
     sasl_scram: Annotated[
         bool, typer.Option(help="Also open a SASL_PLAINTEXT/SCRAM-SHA-512 listener (port+50).")
     ] = False,
+    jmx_exporter: Annotated[
+        bool,
+        typer.Option(
+            help="Run the Prometheus JMX exporter agent in every node, like MSK Open "
+            "Monitoring (metrics at http://127.0.0.1:<port>/metrics, see 'sandbox status')."
+        ),
+    ] = True,
     sandbox_dir: SandboxDir = None,
 ) -> None:
     """Start (or resume) the sandbox cluster and print its bootstrap servers.
@@ -510,6 +517,7 @@ def sandbox_up(
                 base_port=base_port,
                 heap_mb=heap_mb,
                 sasl_scram=sasl_scram,
+                jmx_exporter=jmx_exporter,
                 progress=lambda m: err.print(m, markup=False, highlight=False),
             )
     except KafkaopsError as exc:
@@ -564,15 +572,17 @@ def sandbox_status(as_json: JsonFlag = False, sandbox_dir: SandboxDir = None) ->
     out.print(f"bootstrap: {data['bootstrap']}   Kafka {data['version']}", markup=False)
     if data.get("sasl_bootstrap"):
         out.print(f"SASL/SCRAM-SHA-512 bootstrap: {data['sasl_bootstrap']}", markup=False)
-    table = Table("id", "role", "port", "pid", "rack", "state")
+    table = Table("id", "role", "port", "pid", "rack", "metrics", "state")
     for n in data["nodes"]:
         state = "[green]up[/green]" if n["up"] else "[red]down[/red]"
+        metrics = n.get("metrics_port")
         table.add_row(
             str(n["node_id"]),
             n["role"],
             str(n["port"]),
             str(n["pid"] or "-"),
             n["rack"] or "-",
+            f"127.0.0.1:{metrics}/metrics" if metrics else "-",
             state,
         )
     out.print(table)

@@ -45,3 +45,39 @@ def test_unknown_node_is_one_line_error(sandbox):
     assert proc.returncode == 3
     assert "no sandbox node with id 42" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _scrape(port: int) -> dict[str, float]:
+    """The unlabelled samples of one JMX exporter endpoint (name → value)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, _, value = line.partition(" ")
+            samples[name] = float(value.split()[0])
+    return samples
+
+
+def test_every_node_exposes_open_monitoring_metrics(sandbox, bootstrap, unique_name):
+    """Like MSK Open Monitoring: the JMX exporter agent on every node, runbook metrics named."""
+    kh.create_topic(bootstrap, unique_name, partitions=3, rf=3)
+    kh.produce(bootstrap, unique_name, 5, 3)
+    nodes = sandbox.status()
+    assert all(n.metrics_port for n in nodes), nodes
+    brokers = [n for n in nodes if n.role == "broker"]
+    produce_requests = 0.0
+    for b in brokers:
+        m = _scrape(b.metrics_port)
+        assert m["kafka_server_replicamanager_underreplicatedpartitions"] == 0
+        assert "kafka_server_brokertopicmetrics_failedproducerequests_total" in m
+        assert "kafka_server_kafkarequesthandlerpool_requesthandleravgidlepercent" in m
+        assert "java_lang_operatingsystem_cpuload" in m
+        produce_requests += m["kafka_server_brokertopicmetrics_totalproducerequests_total"]
+    assert produce_requests > 0
+    [controller] = [n for n in nodes if n.role == "controller"]
+    m = _scrape(controller.metrics_port)
+    assert m["kafka_controller_kafkacontroller_activecontrollercount"] == 1
+    assert m["kafka_controller_kafkacontroller_offlinepartitionscount"] == 0

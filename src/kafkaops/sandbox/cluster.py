@@ -38,6 +38,10 @@ DEFAULT_BASE_PORT = 19092
 CONTROLLER_ID_BASE = 100
 #: Offset of each broker's SASL/SCRAM listener from its PLAINTEXT port (when enabled).
 SASL_PORT_OFFSET = 50
+#: Offset of each node's Prometheus JMX exporter port (MSK Open Monitoring's 11001) from the
+#: base port: brokers at base+150+i, controllers at base+180+i.
+METRICS_PORT_OFFSET = 150
+CONTROLLER_METRICS_OFFSET = 180
 #: The sandbox's SCRAM user: a local test credential, not a secret (loopback-only cluster).
 SANDBOX_SCRAM_USER = "kafkaops"
 SANDBOX_SCRAM_PASSWORD = "kafkaops-sandbox-password"
@@ -74,6 +78,8 @@ class Node:
     dir: str
     pid: int | None = None
     rack: str | None = None
+    #: Port of the JMX exporter agent (``http://127.0.0.1:PORT/metrics``); None when off.
+    metrics_port: int | None = None
 
     @property
     def config_path(self) -> Path:
@@ -88,6 +94,7 @@ class NodeStatus:
     pid: int | None
     up: bool
     rack: str | None
+    metrics_port: int | None = None
 
 
 def _kafka_uuid() -> str:
@@ -208,7 +215,11 @@ class Sandbox:
         out = []
         for n in self.nodes():
             up = _alive(n.pid, str(n.config_path)) and _port_open(n.port)
-            out.append(NodeStatus(n.node_id, n.role, n.port, n.pid if up else None, up, n.rack))
+            out.append(
+                NodeStatus(
+                    n.node_id, n.role, n.port, n.pid if up else None, up, n.rack, n.metrics_port
+                )
+            )
         return out
 
     def status_dict(self) -> dict:
@@ -236,6 +247,7 @@ class Sandbox:
         heap_mb: int = 512,
         extra_broker_config: dict[str, str] | None = None,
         sasl_scram: bool = False,
+        jmx_exporter: bool = True,
         timeout_s: float = 180.0,
         progress: Callable[[str], None] | None = None,
     ) -> str:
@@ -250,8 +262,18 @@ class Sandbox:
         if not self.exists:
             libs = jars.ensure_kafka_jars(version)
             say(f"Kafka {version} jars ready in {libs}")
+            if jmx_exporter:
+                agent = jars.ensure_jmx_exporter()
+                say(f"JMX exporter agent ready: {agent.name}")
             self._create(
-                brokers, controllers, version, base_port, heap_mb, extra_broker_config, sasl_scram
+                brokers,
+                controllers,
+                version,
+                base_port,
+                heap_mb,
+                extra_broker_config,
+                sasl_scram,
+                jmx_exporter,
             )
             say(f"formatted {brokers} broker(s) + {controllers} controller(s) in {self.root}")
         else:
@@ -267,7 +289,7 @@ class Sandbox:
         # Start at the requested port and move up in steps: several sandboxes (a demo and a
         # test run) can coexist on one machine.
         for base in range(requested or DEFAULT_BASE_PORT, 60000, 200):
-            offsets = (0, SASL_PORT_OFFSET, 100)
+            offsets = (0, SASL_PORT_OFFSET, 100, METRICS_PORT_OFFSET, CONTROLLER_METRICS_OFFSET)
             if all(_port_free(base + off + i) for off in offsets for i in range(count)):
                 return base
         raise SandboxError(f"no free ports for the sandbox (asked base port {requested})")
@@ -281,6 +303,7 @@ class Sandbox:
         heap_mb: int,
         extra: dict[str, str] | None,
         sasl_scram: bool = False,
+        jmx_exporter: bool = True,
     ) -> None:
         if self.root.exists():
             shutil.rmtree(self.root)
@@ -289,11 +312,30 @@ class Sandbox:
         nodes: list[Node] = []
         for i in range(controllers):
             nid = CONTROLLER_ID_BASE + i
-            nodes.append(Node(nid, "controller", base + 100 + i, str(self.root / f"node-{nid}")))
+            metrics = base + CONTROLLER_METRICS_OFFSET + i if jmx_exporter else None
+            nodes.append(
+                Node(
+                    nid,
+                    "controller",
+                    base + 100 + i,
+                    str(self.root / f"node-{nid}"),
+                    metrics_port=metrics,
+                )
+            )
         for i in range(brokers):
             nid = i + 1
             rack = RACKS[i % len(RACKS)]
-            nodes.append(Node(nid, "broker", base + i, str(self.root / f"node-{nid}"), rack=rack))
+            metrics = base + METRICS_PORT_OFFSET + i if jmx_exporter else None
+            nodes.append(
+                Node(
+                    nid,
+                    "broker",
+                    base + i,
+                    str(self.root / f"node-{nid}"),
+                    rack=rack,
+                    metrics_port=metrics,
+                )
+            )
         voters = ",".join(
             f"{n.node_id}@127.0.0.1:{n.port}" for n in nodes if n.role == "controller"
         )
@@ -363,7 +405,7 @@ class Sandbox:
         state = self._load()
         heap = int(state.get("heap_mb", 512)) if node.role == "broker" else 256
         log4j = Path(__file__).with_name("log4j2.properties")
-        opts = (
+        opts: tuple[str, ...] = (
             f"-Xmx{heap}m",
             f"-Xms{min(heap, 128)}m",
             *NODE_JVM_OPTS,
@@ -371,6 +413,10 @@ class Sandbox:
             f"-Dlog4j2.configurationFile={log4j}",
             f"-Dkafkaops.sandbox={self.root}",
         )
+        if node.metrics_port:
+            rules = Path(__file__).with_name("jmx_exporter.yaml")
+            agent = jars.ensure_jmx_exporter()
+            opts = (*opts, f"-javaagent:{agent}=127.0.0.1:{node.metrics_port}:{rules}")
         cmd = self._java("kafka.Kafka", [str(node.config_path)], opts, self.version)
         with open(Path(node.dir) / "logs" / "stdout.log", "ab") as out:
             proc = subprocess.Popen(

@@ -129,3 +129,44 @@ def ensure_kafka_jars(version: str = DEFAULT_KAFKA_VERSION, *, quiet: bool = Fal
 def classpath(version: str) -> str:
     """A JVM classpath wildcard for the cached jars of ``version``."""
     return str(libs_dir(version)) + "/*"
+
+
+#: The Prometheus JMX exporter java agent (what MSK Open Monitoring runs on port 11001).
+JMX_EXPORTER_VERSION = "1.0.1"
+
+_AGENT_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>kafkaops</groupId><artifactId>jmx-exporter</artifactId><version>1</version>
+  <dependencies>
+    <dependency><groupId>io.prometheus.jmx</groupId>
+      <artifactId>jmx_prometheus_javaagent</artifactId><version>{version}</version>
+      <exclusions><exclusion><groupId>*</groupId><artifactId>*</artifactId></exclusion>
+      </exclusions></dependency>
+  </dependencies>
+</project>
+"""
+
+
+def ensure_jmx_exporter(version: str = JMX_EXPORTER_VERSION) -> Path:
+    """The JMX exporter agent jar (a self-contained shaded jar), downloaded once via Maven."""
+    work = cache_dir() / "jmx-exporter" / version
+    jar = work / "lib" / f"jmx_prometheus_javaagent-{version}.jar"
+    if jar.exists():
+        return jar
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise SandboxError("Maven ('mvn') is not installed; run 'make setup'")
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "pom.xml").write_text(_AGENT_POM.format(version=version))
+    cmd = [
+        mvn, "-B", "-q", f"-Dmaven.repo.local={cache_dir() / 'm2'}", "-f", str(work / "pom.xml"),
+        "dependency:copy-dependencies", f"-DoutputDirectory={work / 'lib'}",
+    ]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise SandboxError("Maven did not resolve the JMX exporter within 10 minutes") from exc
+    if proc.returncode != 0 or not jar.exists():
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+        raise SandboxError("Maven could not resolve the JMX exporter: " + " | ".join(tail))
+    return jar
