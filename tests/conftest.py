@@ -23,7 +23,8 @@ import pytest
 from kafkaops.sandbox.cluster import Sandbox
 from kafkaops.sandbox.jars import DEFAULT_KAFKA_VERSION
 
-TEST_BASE_PORT = 29092
+#: Override with KAFKAOPS_TEST_BASE_PORT to run two suites side by side (ports base..base+199).
+TEST_BASE_PORT = int(os.environ.get("KAFKAOPS_TEST_BASE_PORT", "29092"))
 
 # Loopback only: no AWS SDK call may ever look for credentials on the instance-metadata
 # address or reach a real AWS endpoint from a test (subprocesses inherit this).

@@ -13,6 +13,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from kafkaops.broker_metrics import ClusterMetrics
+
 
 class Severity(enum.StrEnum):
     """Runbook incident classes. ``P0`` is the worst; ``OK`` means nothing triggered."""
@@ -190,6 +192,9 @@ class ClusterSnapshot:
     errors: tuple[CollectionError, ...] = ()
     #: Number of protocol round trips the collection made, by API name (for the benchmark).
     round_trips: dict[str, int] = field(default_factory=dict)
+    #: Broker metrics from the configured metrics sources (Prometheus, CloudWatch), in order
+    #: of preference; empty when only the admin protocol is configured.
+    metrics: tuple[ClusterMetrics, ...] = ()
 
     @property
     def partitions(self) -> list[PartitionState]:

@@ -34,6 +34,11 @@ _BARE_NUMBER = re.compile(rf"^\s*-?{_NUMBER}\s*$")
 DURATION_HINT = "use e.g. 300s, 5m"
 PERCENT_HINT = "use e.g. 85%, 0.1%"
 BYTES_HINT = "use e.g. 100GB, 512MiB, 1TiB"
+BANDWIDTH_HINT = "use e.g. 1Gbit/s, 10Gbps, 125MB/s"
+_BANDWIDTH = re.compile(
+    rf"^\s*({_NUMBER})\s*([kmgt]?)(bit/s|bps|b/s)\s*$", re.IGNORECASE
+)
+_SI = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 
 
 def _is_bare_number(value: Any) -> bool:
@@ -86,6 +91,25 @@ def parse_bytes(value: Any) -> int:
     return round(float(match.group(1)) * _BYTES_MULT[match.group(2).lower()])
 
 
+def parse_bandwidth(value: Any) -> float:
+    """Network bandwidth in bytes/s: ``"1Gbit/s"`` / ``"1Gbps"`` → 1.25e8, ``"125MB/s"`` → 1.25e8.
+
+    Bits are spelled ``bit/s`` or ``bps``, bytes ``B/s`` (upper-case B), as network specs do.
+    """
+    text = _require_text(value, "bandwidth", BANDWIDTH_HINT)
+    match = _BANDWIDTH.match(text)
+    if not match:
+        raise ValueError(f"{value!r} is not a bandwidth ({BANDWIDTH_HINT})")
+    number, prefix, unit = match.groups()
+    if unit.lower() == "b/s" and unit[0] == "b":
+        raise ValueError(f"{value!r}: say bit/s for bits or B/s for bytes ({BANDWIDTH_HINT})")
+    scale = _SI[prefix.lower()]
+    bytes_per_s = float(number) * scale / (1 if unit == "B/s" else 8)
+    if bytes_per_s <= 0:
+        raise ValueError(f"{value!r} must be above zero")
+    return bytes_per_s
+
+
 def format_duration_ms(ms: float) -> str:
     """300000 → ``"5m 0s"``: precise for short values, coarse (two units) for long ones."""
     if ms < 0:
@@ -128,3 +152,5 @@ Duration = DurationMs
 Percent = Annotated[float, BeforeValidator(parse_percent)]
 #: Config field type: the YAML says ``100GB``, the model holds bytes.
 ByteSize = Annotated[int, BeforeValidator(parse_bytes)]
+#: Config field type: the YAML says ``1Gbit/s``, the model holds bytes per second.
+Bandwidth = Annotated[float, BeforeValidator(parse_bandwidth)]

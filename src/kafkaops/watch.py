@@ -31,7 +31,7 @@ from typing import Any
 from kafkaops.errors import ClusterUnreachable
 from kafkaops.evaluate.thresholds import build_report
 from kafkaops.health import Target, observe_lag, take_snapshot, unreachable_report
-from kafkaops.model import CheckStatus, HealthReport, Severity
+from kafkaops.model import CheckStatus, ClusterSnapshot, HealthReport, Severity
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,10 @@ class ClusterState:
     target: Target
     failures: int = 0
     last_report: HealthReport | None = None
+    #: The last good snapshot (partitions, groups, lag, broker metrics), for the service's API
+    #: and ``/metrics``; kept while the cluster is unreachable so a dashboard shows the last
+    #: known state.
+    last_snapshot: ClusterSnapshot | None = None
     last_error: str | None = None
 
 
@@ -163,6 +167,7 @@ class Watcher:
             state.last_error = None
             # The standby does not write history either: one writer per store.
             snapshot, statuses = observe_lag(target, snapshot) if leader else (snapshot, None)
+            state.last_snapshot = snapshot
             report = build_report(
                 snapshot,
                 target.config.thresholds,
