@@ -381,34 +381,21 @@ def watch(
     """
     import dataclasses
 
-    from kafkaops.config import default_config, load_config
-    from kafkaops.health import resolve_target
-    from kafkaops.runtime import open_runtime
-    from kafkaops.watch import CycleOutcome, Watcher
+    from kafkaops.runtime import open_watch
+    from kafkaops.watch import CycleOutcome
 
     try:
-        cfg = load_config(config) if config else default_config()
-        if bootstrap or not config:
-            names = [cluster[0] if cluster else None]
-        else:
-            names = list(cluster or sorted(cfg.clusters)) or [None]
-        targets = [
-            resolve_target(
-                bootstrap=bootstrap, config_path=config, cluster=name, sandbox_root=sandbox_dir
-            ).with_overrides(store_url=store)
-            for name in names
-        ]
-        runtime = open_runtime(cfg, store or cfg.store.url)
+        runtime, watcher = open_watch(
+            config,
+            clusters=cluster,
+            bootstrap=bootstrap,
+            store=store,
+            sandbox_dir=sandbox_dir,
+            interval_s=interval,
+        )
     except KafkaopsError as exc:
         fail(str(exc))
-    watcher = Watcher(
-        targets=targets,
-        engine=runtime.engine,
-        dispatcher=runtime.dispatcher,
-        lease=runtime.incidents,
-        offline_after=cfg.watch.offline_after_cycles,
-        interval_s=interval or cfg.watch.interval / 1000,
-    )
+    targets = watcher.targets
     targets_text = ", ".join(
         f"{t.name} ({t.client_kwargs.get('bootstrap_servers')})" for t in targets
     )
@@ -447,6 +434,7 @@ def watch(
     except KeyboardInterrupt:
         err.print("stopping", markup=False)
     finally:
+        watcher.close()
         runtime.close()
 
 
@@ -495,6 +483,13 @@ def sandbox_up(
             "Monitoring (metrics at http://127.0.0.1:<port>/metrics, see 'sandbox status')."
         ),
     ] = True,
+    node_exporter: Annotated[
+        bool,
+        typer.Option(
+            help="Run a Prometheus node exporter for host CPU, memory and disk, like MSK Open "
+            "Monitoring's port 11002 (one for all nodes: they share this host)."
+        ),
+    ] = True,
     sandbox_dir: SandboxDir = None,
 ) -> None:
     """Start (or resume) the sandbox cluster and print its bootstrap servers.
@@ -518,6 +513,7 @@ def sandbox_up(
                 heap_mb=heap_mb,
                 sasl_scram=sasl_scram,
                 jmx_exporter=jmx_exporter,
+                node_exporter=node_exporter,
                 progress=lambda m: err.print(m, markup=False, highlight=False),
             )
     except KafkaopsError as exc:

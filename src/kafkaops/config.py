@@ -38,9 +38,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from kafkaops.collect.settings import MetricsSettings
 from kafkaops.errors import ConfigError
 from kafkaops.incidents.settings import IncidentSettings
 from kafkaops.notify.settings import ChannelsSettings
+from kafkaops.service.settings import ServiceSettings
 from kafkaops.units import DurationMs, Percent, format_duration_ms, format_percent
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -352,6 +354,9 @@ class ClusterConfig(_Located):
     #: exact = timestamp of the first unconsumed record; estimated = from offset history;
     #: none = offset lag only.
     time_lag_method: TimeLagMethod = "exact"
+    #: Broker-metrics sources (Prometheus JMX/node exporters, CloudWatch) beside the admin
+    #: protocol: CPU, memory, network, producer errors, the controller's own counters.
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     _name: str = PrivateAttr(default="")
 
@@ -503,6 +508,7 @@ class Config(_Model):
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
     #: Where notifications go: PagerDuty, Slack, e-mail, SNS, webhook, Alertmanager.
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
 
     _source: str | None = PrivateAttr(default=None)
 

@@ -6,18 +6,21 @@ Both faces (CLI now, the service later) call :func:`check_health`; neither holds
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kafkaops.collect.kafka import CollectOptions, collect_snapshot
+from kafkaops.collect.settings import MetricsSettings
 from kafkaops.config import Config, default_config, load_config
 from kafkaops.errors import ClusterUnreachable, ConfigError
 from kafkaops.evaluate.thresholds import build_report
 from kafkaops.model import ClusterSnapshot, HealthReport
+from kafkaops.probe import ClusterProbe
 
 if TYPE_CHECKING:
     from kafkaops.evaluate.lag_status import GroupStatus
+    from kafkaops.sandbox.cluster import Sandbox
     from kafkaops.store.history import HistoryStore
 
 
@@ -31,6 +34,16 @@ class Target:
     config: Config
     #: History store URL (``store.url``): enables consumer status and estimated time lag.
     store_url: str | None = None
+    #: Broker-metrics sources besides the admin protocol (Prometheus, CloudWatch).
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    #: AWS region for CloudWatch (configured, or read off MSK broker host names).
+    aws_region: str | None = None
+
+    def probe(self) -> ClusterProbe:
+        """The collectors for this target (admin protocol + configured metrics sources)."""
+        return ClusterProbe(
+            self.name, self.client_kwargs, self.options, self.metrics, aws_region=self.aws_region
+        )
 
     @property
     def time_lag_method(self) -> str:
@@ -102,6 +115,8 @@ def resolve_target(
             ),
             config=config,
             store_url=config.store.url,
+            metrics=cc.metrics,
+            aws_region=cc.aws_region(),
         ).with_overrides()
     from kafkaops.sandbox.cluster import Sandbox
 
@@ -117,11 +132,42 @@ def resolve_target(
         options=CollectOptions(),
         config=config,
         store_url=config.store.url,
+        metrics=sandbox_metrics(box),
     )
 
 
-def take_snapshot(target: Target) -> ClusterSnapshot:
-    return collect_snapshot(target.name, target.client_kwargs, target.options)
+#: Nominal per-broker bandwidth assumed for the sandbox (its brokers talk over loopback, which
+#: has no link speed): the denominator that makes network I/O a percentage there.
+SANDBOX_BANDWIDTH = "1Gbps"
+
+
+def sandbox_metrics(box: Sandbox) -> MetricsSettings:
+    """The sandbox's Open-Monitoring-style sources: each node's JMX exporter and the host's
+    node exporter, scraped directly (admin protocol only when it runs without exporters)."""
+    prometheus = box.prometheus_settings()
+    if prometheus is None:
+        return MetricsSettings()
+    return MetricsSettings.model_validate(
+        {
+            "sources": ["admin", "prometheus"],
+            "prometheus": prometheus,
+            "network_bandwidth": SANDBOX_BANDWIDTH,
+        }
+    )
+
+
+def take_snapshot(target: Target, probe: ClusterProbe | None = None) -> ClusterSnapshot:
+    """The admin snapshot with broker metrics attached (a throwaway probe if none is given:
+    rates then need one rate window of waiting)."""
+    if probe is not None:
+        return probe.snapshot()
+    if not target.metrics.extra_sources:
+        return collect_snapshot(target.name, target.client_kwargs, target.options)
+    once = target.probe()
+    try:
+        return once.snapshot()
+    finally:
+        once.close()
 
 
 def observe_lag(

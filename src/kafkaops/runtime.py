@@ -10,8 +10,9 @@ not at all.  Everything lives in one database (``store.url``): history, incident
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kafkaops.config import Config
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from kafkaops.notify.message import OutboundMessage
     from kafkaops.notify.outbox import Outbox
     from kafkaops.store.incidents import IncidentStore
+    from kafkaops.watch import Watcher
 
 #: SNS topic names (keys of ``channels.sns.topics``) maintenance notices are published to, as in
 #: the runbook's ``$MAINTENANCE_TOPIC_ARN`` / ``$EMERGENCY_TOPIC_ARN``.
@@ -130,3 +132,44 @@ def open_runtime(config: Config, store_url: str | None, *, owner: str | None = N
 def describe(runtime: Runtime) -> dict[str, Any]:
     """What an operator wants to see at start-up (no secrets: the URL loses its user part)."""
     return {"store": runtime.store_url.split("@")[-1]}
+
+
+def open_watch(
+    config_path: Path | None,
+    *,
+    clusters: Sequence[str] | None = None,
+    bootstrap: str | None = None,
+    store: str | None = None,
+    sandbox_dir: Path | None = None,
+    interval_s: float | None = None,
+) -> tuple[Runtime, Watcher]:
+    """The watch loop's wiring, shared by ``kafkaops watch`` and ``kafkaops serve``.
+
+    Targets: ``--bootstrap`` (one cluster), else every cluster of the config (or those named),
+    else the running sandbox.  Raises :class:`KafkaopsError` with one line on bad input.
+    """
+    from kafkaops.config import default_config, load_config
+    from kafkaops.health import resolve_target
+    from kafkaops.watch import Watcher
+
+    cfg = load_config(config_path) if config_path else default_config()
+    if bootstrap or not config_path:
+        names: list[str | None] = [clusters[0] if clusters else None]
+    else:
+        names = list(clusters or sorted(cfg.clusters)) or [None]
+    targets = [
+        resolve_target(
+            bootstrap=bootstrap, config_path=config_path, cluster=name, sandbox_root=sandbox_dir
+        ).with_overrides(store_url=store)
+        for name in names
+    ]
+    runtime = open_runtime(cfg, store or cfg.store.url)
+    watcher = Watcher(
+        targets=targets,
+        engine=runtime.engine,
+        dispatcher=runtime.dispatcher,
+        lease=runtime.incidents,
+        offline_after=cfg.watch.offline_after_cycles,
+        interval_s=interval_s or cfg.watch.interval / 1000,
+    )
+    return runtime, watcher

@@ -35,9 +35,7 @@ DURATION_HINT = "use e.g. 300s, 5m"
 PERCENT_HINT = "use e.g. 85%, 0.1%"
 BYTES_HINT = "use e.g. 100GB, 512MiB, 1TiB"
 BANDWIDTH_HINT = "use e.g. 1Gbit/s, 10Gbps, 125MB/s"
-_BANDWIDTH = re.compile(
-    rf"^\s*({_NUMBER})\s*([kmgt]?)(bit/s|bps|b/s)\s*$", re.IGNORECASE
-)
+_BANDWIDTH = re.compile(rf"^\s*({_NUMBER})\s*([kmgt]?)(bit/s|bps|b/s)\s*$", re.IGNORECASE)
 _SI = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 
 

@@ -32,6 +32,7 @@ from kafkaops.errors import ClusterUnreachable
 from kafkaops.evaluate.thresholds import build_report
 from kafkaops.health import Target, observe_lag, take_snapshot, unreachable_report
 from kafkaops.model import CheckStatus, ClusterSnapshot, HealthReport, Severity
+from kafkaops.probe import ClusterProbe
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class ClusterState:
     #: known state.
     last_snapshot: ClusterSnapshot | None = None
     last_error: str | None = None
+    #: The cluster's collectors, kept between cycles (rates need the previous sample).
+    probe: ClusterProbe | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,13 @@ class Watcher:
     leader: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
-        self.states = {t.name: ClusterState(t) for t in self.targets}
+        self.states = {t.name: ClusterState(t, probe=t.probe()) for t in self.targets}
+
+    def close(self) -> None:
+        """Release every cluster's collectors (HTTP clients of metrics sources)."""
+        for state in self.states.values():
+            if state.probe is not None:
+                state.probe.close()
 
     # ------------------------------------------------------------------ one cycle
     def is_leader(self, now: datetime) -> bool:
@@ -152,7 +161,7 @@ class Watcher:
         target = state.target
         report: HealthReport | None
         try:
-            snapshot = take_snapshot(target)
+            snapshot = take_snapshot(target, state.probe)
         except ClusterUnreachable as exc:
             state.failures += 1
             state.last_error = str(exc)

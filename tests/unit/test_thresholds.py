@@ -6,8 +6,10 @@ from dataclasses import replace
 
 import pytest
 
+from kafkaops.broker_metrics import ClusterMetrics, NodeMetrics
 from kafkaops.config import Thresholds
-from kafkaops.evaluate.thresholds import EVIDENCE_CAP, build_report, evaluate
+from kafkaops.evaluate.findings import EVIDENCE_CAP
+from kafkaops.evaluate.thresholds import build_report, evaluate
 from kafkaops.model import (
     Broker,
     CheckStatus,
@@ -174,14 +176,18 @@ def test_unreachable_broker_is_p1():
 
 
 def test_metrics_are_evaluated_when_a_source_provides_them():
-    metrics = {
-        "broker_cpu": {"broker 1": 95.0, "broker 2": 75.0, "broker 3": 10.0},
-        "network_io": {"broker 1": 61.0},
-    }
-    findings = evaluate(snap(), T, metrics=metrics)
+    nodes = (
+        NodeMetrics(1, cpu_percent=95.0, network_bytes_per_s=0.61e9),
+        NodeMetrics(2, cpu_percent=75.0, network_bytes_per_s=1e6),
+        NodeMetrics(3, cpu_percent=10.0, network_bytes_per_s=1e6),
+    )
+    metrics = ClusterMetrics("prometheus", 0, 5.0, nodes, network_capacity_bytes_per_s=1e9)
+    findings = evaluate(replace(snap(), metrics=(metrics,)), T)
     cpu = {f.subject: f.severity for f in triggered(findings, "broker_cpu")}
     assert cpu == {"broker 1": Severity.P1, "broker 2": Severity.P2}
-    assert triggered(findings, "network_io")[0].severity == Severity.P2
+    [net] = triggered(findings, "network_io")
+    assert net.severity == Severity.P2 and net.subject == "broker 1"
+    assert net.source == "prometheus (5s window)"
     nm = {f.rule for f in findings if f.status == CheckStatus.NOT_MEASURED}
     assert "broker_cpu" not in nm and "broker_memory" in nm
 

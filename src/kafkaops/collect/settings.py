@@ -181,8 +181,9 @@ class MetricsSettings(_Strict):
     def _sections_present(self) -> MetricsSettings:
         for source in (MetricSource.PROMETHEUS, MetricSource.CLOUDWATCH):
             if source in self.sources and getattr(self, source.value) is None:
-                raise ValueError(f"sources names {source.value!r} but there is no {source.value}:"
-                                 " section")
+                raise ValueError(
+                    f"sources names {source.value!r} but there is no {source.value}: section"
+                )
         return self
 
     @property

@@ -21,8 +21,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from kafkaops.config import Thresholds
+from kafkaops.evaluate.broker_rules import (
+    controller_facts,
+    count_fact,
+    disk_from_metrics,
+    metric_rules,
+    with_evidence,
+)
+from kafkaops.evaluate.findings import (
+    ORDER,
+    RULES,
+)
+from kafkaops.evaluate.findings import not_measured as _not_measured
+from kafkaops.evaluate.findings import plural as _plural
+from kafkaops.evaluate.findings import result as _result
 from kafkaops.evaluate.lag_status import GroupStatus, LagStatus
-from kafkaops.evaluate.runbook import response_for
 from kafkaops.model import (
     CheckStatus,
     ClusterSnapshot,
@@ -34,101 +47,8 @@ from kafkaops.model import (
 )
 from kafkaops.units import format_bytes, format_duration_ms
 
-#: Evidence lists are capped so a report stays readable on a 10,000-partition outage.
-EVIDENCE_CAP = 50
 #: Worst partitions listed per lagging group.
 LAG_PARTITIONS_SHOWN = 10
-NOT_MEASURED_REASON = (
-    "needs broker metrics (JMX/node exporter or CloudWatch); the admin protocol does not expose it"
-)
-#: Rules whose values come from a broker-metrics source, not the admin protocol (percent).
-METRIC_RULES = ("broker_cpu", "broker_memory", "producer_error_rate", "network_io")
-
-#: Every rule, in report order, with its title (the runbook's wording where it has one).
-RULES: dict[str, str] = {
-    "cluster_offline": "MSK cluster completely offline",
-    "offline_partitions": "Offline partitions (OfflinePartitionsCount > 0)",
-    "active_controller": "No active controller (ActiveControllerCount = 0)",
-    "data_loss": "Data loss: committed offsets already deleted by retention",
-    "under_replicated_partitions": "Under-replicated partitions (UnderReplicatedPartitions > 0)",
-    "under_min_isr_partitions": "Partitions under min.insync.replicas (acks=all producers fail)",
-    "broker_unreachable": "Broker down or not answering",
-    "consumer_lag": "Consumer lag (EstimatedMaxTimeLag)",
-    "consumer_status": "Consumer group stopped, stalled or rewound (Burrow-style status)",
-    "disk_usage": "Broker disk usage",
-    "broker_cpu": "Broker CPU",
-    "broker_memory": "Broker memory",
-    "producer_error_rate": "Producer error rate",
-    "network_io": "Network I/O",
-}
-_UNITS = {
-    "cluster_offline": "state",
-    "consumer_lag": "ms",
-    "consumer_status": "status",
-    "disk_usage": "percent",
-    **dict.fromkeys(METRIC_RULES, "percent"),
-}
-_ORDER = {rule: i for i, rule in enumerate(RULES)}
-
-#: Metric values from a broker-metrics source: per rule, one value for the whole cluster or
-#: ``{subject: value}`` (e.g. ``{"broker 1": 93.0}``), in percent.
-Metrics = Mapping[str, float | Mapping[str, float]]
-
-
-# ----------------------------------------------------------------------------- building blocks
-def _cap(items: Iterable[str], cap: int = EVIDENCE_CAP) -> tuple[str, ...]:
-    items = list(items)
-    if len(items) <= cap:
-        return tuple(items)
-    return (*items[:cap], f"… and {len(items) - cap} more")
-
-
-def _unit(rule: str) -> str:
-    return _UNITS.get(rule, "count")
-
-
-def _result(
-    rule: str,
-    severity: Severity,
-    triggered: bool,
-    value: float | None,
-    threshold: float | None,
-    *,
-    subject: str = "cluster",
-    evidence: Iterable[str] = (),
-    source: str = "admin",
-) -> Finding:
-    """A measured rule: triggered at ``severity`` (with its response steps), or ok."""
-    return Finding(
-        rule=rule,
-        severity=severity if triggered else Severity.OK,
-        status=CheckStatus.TRIGGERED if triggered else CheckStatus.OK,
-        title=RULES[rule],
-        value=value,
-        threshold=threshold,
-        unit=_unit(rule),
-        subject=subject,
-        evidence=_cap(evidence),
-        source=source,
-        response=response_for(severity) if triggered else (),
-    )
-
-
-def _not_measured(
-    rule: str, reason: str, *, subject: str = "cluster", source: str = "admin"
-) -> Finding:
-    return Finding(
-        rule=rule,
-        severity=Severity.OK,
-        status=CheckStatus.NOT_MEASURED,
-        title=RULES[rule],
-        value=None,
-        threshold=None,
-        unit=_unit(rule),
-        subject=subject,
-        evidence=(reason,),
-        source=source,
-    )
 
 
 def _ids(ids: Iterable[int]) -> str:
@@ -150,10 +70,6 @@ def _user_first(partitions: Iterable[PartitionState]) -> list[PartitionState]:
     return sorted(partitions, key=lambda p: (p.topic.startswith("__"), p.topic, p.partition))
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 # --------------------------------------------------------------------------------- the rules
 def evaluate(
     snapshot: ClusterSnapshot | None,
@@ -161,14 +77,12 @@ def evaluate(
     *,
     reachable: bool = True,
     unreachable_reason: str | None = None,
-    metrics: Metrics | None = None,
-    metrics_source: str = "metrics",
     statuses: Mapping[str, GroupStatus] | None = None,
 ) -> list[Finding]:
     """Every runbook rule against one snapshot, in :data:`RULES` order.
 
-    ``metrics`` (optional, from a broker-metrics source labelled ``metrics_source``) supplies
-    the rules in :data:`METRIC_RULES`; rules without values are reported as not measured.
+    The snapshot's broker metrics (``snapshot.metrics``, from the configured sources) supply
+    the metric-only rules; rules without values are reported as not measured.
     When the cluster is unreachable only ``cluster_offline`` is measured.
     """
     if snapshot is None or not reachable:
@@ -184,8 +98,8 @@ def evaluate(
         _unreachable_brokers(snapshot),
         *_consumer_lag(snapshot, crit.consumer_lag, warn.consumer_lag),
         *_consumer_status(statuses),
-        *_disk_usage(snapshot, crit.disk_usage, warn.disk_usage),
-        *_metric_rules(metrics or {}, thresholds, metrics_source),
+        *_disk_usage(snapshot, thresholds),
+        *metric_rules(snapshot.metrics, thresholds),
     ]
 
 
@@ -203,15 +117,25 @@ def _unreachable(reason: str | None) -> list[Finding]:
 
 
 def _offline_partitions(snapshot: ClusterSnapshot, threshold: int) -> Finding:
+    """Offline partitions from metadata; the controller's OfflinePartitionsCount (JMX /
+    CloudWatch) is shown next to it and decides when it reports more."""
     offline = _user_first(snapshot.offline_partitions)
-    return _result(
+    reported, label, facts = count_fact(
+        snapshot.metrics, "OfflinePartitionsCount", lambda m: m.offline_partitions_count()
+    )
+    count, source = len(offline), "admin"
+    if reported is not None and reported > count:
+        count, source = reported, label or source
+    finding = _result(
         "offline_partitions",
         Severity.P0,
-        len(offline) > threshold,
-        len(offline),
+        count > threshold,
+        count,
         threshold,
         evidence=[_describe(p) for p in offline],
+        source=source,
     )
+    return with_evidence(finding, facts)
 
 
 def _quorum_errors(snapshot: ClusterSnapshot) -> list[str]:
@@ -224,6 +148,28 @@ def _zookeeper_mode(snapshot: ClusterSnapshot) -> bool:
 
 
 def _active_controller(snapshot: ClusterSnapshot) -> Finding:
+    """The admin protocol's verdict, with the controllers' own ActiveControllerCount as
+    evidence; when the admin protocol cannot tell (not allowed to ask, or nothing reported),
+    the metric decides."""
+    admin = _active_controller_admin(snapshot)
+    count, label, facts = controller_facts(snapshot.metrics)
+    if admin.status == CheckStatus.NOT_MEASURED and count is not None:
+        ok = count >= 1
+        evidence = [] if ok else ["no node reports itself as the active controller"]
+        finding = _result(
+            "active_controller",
+            Severity.P0,
+            not ok,
+            count,
+            1,
+            evidence=evidence,
+            source=label or "metrics",
+        )
+        return with_evidence(finding, [*facts, *admin.evidence])
+    return with_evidence(admin, facts)
+
+
+def _active_controller_admin(snapshot: ClusterSnapshot) -> Finding:
     """KRaft: the quorum must have a leader.  ZooKeeper mode: metadata must name a controller.
 
     A DescribeQuorum that fails is read as "no controller" (that is how a KRaft cluster
@@ -291,17 +237,27 @@ def _missing_from_isr(partitions: Sequence[PartitionState]) -> str | None:
 
 
 def _under_replicated(snapshot: ClusterSnapshot, threshold: int) -> Finding:
+    """From metadata (replicas vs ISR); the brokers' UnderReplicatedPartitions metric is shown
+    next to it and decides when it reports more (metadata can lag the leaders' view)."""
     urp = under_replicated(snapshot)
     summary = _missing_from_isr(urp)
     evidence = ([summary] if summary else []) + [_describe(p) for p in urp]
-    return _result(
+    reported, label, facts = count_fact(
+        snapshot.metrics, "UnderReplicatedPartitions", lambda m: m.under_replicated_count()
+    )
+    count, source = len(urp), "admin"
+    if reported is not None and reported > count:
+        count, source = reported, label or source
+    finding = _result(
         "under_replicated_partitions",
         Severity.P1,
-        len(urp) > threshold,
-        len(urp),
+        count > threshold,
+        count,
         threshold,
         evidence=evidence,
+        source=source,
     )
+    return with_evidence(finding, facts)
 
 
 def _under_min_isr(snapshot: ClusterSnapshot) -> Finding:
@@ -472,16 +428,17 @@ def _disk_per_broker(snapshot: ClusterSnapshot) -> dict[int, tuple[int, int, lis
     return out
 
 
-def _disk_usage(snapshot: ClusterSnapshot, crit: float, warn: float) -> list[Finding]:
+def _disk_usage(snapshot: ClusterSnapshot, thresholds: Thresholds) -> list[Finding]:
     """Per broker: (total − usable) / total of its log-dir filesystems, as ``df`` shows it."""
+    crit, warn = thresholds.critical.disk_usage, thresholds.warning.disk_usage
     per_broker = _disk_per_broker(snapshot)
     if not per_broker:
-        return [
-            _not_measured(
-                "disk_usage",
-                "no log dir reported its capacity (needs Kafka 3.3+ brokers: DescribeLogDirs v4)",
-            )
-        ]
+        return disk_from_metrics(
+            snapshot.metrics,
+            thresholds,
+            "no log dir reported its capacity (needs Kafka 3.3+ brokers: DescribeLogDirs v4) "
+            "and no metrics source reported disk usage",
+        )
     out = []
     for broker, (total, used, paths) in sorted(per_broker.items()):
         pct = 100.0 * used / total
@@ -500,51 +457,6 @@ def _disk_usage(snapshot: ClusterSnapshot, crit: float, warn: float) -> list[Fin
                 ],
             )
         )
-    return out
-
-
-# ---------------------------------------------------------------------- broker metric rules
-def _metric_values(metrics: Metrics, rule: str) -> dict[str, float]:
-    values = metrics.get(rule)
-    if values is None:
-        return {}
-    if isinstance(values, Mapping):
-        return dict(values)
-    return {"cluster": float(values)}
-
-
-def _metric_rules(metrics: Metrics, t: Thresholds, source: str) -> list[Finding]:
-    """CPU, memory, producer errors, network: evaluated when a metrics source supplies them."""
-    unknown = set(metrics) - set(METRIC_RULES)
-    if unknown:
-        raise ValueError(f"unknown metric rules {sorted(unknown)}; known: {METRIC_RULES}")
-    out = []
-    for rule in METRIC_RULES:
-        values = _metric_values(metrics, rule)
-        if not values:
-            out.append(_not_measured(rule, NOT_MEASURED_REASON))
-            continue
-        crit: float | None = getattr(t.critical, rule, None)  # network_io has no critical
-        warn: float = getattr(t.warning, rule)
-        for subject, value in sorted(values.items()):
-            if crit is not None and value > crit:
-                severity, threshold = Severity.P1, crit
-            else:
-                severity, threshold = Severity.P2, warn
-            hit = value > threshold
-            evidence = [f"{subject}: {value:g}% > {threshold:g}%"] if hit else []
-            out.append(
-                _result(
-                    rule,
-                    severity,
-                    hit,
-                    value,
-                    threshold,
-                    subject=subject,
-                    evidence=evidence,
-                    source=source,
-                )
-            )
     return out
 
 
@@ -615,7 +527,7 @@ def summarize(
 
 def _worst_first(finding: Finding) -> tuple[int, int, float, str]:
     """Severity, then the runbook's rule order, then the biggest value, then the subject."""
-    return (finding.severity.rank, _ORDER[finding.rule], -(finding.value or 0), finding.subject)
+    return (finding.severity.rank, ORDER[finding.rule], -(finding.value or 0), finding.subject)
 
 
 def build_report(
@@ -627,8 +539,6 @@ def build_report(
     checked_at_ms: int,
     reachable: bool = True,
     unreachable_reason: str | None = None,
-    metrics: Metrics | None = None,
-    metrics_source: str = "metrics",
     statuses: Mapping[str, GroupStatus] | None = None,
 ) -> HealthReport:
     """Evaluate every rule and classify the cluster: the whole ``kafkaops health`` verdict.
@@ -642,8 +552,6 @@ def build_report(
         thresholds,
         reachable=reachable,
         unreachable_reason=unreachable_reason,
-        metrics=metrics,
-        metrics_source=metrics_source,
         statuses=statuses,
     )
     triggered = sorted((f for f in checks if f.status == CheckStatus.TRIGGERED), key=_worst_first)

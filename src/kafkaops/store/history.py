@@ -3,12 +3,15 @@
 SQLAlchemy Core, so one code path serves an embedded SQLite file (the default: zero set-up) and
 PostgreSQL (``store.url: postgresql+psycopg://…``, for several kafkaops instances sharing state).
 
-Two series, both keyed by cluster:
+Three series, all keyed by cluster:
 
 * ``log_end_offsets`` — (topic, partition, time, log-start, log-end): the offset→time history the
   *estimated* time lag interpolates over;
 * ``group_offsets`` — (group, topic, partition, time, committed, lag, time lag): what the consumer
-  status evaluation (Burrow-style sliding window) and the lag charts read.
+  status evaluation (Burrow-style sliding window) and the lag charts read;
+* ``broker_samples`` — (broker, time, bytes in log dirs, disk %, CPU %, memory %, network
+  bytes/s): the disk-usage and CPU charts and the capacity forecasts.  Disk % is the log-dir
+  filesystem's as the brokers report it (DescribeLogDirs), else a metrics source's.
 
 Retention is tiered (:data:`DEFAULT_TIERS`): recent samples at full resolution, older ones thinned
 to one sample per bucket — the *last* sample of each bucket, which is exact for offsets (counters
@@ -26,6 +29,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -78,6 +82,22 @@ group_offsets = Table(
     Index("ix_go_key", "cluster", "group_id", "topic", "partition", "ts_ms"),
 )
 
+broker_samples = Table(
+    "broker_samples",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("cluster", String(200), nullable=False),
+    Column("broker", Integer, nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("used_bytes", BigInteger),
+    Column("disk_percent", Float),
+    Column("cpu_percent", Float),
+    Column("memory_percent", Float),
+    Column("network_bytes_per_s", Float),
+    Column("res_s", Integer, nullable=False, default=0),
+    Index("ix_bs_key", "cluster", "broker", "ts_ms"),
+)
+
 
 @dataclass(frozen=True)
 class Tier:
@@ -100,6 +120,19 @@ DEFAULT_TIERS = (
 )
 #: Past this, rows are deleted (a year: the capacity forecasts look back that far).
 DEFAULT_MAX_AGE_S = 365 * 86_400
+
+
+@dataclass(frozen=True)
+class BrokerSample:
+    """One broker at one time: what the disk and CPU charts plot."""
+
+    ts_ms: int
+    broker: int
+    used_bytes: int | None
+    disk_percent: float | None
+    cpu_percent: float | None
+    memory_percent: float | None
+    network_bytes_per_s: float | None
 
 
 @dataclass(frozen=True)
@@ -157,12 +190,15 @@ class HistoryStore:
             for g in snapshot.groups
             for p in g.partitions
         ]
+        brokers = broker_rows(snapshot)
         with self.engine.begin() as conn:
             if leo:
                 conn.execute(insert(log_end_offsets), leo)
             if go:
                 conn.execute(insert(group_offsets), go)
-        return len(leo) + len(go)
+            if brokers:
+                conn.execute(insert(broker_samples), brokers)
+        return len(leo) + len(go) + len(brokers)
 
     # ------------------------------------------------------------------- read
     def group_window(
@@ -273,11 +309,35 @@ class HistoryStore:
         with self.engine.connect() as conn:
             return [(int(r[0]), int(r[1] or 0), r[2]) for r in conn.execute(q)]
 
+    def broker_series(
+        self, cluster: str, *, since_ms: int | None = None, broker: int | None = None
+    ) -> list[BrokerSample]:
+        """Every broker's samples (or one broker's), oldest first: disk and CPU charts."""
+        c = broker_samples.c
+        q = select(broker_samples).where(c.cluster == cluster)
+        if since_ms is not None:
+            q = q.where(c.ts_ms >= since_ms)
+        if broker is not None:
+            q = q.where(c.broker == broker)
+        with self.engine.connect() as conn:
+            return [
+                BrokerSample(
+                    int(r.ts_ms),
+                    int(r.broker),
+                    r.used_bytes,
+                    r.disk_percent,
+                    r.cpu_percent,
+                    r.memory_percent,
+                    r.network_bytes_per_s,
+                )
+                for r in conn.execute(q.order_by(c.ts_ms, c.broker))
+            ]
+
     def count_rows(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             return {
                 t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-                for t in (log_end_offsets, group_offsets)
+                for t in (log_end_offsets, group_offsets, broker_samples)
             }
 
     # -------------------------------------------------------------- retention
@@ -302,6 +362,56 @@ class HistoryStore:
 def _series() -> Iterator[tuple[Table, tuple[str, ...]]]:
     yield log_end_offsets, ("cluster", "topic", "partition")
     yield group_offsets, ("cluster", "group_id", "topic", "partition")
+    yield broker_samples, ("cluster", "broker")
+
+
+def broker_rows(snapshot: ClusterSnapshot) -> list[dict[str, Any]]:
+    """One row per broker: log-dir bytes and disk % from the admin protocol, the rest (and disk
+    % when the brokers do not report capacity) from the first metrics source that has it."""
+    used = snapshot.broker_bytes()
+    disk: dict[int, float] = {}
+    for broker, (total, in_use) in _log_dir_capacity(snapshot).items():
+        disk[broker] = 100.0 * in_use / total
+    metrics: dict[int, dict[str, float | None]] = {}
+    for source in snapshot.metrics:
+        for node in source.brokers:
+            m = metrics.setdefault(node.node_id, {})
+            for key, value in (
+                ("disk_percent", node.disk_percent),
+                ("cpu_percent", node.broker_cpu_percent),
+                ("memory_percent", node.memory_percent),
+                ("network_bytes_per_s", node.network_bytes_per_s),
+            ):
+                if m.get(key) is None:
+                    m[key] = value
+    rows = []
+    for b in snapshot.brokers:
+        m = metrics.get(b.node_id, {})
+        row = {
+            "cluster": snapshot.cluster_name,
+            "broker": b.node_id,
+            "ts_ms": snapshot.taken_at_ms,
+            "used_bytes": used.get(b.node_id),
+            "disk_percent": disk.get(b.node_id, m.get("disk_percent")),
+            "cpu_percent": m.get("cpu_percent"),
+            "memory_percent": m.get("memory_percent"),
+            "network_bytes_per_s": m.get("network_bytes_per_s"),
+            "res_s": 0,
+        }
+        if any(row[k] is not None for k in ("used_bytes", "disk_percent", "cpu_percent")):
+            rows.append(row)
+    return rows
+
+
+def _log_dir_capacity(snapshot: ClusterSnapshot) -> dict[int, tuple[int, int]]:
+    """``broker → (total, used)`` bytes of the log-dir filesystems that report capacity."""
+    out: dict[int, tuple[int, int]] = {}
+    for d in snapshot.log_dirs:
+        if d.error or not d.total_bytes or d.usable_bytes is None:
+            continue
+        total, in_use = out.get(d.broker, (0, 0))
+        out[d.broker] = (total + d.total_bytes, in_use + d.total_bytes - d.usable_bytes)
+    return out
 
 
 def _thin(conn: Any, table: Table, key: tuple[str, ...], cutoff_ms: int, bucket_s: int) -> int:
