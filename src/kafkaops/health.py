@@ -144,8 +144,11 @@ SANDBOX_BANDWIDTH = "1Gbps"
 def sandbox_metrics(box: Sandbox) -> MetricsSettings:
     """The sandbox's Open-Monitoring-style sources: each node's JMX exporter and the host's
     node exporter, scraped directly (admin protocol only when it runs without exporters)."""
-    prometheus = box.prometheus_settings()
-    if prometheus is None:
+    from kafkaops.errors import SandboxError
+
+    try:
+        prometheus = box.prometheus_settings()
+    except SandboxError:  # created with --no-jmx-exporter --no-node-exporter
         return MetricsSettings()
     return MetricsSettings.model_validate(
         {

@@ -64,6 +64,10 @@ class PrometheusSettings(_Strict):
     timeout: DurationMs = 5_000
     #: The filesystem (node exporter ``mountpoint``) holding the Kafka log dirs.
     data_mountpoint: str = "/"
+    #: Dedicated KRaft controller node ids among the endpoints.  Lets a controller whose
+    #: endpoint went silent be reported as a controller (a silent broker drops out of metadata
+    #: too, so the two cannot be told apart otherwise).  MSK hides its controllers: leave empty.
+    controller_ids: tuple[int, ...] = ()
 
     @field_validator("server")
     @classmethod

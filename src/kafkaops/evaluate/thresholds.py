@@ -482,6 +482,7 @@ _SUMMARY_KEYS = (
     "under_min_isr_partitions",
     "snapshot_ms",
     "collection_errors",
+    "metrics_sources",
 )
 
 
@@ -522,6 +523,17 @@ def summarize(
         "under_min_isr_partitions": len(under_min_isr(snapshot)),
         "snapshot_ms": snapshot.duration_ms,
         "collection_errors": [f"{e.source} {e.target}: {e.message}" for e in snapshot.errors],
+        "metrics_sources": [
+            {
+                "source": m.source,
+                "window_s": round(m.window_s, 3),
+                "collected_at_ms": m.collected_at_ms,
+                "nodes": len(m.nodes),
+                "detail": m.detail,
+                "errors": list(m.errors),
+            }
+            for m in snapshot.metrics
+        ],
     }
 
 

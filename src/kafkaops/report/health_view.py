@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from kafkaops.model import CheckStatus, ClusterSnapshot, HealthReport, Severity
+from kafkaops.model import CheckStatus, ClusterSnapshot, Finding, HealthReport, Severity
 
 SEVERITY_STYLE = {
     Severity.P0: "bold white on red",
@@ -48,6 +48,7 @@ def health_to_dict(report: HealthReport) -> dict[str, Any]:
                 "value": c.value,
                 "threshold": c.threshold,
                 "unit": c.unit,
+                "source": c.source,
             }
             for c in report.checks
         ],
@@ -114,12 +115,46 @@ def render_health(report: HealthReport, console: Console) -> None:
             console.print(
                 Panel(steps, title=f"Runbook response ({worst.severity.value})", expand=False)
             )
+    if report.reachable:
+        console.print(_checks_table(report))
     not_measured = [c for c in report.checks if c.status == CheckStatus.NOT_MEASURED]
     by_reason: dict[str, set[str]] = {}
     for c in not_measured:
         by_reason.setdefault("; ".join(c.evidence) or "no source", set()).add(c.rule)
     for reason, rules in sorted(by_reason.items()):
         console.print(f"[dim]not measured: {', '.join(sorted(rules))} — {reason}[/dim]")
+
+
+def _checks_table(report: HealthReport) -> Table:
+    """Every runbook rule on one row: its status, the worst measured value and its source.
+
+    Per-broker rules (CPU, memory, disk, network) collapse to their worst broker so the table
+    stays one screen whatever the cluster size; ``--json`` has every subject.
+    """
+    table = Table(title="Runbook checks", box=None, pad_edge=False)
+    for col in ("rule", "status", "worst value", "threshold", "source"):
+        table.add_column(col, overflow="fold")
+    by_rule: dict[str, list[Finding]] = {}
+    for c in report.checks:
+        by_rule.setdefault(c.rule, []).append(c)
+    for rule, checks in by_rule.items():
+        measured = [c for c in checks if c.status != CheckStatus.NOT_MEASURED]
+        hit = [c for c in measured if c.status == CheckStatus.TRIGGERED]
+        if not measured:
+            table.add_row(rule, "[dim]not measured[/]", "-", "-", checks[0].source)
+            continue
+        worst = max(hit or measured, key=lambda c: (c.value is not None, c.value or 0))
+        sev = Severity.worst([c.severity for c in hit])
+        status = f"[{SEVERITY_STYLE[sev]}]{sev.value} × {len(hit)}[/]" if hit else "[green]ok[/]"
+        where = f" ({worst.subject})" if len(checks) > 1 or worst.subject != "cluster" else ""
+        table.add_row(
+            rule,
+            status,
+            _fmt_value(worst.value, worst.unit) + where,
+            _fmt_value(worst.threshold, worst.unit),
+            worst.source,
+        )
+    return table
 
 
 def render_snapshot_summary(snap: ClusterSnapshot, console: Console) -> None:

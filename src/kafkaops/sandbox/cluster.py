@@ -31,8 +31,11 @@ from pathlib import Path
 
 import psutil
 
+from kafkaops.collect.settings import ANY_NODE, PrometheusSettings
 from kafkaops.errors import SandboxError
 from kafkaops.sandbox import jars
+from kafkaops.sandbox.node_exporter import NODE_EXPORTER_PORT_OFFSET, NodeExporter
+from kafkaops.sandbox.node_exporter import binary as node_exporter_binary
 
 DEFAULT_BASE_PORT = 19092
 CONTROLLER_ID_BASE = 100
@@ -210,6 +213,37 @@ class Sandbox:
                 n["pid"] = pid
         self._save(state)
 
+    def node_exporter(self) -> NodeExporter | None:
+        """The sandbox's node exporter (host CPU/memory/disk), or None when it has none."""
+        port = self._load().get("node_exporter_port")
+        return NodeExporter(self.root, int(port)) if port else None
+
+    def prometheus_settings(self, *, window_ms: int = 3_000) -> PrometheusSettings:
+        """Settings that scrape this sandbox directly: every node's JMX exporter, one node
+        exporter for all (``"*"``: the nodes share this host), the log dirs' filesystem.
+
+        A 3 s window keeps a one-shot ``health`` quick while CPU still averages ~600 ticks.
+        """
+        jmx = {
+            str(n.node_id): f"http://127.0.0.1:{n.metrics_port}/metrics"
+            for n in self.nodes()
+            if n.metrics_port
+        }
+        exporter = self.node_exporter()
+        node = {ANY_NODE: exporter.url} if exporter else {}
+        if not jmx and not node:
+            raise SandboxError("this sandbox runs no metrics exporter (created without them)")
+        return PrometheusSettings.model_validate(
+            {
+                "jmx_endpoints": jmx,
+                "node_endpoints": node,
+                "window": f"{window_ms}ms",
+                "timeout": "2s",
+                "data_mountpoint": _mountpoint(self.root),
+                "controller_ids": [n.node_id for n in self.nodes() if n.role == "controller"],
+            }
+        )
+
     # ---------------------------------------------------------------- status
     def status(self) -> list[NodeStatus]:
         out = []
@@ -224,6 +258,7 @@ class Sandbox:
 
     def status_dict(self) -> dict:
         nodes = self.status()
+        exporter = self.node_exporter() if self.exists else None
         return {
             "root": str(self.root),
             "version": self.version if self.exists else None,
@@ -234,6 +269,8 @@ class Sandbox:
             "nodes": [asdict(s) for s in nodes],
             "brokers_up": sum(1 for s in nodes if s.role == "broker" and s.up),
             "brokers": sum(1 for s in nodes if s.role == "broker"),
+            "node_exporter": exporter.url if exporter else None,
+            "node_exporter_up": exporter.running() if exporter else False,
         }
 
     # ------------------------------------------------------------------- up
@@ -248,6 +285,7 @@ class Sandbox:
         extra_broker_config: dict[str, str] | None = None,
         sasl_scram: bool = False,
         jmx_exporter: bool = True,
+        node_exporter: bool = True,
         timeout_s: float = 180.0,
         progress: Callable[[str], None] | None = None,
     ) -> str:
@@ -260,6 +298,9 @@ class Sandbox:
         if brokers < 1 or controllers < 1:
             raise SandboxError("a sandbox needs at least 1 broker and 1 controller")
         if not self.exists:
+            if node_exporter and node_exporter_binary() is None:
+                say("prometheus-node-exporter is not installed: no host CPU/memory/disk metrics")
+                node_exporter = False
             libs = jars.ensure_kafka_jars(version)
             say(f"Kafka {version} jars ready in {libs}")
             if jmx_exporter:
@@ -274,6 +315,7 @@ class Sandbox:
                 extra_broker_config,
                 sasl_scram,
                 jmx_exporter,
+                node_exporter,
             )
             say(f"formatted {brokers} broker(s) + {controllers} controller(s) in {self.root}")
         else:
@@ -282,14 +324,28 @@ class Sandbox:
             if not _alive(node.pid, str(node.config_path)):
                 self._launch(node)
                 say(f"started {node.role} {node.node_id} on 127.0.0.1:{node.port}")
+        self._start_node_exporter(say)
         self.wait_ready(timeout_s=timeout_s)
         return self.bootstrap()
+
+    def _start_node_exporter(self, say: Callable[[str], None]) -> None:
+        exporter = self.node_exporter()
+        if exporter is not None and not exporter.running():
+            exporter.start()
+            say(f"started node exporter on {exporter.url}")
 
     def _pick_base_port(self, count: int, requested: int | None) -> int:
         # Start at the requested port and move up in steps: several sandboxes (a demo and a
         # test run) can coexist on one machine.
         for base in range(requested or DEFAULT_BASE_PORT, 60000, 200):
-            offsets = (0, SASL_PORT_OFFSET, 100, METRICS_PORT_OFFSET, CONTROLLER_METRICS_OFFSET)
+            offsets = (
+                0,
+                SASL_PORT_OFFSET,
+                100,
+                METRICS_PORT_OFFSET,
+                CONTROLLER_METRICS_OFFSET,
+                NODE_EXPORTER_PORT_OFFSET,
+            )
             if all(_port_free(base + off + i) for off in offsets for i in range(count)):
                 return base
         raise SandboxError(f"no free ports for the sandbox (asked base port {requested})")
@@ -304,6 +360,7 @@ class Sandbox:
         extra: dict[str, str] | None,
         sasl_scram: bool = False,
         jmx_exporter: bool = True,
+        node_exporter: bool = True,
     ) -> None:
         if self.root.exists():
             shutil.rmtree(self.root)
@@ -354,6 +411,7 @@ class Sandbox:
             "cluster_id": cluster_id,
             "heap_mb": heap_mb,
             "sasl_scram": sasl_scram,
+            "node_exporter_port": base + NODE_EXPORTER_PORT_OFFSET if node_exporter else None,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "nodes": [asdict(n) for n in nodes],
         }
@@ -548,6 +606,9 @@ class Sandbox:
         for p in procs:
             _reap(p.pid)
         stopped = len(procs)
+        # Even without a state file: the exporter is also found by its working directory.
+        exporter = (self.node_exporter() if self.exists else None) or NodeExporter(self.root, 0)
+        stopped += exporter.stop()
         if not keep_data and self.root.exists():
             shutil.rmtree(self.root, ignore_errors=True)
         elif self.exists:
@@ -563,6 +624,14 @@ class Sandbox:
         log4j = Path(__file__).with_name("tools-log4j2.properties")
         opts = (*TOOL_JVM_OPTS, f"-Dlog4j2.configurationFile={log4j}")
         return self._java(main_class, args, opts, self.version)
+
+
+def _mountpoint(path: Path) -> str:
+    """The mount point holding ``path`` (node exporter's ``mountpoint`` label)."""
+    current = path.resolve()
+    while not os.path.ismount(current) and current != current.parent:
+        current = current.parent
+    return str(current)
 
 
 def _render_config(

@@ -1,0 +1,1 @@
+"""Broker-metrics sources (Prometheus, CloudWatch, MSK) tested without a Kafka cluster."""
