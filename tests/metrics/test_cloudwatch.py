@@ -8,9 +8,8 @@ the path a production collection takes: CBOR over HTTP to CloudWatch and back.
 from __future__ import annotations
 
 import re
-import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,30 +26,12 @@ from kafkaops.collect.cloudwatch import (
 from kafkaops.collect.settings import CloudWatchSettings
 from kafkaops.errors import ConfigError
 from kafkaops.model import Broker, ClusterSnapshot, ConsumerGroup, PartitionLag
+from tests.conftest import free_port
 
 REGION = "eu-west-1"
 CLUSTER = "prod-msk"
 SECRET = "s3cr3t-must-never-appear"
 QUERY_ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -320,11 +320,14 @@ def _group_lag(group: ConsumerGroup, worst_ms: int, severity: Severity, threshol
     )
 
 
-def _unmeasured_groups(groups: Iterable[ConsumerGroup]) -> list[str]:
-    """Groups whose lag could matter but whose time lag is unknown (with why, if known)."""
+def _unmeasured_groups(
+    groups: Iterable[ConsumerGroup], covered: Mapping[str, object] | None = None
+) -> list[str]:
+    """Groups whose lag could matter but whose time lag is unknown (with why, if known);
+    ``covered`` groups have a time lag from a metrics source instead."""
     out = []
     for g in groups:
-        if g.max_time_lag_ms is not None:
+        if g.max_time_lag_ms is not None or g.group_id in (covered or {}):
             continue
         if g.error and not g.partitions:
             out.append(f"{g.group_id} (offsets not fetched: {g.error})")
@@ -333,27 +336,62 @@ def _unmeasured_groups(groups: Iterable[ConsumerGroup]) -> list[str]:
     return out
 
 
+def _source_lag(snapshot: ClusterSnapshot) -> dict[str, tuple[int, str, str]]:
+    """``group → (EstimatedMaxTimeLag ms, source label, topic)`` from a metrics source
+    (CloudWatch), the worst topic per group; the source converted seconds to ms."""
+    out: dict[str, tuple[int, str, str]] = {}
+    for metrics in snapshot.metrics:
+        for lag in metrics.group_lag:
+            ms = lag.estimated_max_time_lag_ms
+            if ms is not None and (lag.group not in out or ms > out[lag.group][0]):
+                out[lag.group] = (ms, metrics.label, lag.topic)
+    return out
+
+
 def _consumer_lag(snapshot: ClusterSnapshot, crit_ms: int, warn_ms: int) -> list[Finding]:
     """One finding per group over a threshold; otherwise one for the cluster.
 
-    The cluster-level finding is *not measured* when some lagging group has no time lag
-    (e.g. ``time_lag_method: none``, or the collector's read budget ran out): those groups
-    might be over the threshold and nobody knows.
+    A group's time lag is kafkaops' own (exact or estimated) when it has one, else the metrics
+    source's EstimatedMaxTimeLag (MSK's CloudWatch figure).  The cluster-level finding is *not
+    measured* when some lagging group has neither (e.g. ``time_lag_method: none``, or the
+    collector's read budget ran out): those groups might be over the threshold and nobody knows.
     """
     groups = sorted(snapshot.groups, key=lambda g: g.group_id)
+    from_source = _source_lag(snapshot)
     out = []
     for g in groups:
         worst = g.max_time_lag_ms
+        if worst is None and g.group_id in from_source:
+            ms, label, topic = from_source[g.group_id]
+            hit = _lag_severity(ms, crit_ms, warn_ms)
+            if hit is not None:
+                evidence = [f"EstimatedMaxTimeLag {format_duration_ms(ms)} on topic {topic}"]
+                out.append(
+                    _result(
+                        "consumer_lag",
+                        hit[0],
+                        True,
+                        ms,
+                        hit[1],
+                        subject=g.group_id,
+                        evidence=evidence,
+                        source=label,
+                    )
+                )
+            continue
         hit = _lag_severity(worst, crit_ms, warn_ms) if worst is not None else None
         if worst is not None and hit is not None:
             out.append(_group_lag(g, worst, *hit))
-    unmeasured = _unmeasured_groups(groups)
+    unmeasured = _unmeasured_groups(groups, from_source)
     if unmeasured:
         reason = f"time lag not measured for {_plural(len(unmeasured), 'lagging group')}: "
         shown = ", ".join(unmeasured[:10]) + (" …" if len(unmeasured) > 10 else "")
         out.append(_not_measured("consumer_lag", reason + shown))
     elif not out:
-        worst_all = max((g.max_time_lag_ms or 0 for g in groups), default=0)
+        worst_all = max(
+            (g.max_time_lag_ms or from_source.get(g.group_id, (0,))[0] for g in groups),
+            default=0,
+        )
         out.append(_result("consumer_lag", Severity.P2, False, worst_all, warn_ms))
     return out
 
