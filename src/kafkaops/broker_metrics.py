@@ -114,7 +114,7 @@ class ClusterMetrics:
     def label(self) -> str:
         """``prometheus (30s window)``: how a finding names where its value came from."""
         if self.window_s:
-            return f"{self.source} ({self.window_s:g}s window)"
+            return f"{self.source} ({self.window_s:.3g}s window)"
         return self.source
 
     def producer_error_rate_percent(self) -> float | None:

@@ -131,7 +131,8 @@ def resolve_target(
         client_kwargs={"bootstrap_servers": box.bootstrap()},
         options=CollectOptions(),
         config=config,
-        store_url=config.store.url,
+        # The sandbox keeps its own history so consumer status is measured with no set-up.
+        store_url=config.store.url or f"sqlite:///{box.root / 'history.db'}",
         metrics=sandbox_metrics(box),
     )
 

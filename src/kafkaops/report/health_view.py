@@ -132,7 +132,8 @@ def _checks_table(report: HealthReport) -> Table:
     stays one screen whatever the cluster size; ``--json`` has every subject.
     """
     table = Table(title="Runbook checks", box=None, pad_edge=False)
-    for col in ("rule", "status", "worst value", "threshold", "source"):
+    table.add_column("rule", no_wrap=True)
+    for col in ("status", "worst value", "threshold", "source"):
         table.add_column(col, overflow="fold")
     by_rule: dict[str, list[Finding]] = {}
     for c in report.checks:
