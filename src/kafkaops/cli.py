@@ -56,6 +56,10 @@ def _register_subcommands(argv: list[str]) -> None:
     are run from scripts and watch loops and should not pay for commands they do not use.
     """
     first = next((a for a in argv if not a.startswith("-")), None)
+    if first in (None, "serve"):
+        from kafkaops.cli_serve import register
+
+        register(app)
     if first not in (None, "incidents", "maintenance", "outbox"):
         return
     from kafkaops.cli_incidents import incidents_app, maintenance_app
@@ -568,6 +572,9 @@ def sandbox_status(as_json: JsonFlag = False, sandbox_dir: SandboxDir = None) ->
     out.print(f"bootstrap: {data['bootstrap']}   Kafka {data['version']}", markup=False)
     if data.get("sasl_bootstrap"):
         out.print(f"SASL/SCRAM-SHA-512 bootstrap: {data['sasl_bootstrap']}", markup=False)
+    if data.get("node_exporter"):
+        state = "up" if data.get("node_exporter_up") else "DOWN"
+        out.print(f"node exporter: {data['node_exporter']} ({state})", markup=False)
     table = Table("id", "role", "port", "pid", "rack", "metrics", "state")
     for n in data["nodes"]:
         state = "[green]up[/green]" if n["up"] else "[red]down[/red]"

@@ -225,6 +225,13 @@ class CloudWatchSource:
             self._kafka_client = self._boto_client("kafka", None)
         return self._kafka_client
 
+    def close(self) -> None:
+        """Release the clients' pooled HTTP connections (a watcher that stops must not leak)."""
+        for client in (self._client, self._kafka_client):
+            if client is not None and hasattr(client, "close"):
+                client.close()
+        self._client = self._kafka_client = None
+
     # --- collection -----------------------------------------------------------------------------
 
     def collect(

@@ -1,0 +1,54 @@
+"""The FastAPI application: API routers, ``/metrics``, the dashboard and the error handlers.
+
+``create_app`` only assembles; the state it serves (watcher, runtime, token) is built by
+:mod:`kafkaops.service.server`, so tests can hand it a state of their own.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from kafkaops import __version__
+from kafkaops.service import api, api_history, api_incidents, errors, ui
+from kafkaops.service.exporter import Exporter, metrics_router
+from kafkaops.service.state import ServiceState
+
+DESCRIPTION = """\
+The kafkaops service: the runbook's checks running continuously for every configured cluster.
+
+* `GET /health` — liveness and per-cluster loop freshness (no token, ever);
+* `GET /api/clusters/{name}/health` — the runbook's `msk-health` (`jq .overall_healthy`);
+* `GET /metrics` — Prometheus exposition format (names in docs/metrics.md);
+* `POST /api/incidents/{id}/ack|resolve` — need `Authorization: Bearer <token>`.
+
+Errors are `{"error": "..."}` with a 4xx status (503 while the first collection is pending).
+"""
+
+
+def create_app(state: ServiceState) -> FastAPI:
+    """The ASGI app serving ``state``; also keeps the exporter on ``app.state.exporter``."""
+    app = FastAPI(
+        title="kafkaops",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=[
+            {"name": "service", "description": "Liveness and scheduled jobs."},
+            {"name": "clusters", "description": "The latest snapshot and health report."},
+            {"name": "consumer groups", "description": "Lag, time lag and consumer status."},
+            {"name": "incidents", "description": "Incidents; ack/resolve need the token."},
+            {"name": "maintenance", "description": "Maintenance windows and silences."},
+            {"name": "history", "description": "Series for charts, from the store."},
+            {"name": "metrics", "description": "Prometheus exposition."},
+        ],
+    )
+    app.state.service = state
+    exporter = Exporter(state)
+    app.state.exporter = exporter
+    errors.install(app)
+    app.include_router(api.router)
+    app.include_router(api_incidents.router)
+    app.include_router(api_history.router)
+    app.include_router(metrics_router(exporter))
+    app.include_router(ui.router)
+    app.mount(ui.STATIC_URL, ui.static_files(), name="static")
+    return app

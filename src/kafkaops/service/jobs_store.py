@@ -1,0 +1,125 @@
+"""Results of the scheduled jobs (daily health check, weekly review), one row per job, cluster and
+scheduled time.
+
+SQLAlchemy Core on the shared store (SQLite or PostgreSQL), in a table of its own (``svc_job_runs``,
+created if absent) so the history and incident schemas stay untouched.  The unique key
+(job, cluster, scheduled time) makes a run idempotent: two service instances on one PostgreSQL
+database, or a restart in the same minute, record the 09:00 check once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+
+metadata = MetaData()
+
+job_runs = Table(
+    "svc_job_runs",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("job", String(64), nullable=False),
+    Column("cluster", String(200), nullable=False),
+    #: Microseconds since the epoch, like the incident store.
+    Column("scheduled_us", BigInteger, nullable=False, index=True),
+    Column("ran_us", BigInteger, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("severity", String(4)),
+    Column("result", JSON, nullable=False),
+    UniqueConstraint("job", "cluster", "scheduled_us", name="uq_svc_job_runs"),
+)
+
+
+def _us(when: datetime) -> int:
+    return int(when.timestamp() * 1_000_000)
+
+
+def _iso_us(us: int) -> str:
+    return f"{datetime.fromtimestamp(us / 1_000_000, tz=UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
+class JobsStore:
+    """Write job results once; read the recent ones for the API and dashboard."""
+
+    def __init__(self, url_or_engine: str | Engine) -> None:
+        self._own = isinstance(url_or_engine, str)
+        self.engine: Engine = (
+            create_engine(url_or_engine, future=True, pool_pre_ping=True)
+            if isinstance(url_or_engine, str)
+            else url_or_engine
+        )
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        if self._own:
+            self.engine.dispose()
+
+    def record(
+        self,
+        job: str,
+        cluster: str,
+        scheduled_for: datetime,
+        *,
+        ok: bool,
+        severity: str | None,
+        result: dict[str, Any],
+        ran_at: datetime | None = None,
+    ) -> bool:
+        """Store one result; False when this (job, cluster, time) was already recorded."""
+        row = {
+            "job": job,
+            "cluster": cluster,
+            "scheduled_us": _us(scheduled_for),
+            "ran_us": _us(ran_at or datetime.now(UTC)),
+            "ok": ok,
+            "severity": severity,
+            "result": result,
+        }
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            stmt: Any = pg_insert(job_runs).values(row).on_conflict_do_nothing()
+        elif dialect == "sqlite":
+            stmt = sqlite_insert(job_runs).values(row).on_conflict_do_nothing()
+        else:
+            stmt = insert(job_runs).values(row)
+        with self.engine.begin() as conn:
+            return bool(conn.execute(stmt).rowcount)
+
+    def recent(self, job: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """Newest first."""
+        c = job_runs.c
+        q = select(job_runs)
+        if job is not None:
+            q = q.where(c.job == job)
+        q = q.order_by(c.scheduled_us.desc(), c.cluster).limit(limit)
+        with self.engine.connect() as conn:
+            return [
+                {
+                    "job": r.job,
+                    "cluster": r.cluster,
+                    "scheduled_for": _iso_us(r.scheduled_us),
+                    "ran_at": _iso_us(r.ran_us),
+                    "ok": bool(r.ok),
+                    "severity": r.severity,
+                    "result": r.result,
+                }
+                for r in conn.execute(q)
+            ]

@@ -1,0 +1,175 @@
+"""What the HTTP side of ``kafkaops serve`` reads: the watcher's latest facts and loop statistics.
+
+Why a separate object: request handlers (uvicorn's event loop) and the watch loop (a thread)
+share data.  The watcher only ever *replaces* ``last_snapshot``/``last_report`` references, which
+is atomic in CPython, so readers take a reference and work on an immutable snapshot; the few
+counters the service keeps itself (cycles, errors, durations) are guarded by ``lock``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from kafkaops.errors import ConfigError
+from kafkaops.service.errors import ApiError
+
+if TYPE_CHECKING:
+    from kafkaops.config import Config
+    from kafkaops.evaluate.lag_status import GroupStatus
+    from kafkaops.model import ClusterSnapshot, HealthReport
+    from kafkaops.runtime import Runtime
+    from kafkaops.service.jobs import Scheduler
+    from kafkaops.service.settings import ServiceSettings
+    from kafkaops.store.history import HistoryStore
+    from kafkaops.watch import ClusterState, CycleOutcome, Watcher
+
+
+def load_token(settings: ServiceSettings) -> tuple[SecretStr | None, str]:
+    """The API token and where it came from (for messages; never the value).
+
+    The variable wins over the file.  A configured file that cannot be read is a start-up error:
+    the operator meant to protect the API and must not get one that silently refuses everything.
+    """
+    if settings.token_env and os.environ.get(settings.token_env, "").strip():
+        return SecretStr(os.environ[settings.token_env].strip()), f"${settings.token_env}"
+    if settings.token_file is not None:
+        path = settings.token_file.expanduser()
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(
+                f"config error: service.token_file: cannot read {path}: {why}"
+            ) from None
+        if not value:
+            raise ConfigError(f"config error: service.token_file: {path} is empty")
+        return SecretStr(value), str(path)
+    return None, ""
+
+
+@dataclass
+class LoopStats:
+    """Per-cluster loop counters for ``/health`` and ``/metrics``."""
+
+    cycles: int = 0
+    errors: int = 0
+    last_at: datetime | None = None
+    last_duration_s: float | None = None
+
+
+@dataclass
+class ServiceState:
+    """Shared by every request handler, the exporter and the scheduler."""
+
+    config: Config
+    watcher: Watcher
+    runtime: Runtime
+    store_url: str
+    token: SecretStr | None = None
+    #: ``$KAFKAOPS_API_TOKEN`` or the file path: what the 403 message tells the operator.
+    token_source: str = ""
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stats: dict[str, LoopStats] = field(default_factory=dict)
+    #: Reports whether the watch loop thread is running (set by the server).
+    loop_alive: Callable[[], bool] = lambda: True
+    scheduler: Scheduler | None = None
+    _history: HistoryStore | None = field(default=None, repr=False)
+    _statuses: dict[str, tuple[Any, dict[str, GroupStatus]]] = field(
+        default_factory=dict, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        for name in self.watcher.states:
+            self.stats.setdefault(name, LoopStats())
+
+    # ------------------------------------------------------------------ the loop
+    def record_cycle(self, outcome: CycleOutcome) -> None:
+        """The watcher's ``on_cycle`` hook: count cycles, failures and durations."""
+        with self.lock:
+            for c in outcome.clusters:
+                st = self.stats.setdefault(c.cluster, LoopStats())
+                st.cycles += 1
+                st.errors += 0 if c.reachable else 1
+                st.last_at = outcome.at
+                st.last_duration_s = c.duration_s
+
+    def loop_stats(self, name: str) -> LoopStats:
+        with self.lock:
+            st = self.stats.get(name) or LoopStats()
+            return LoopStats(st.cycles, st.errors, st.last_at, st.last_duration_s)
+
+    # --------------------------------------------------------------- accessors
+    @property
+    def interval_s(self) -> float:
+        return float(self.watcher.interval_s)
+
+    def cluster_names(self) -> list[str]:
+        return sorted(self.watcher.states)
+
+    def cluster(self, name: str) -> ClusterState:
+        state = self.watcher.states.get(name)
+        if state is None:
+            known = ", ".join(self.cluster_names()) or "none"
+            raise ApiError(404, f"no cluster {name!r} (watched: {known})")
+        return state
+
+    def snapshot(self, name: str) -> ClusterSnapshot:
+        """The last good snapshot, or 503 while the first collection is still pending."""
+        state = self.cluster(name)
+        snap = state.last_snapshot
+        if snap is None:
+            why = f": {state.last_error}" if state.last_error else " (first collection pending)"
+            raise ApiError(503, f"no snapshot of cluster {name!r} yet{why}", {"Retry-After": "10"})
+        return snap
+
+    def report(self, name: str) -> HealthReport:
+        state = self.cluster(name)
+        report = state.last_report
+        if report is None:
+            why = f": {state.last_error}" if state.last_error else " (first collection pending)"
+            raise ApiError(
+                503, f"no health report for cluster {name!r} yet{why}", {"Retry-After": "10"}
+            )
+        return report
+
+    def history(self) -> HistoryStore:
+        """The history store (same database as the incidents), opened once."""
+        with self.lock:
+            if self._history is None:
+                from kafkaops.health import open_history
+
+                self._history = open_history(self.store_url)
+            return self._history
+
+    def statuses(self, name: str) -> dict[str, GroupStatus]:
+        """Consumer statuses for the current snapshot, evaluated once per snapshot.
+
+        The watcher evaluates them too but does not keep them; reading the store again once per
+        cycle costs one query and keeps the loop's code untouched.  Empty when the snapshot has
+        not been recorded (a standby writes no history).
+        """
+        snap = self.snapshot(name)
+        with self.lock:
+            cached = self._statuses.get(name)
+            if cached is not None and cached[0] is snap:
+                return cached[1]
+        from kafkaops.lagcheck import evaluate_statuses
+
+        result = evaluate_statuses(self.history(), snap, window=self.config.lag.window)
+        with self.lock:
+            self._statuses[name] = (snap, result)
+        return result
+
+    def close(self) -> None:
+        with self.lock:
+            if self._history is not None:
+                self._history.close()
+                self._history = None
