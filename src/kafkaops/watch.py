@@ -61,8 +61,17 @@ class ClusterState:
     #: known state.
     last_snapshot: ClusterSnapshot | None = None
     last_error: str | None = None
-    #: The cluster's collectors, kept between cycles (rates need the previous sample).
+    #: The cluster's collectors, kept between cycles (rates need the previous sample), and
+    #: the target they were built for (a changed target gets new collectors).
     probe: ClusterProbe | None = None
+    probe_target: Target | None = None
+
+    def current_probe(self) -> ClusterProbe:
+        if self.probe is None or self.probe_target is not self.target:
+            if self.probe is not None:
+                self.probe.close()
+            self.probe, self.probe_target = self.target.probe(), self.target
+        return self.probe
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,7 @@ class Watcher:
     leader: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
-        self.states = {t.name: ClusterState(t, probe=t.probe()) for t in self.targets}
+        self.states = {t.name: ClusterState(t) for t in self.targets}
 
     def close(self) -> None:
         """Release every cluster's collectors (HTTP clients of metrics sources)."""
@@ -161,7 +170,7 @@ class Watcher:
         target = state.target
         report: HealthReport | None
         try:
-            snapshot = take_snapshot(target, state.probe)
+            snapshot = take_snapshot(target, state.current_probe())
         except ClusterUnreachable as exc:
             state.failures += 1
             state.last_error = str(exc)

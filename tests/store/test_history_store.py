@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from kafkaops.model import ClusterSnapshot, ConsumerGroup, PartitionLag, PartitionState, Topic
+from kafkaops.broker_metrics import ClusterMetrics, NodeMetrics
+from kafkaops.model import (
+    Broker,
+    ClusterSnapshot,
+    ConsumerGroup,
+    LogDir,
+    PartitionLag,
+    PartitionState,
+    Topic,
+)
 from kafkaops.store.history import HistoryStore, Tier
 
 MIN = 60_000
@@ -16,9 +25,12 @@ def snap(ts_ms: int, end: int, committed: int, cluster: str = "c") -> ClusterSna
         for i in range(2)
     )  # fmt: skip
     group = ConsumerGroup("g", "Stable", "consumer", 1, (), lags)
+    # One broker whose log dir reports its capacity (1,000 bytes, 400 usable → 60 % used).
+    log_dir = LogDir(1, "/data", None, {"orders-0": end, "orders-1": end}, 1_000, 400)
+    cpu = ClusterMetrics("prometheus", ts_ms, 5.0, (NodeMetrics(1, cpu_percent=42.0),))
     return ClusterSnapshot(
-        cluster, "b", ts_ms, 1, "id", 1, 100, (100,), (), (Topic("orders", False, parts),),
-        (group,), (),
+        cluster, "b", ts_ms, 1, "id", 1, 100, (100,), (Broker(1, "h", 9092),),
+        (Topic("orders", False, parts),), (group,), (log_dir,), metrics=(cpu,),
     )  # fmt: skip
 
 
@@ -26,7 +38,7 @@ def test_record_and_read_window(store_url):
     store = HistoryStore(store_url)
     try:
         for i in range(15):
-            assert store.record(snap(1_000_000 + i * 10_000, 100 + i * 10, 90 + i * 9)) == 4
+            assert store.record(snap(1_000_000 + i * 10_000, 100 + i * 10, 90 + i * 9)) == 5
         window = store.group_window("c", "g", limit=10)
         assert set(window) == {("orders", 0), ("orders", 1)}
         samples = window[("orders", 0)]
@@ -38,6 +50,9 @@ def test_record_and_read_window(store_url):
         chart = store.group_lag_series("c", "g")
         assert chart[0] == (1_000_000, 20, 100)
         assert store.group_window("other", "g") == {}
+        [first, *_, last] = store.broker_series("c")
+        assert (first.broker, first.disk_percent, first.cpu_percent) == (1, 60.0, 42.0)
+        assert last.used_bytes == 2 * (100 + 140) and last.ts_ms == 1_000_000 + 14 * 10_000
     finally:
         store.close()
 
@@ -52,13 +67,18 @@ def test_retention_thins_old_samples_to_last_per_bucket(store_url):
             ts = start + i * 10_000
             store.record(snap(ts, 1000 + i, 900 + i))
         before = store.count_rows()
-        assert before == {"log_end_offsets": 2 * 1080, "group_offsets": 2 * 1080}
+        assert before == {
+            "log_end_offsets": 2 * 1080,
+            "group_offsets": 2 * 1080,
+            "broker_samples": 1080,
+        }
         deleted = store.compact(
             now_ms=now, tiers=(Tier(3_600, 60), Tier(2 * 3_600, 600)), max_age_s=365 * 86_400
         )
         after = store.count_rows()
         # Last hour raw (360/partition); hour 2 at 1 minute (60); hour 3 at 10 minutes (6).
         assert after["log_end_offsets"] == 2 * (360 + 60 + 6)
+        assert after["broker_samples"] == 360 + 60 + 6
         assert deleted == sum(before.values()) - sum(after.values())
         series = store.log_end_series("c", "orders", 0)
         # The survivor of each old bucket is its last sample: exact for offsets.
@@ -69,7 +89,7 @@ def test_retention_thins_old_samples_to_last_per_bucket(store_url):
         assert store.compact(now_ms=now, tiers=(Tier(3_600, 60), Tier(2 * 3_600, 600))) == 0
         # Past max age everything goes.
         store.compact(now_ms=now + 400 * 86_400_000)
-        assert store.count_rows() == {"log_end_offsets": 0, "group_offsets": 0}
+        assert store.count_rows() == {"log_end_offsets": 0, "group_offsets": 0, "broker_samples": 0}
     finally:
         store.close()
 

@@ -9,7 +9,10 @@ Scenario (bounded, ends by itself, leaves nothing running unless ``--keep``):
 4. ``kafkaops watch`` turns the P1 into an incident and pages a local stand-in pager (an HTTP
    receiver in this process); ``kafkaops incidents list`` shows it;
 5. start broker 2 again, wait for the ISR to recover — ``kafkaops health`` is healthy again, and
-   ``kafkaops watch`` resolves the incident (the pager receives the resolve).
+   ``kafkaops watch`` resolves the incident (the pager receives the resolve);
+6. ``kafkaops serve`` runs the same loop with the dashboard, API and ``/metrics``: the demo ends
+   by printing the dashboard URL while the service runs, until Ctrl-C (or ``--serve-for N``
+   seconds; 120 s when not on a terminal, so a scripted run ends by itself).
 
 Each health run is the real CLI in a subprocess, so what you see is what an SRE would see.
 """
@@ -19,6 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -26,7 +32,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
+import yaml
 from rich.console import Console
+from rich.panel import Panel
 from rich.rule import Rule
 
 from kafkaops.collect.kafka import CollectOptions, collect_snapshot
@@ -94,41 +103,122 @@ def start_pager() -> ThreadingHTTPServer:
     return server
 
 
-def write_demo_config(box: Sandbox, bootstrap: str, pager_url: str) -> Path:
-    """A config for the watch step: the sandbox, a store, every severity to the demo pager."""
+def write_demo_config(box: Sandbox, bootstrap: str, pager_url: str, token_file: Path) -> Path:
+    """A config for the watch and serve steps: the sandbox with its JMX + node exporters, a
+    store, every severity to the demo pager, the service's API token in a file."""
+    from kafkaops.health import SANDBOX_BANDWIDTH
+
+    prometheus = box.prometheus_settings()
+    config = {
+        "clusters": {
+            "sandbox": {
+                "bootstrap": bootstrap,
+                "metrics": {
+                    "sources": ["admin", "prometheus"],
+                    "prometheus": {
+                        "jmx_endpoints": prometheus.jmx_endpoints,
+                        "node_endpoints": prometheus.node_endpoints,
+                        "controller_ids": list(prometheus.controller_ids),
+                        "data_mountpoint": prometheus.data_mountpoint,
+                        "window": "3s",
+                        "timeout": "2s",
+                    },
+                    "network_bandwidth": SANDBOX_BANDWIDTH,
+                },
+            }
+        },
+        "store": {"url": f"sqlite:///{box.root / 'demo-kafkaops.db'}"},
+        "watch": {"interval": "5s"},
+        "incidents": {
+            "alerts": {"keep_firing_for_s": 5},
+            "routing": {sev: ["webhook:demo-pager"] for sev in ("p0", "p1", "p2")},
+        },
+        "channels": {"webhooks": {"demo-pager": {"url": pager_url}}},
+        "service": {"token_file": str(token_file)},
+    }
     path = box.root / "demo-kafkaops.yaml"
-    path.write_text(
-        f"""# written by make demo
-clusters:
-  sandbox:
-    bootstrap: {bootstrap}
-store:
-  url: sqlite:///{box.root / "demo-kafkaops.db"}
-watch:
-  interval: 5s
-incidents:
-  alerts:
-    keep_firing_for_s: 5
-  routing:
-    p0: ["webhook:demo-pager"]
-    p1: ["webhook:demo-pager"]
-    p2: ["webhook:demo-pager"]
-channels:
-  webhooks:
-    demo-pager:
-      url: {pager_url}
-"""
-    )
+    path.write_text("# written by make demo\n" + yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+def write_token(box: Sandbox) -> Path:
+    """The demo service's API token, in a file only this user can read (never printed)."""
+    path = box.root / "api-token"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(16) + "\n")
+    return path
+
+
+def free_or(port: int) -> int:
+    """``port`` if nothing listens there, else any free loopback port."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(cfg: Path, token_file: Path, serve_for: float | None) -> int:
+    """``kafkaops serve`` on the demo cluster; prints the dashboard URL, stops on Ctrl-C or
+    after ``serve_for`` seconds."""
+    port = free_or(8080)
+    args = ["serve", "-c", str(cfg), "--port", str(port)]
+    if serve_for:
+        args += ["--once-for", str(serve_for)]
+    console.print(f"[bold]$ kafkaops {' '.join(args)}[/bold]")
+    proc = subprocess.Popen([sys.executable, "-m", "kafkaops.cli", *args])
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(url + "health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        console.print(
+            Panel(
+                f"dashboard  [bold]{url}[/bold]\n"
+                f"API        {url}api/clusters/sandbox/health   (OpenAPI: {url}docs)\n"
+                f"metrics    {url}metrics\n"
+                f"API token  in {token_file} (acknowledge / resolve need it)\n"
+                + (
+                    f"stops by itself after {serve_for:.0f}s"
+                    if serve_for
+                    else "Ctrl-C stops the service and the cluster"
+                ),
+                title="kafkaops serve is running",
+                expand=False,
+            )
+        )
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        try:
+            return proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="leave the cluster running at the end")
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds of workload first")
+    parser.add_argument(
+        "--serve-for",
+        type=float,
+        default=None,
+        help="stop the service after this many seconds (default: until Ctrl-C on a terminal, "
+        "120 s otherwise)",
+    )
     args = parser.parse_args(argv)
     if os.environ.get("KAFKAOPS_DEMO_KEEP") == "1":
         args.keep = True
+    if args.serve_for is None and not sys.stdin.isatty():
+        args.serve_for = 120.0  # a scripted run must end by itself
 
     box = Sandbox()
     workload: Workload | None = None
@@ -160,7 +250,10 @@ def main(argv: list[str] | None = None) -> int:
 
         step("5. kafkaops watch: the P1 becomes an incident and pages (a local pager stands in)")
         pager = start_pager()
-        cfg = write_demo_config(box, bootstrap, f"http://127.0.0.1:{pager.server_port}/")
+        token_file = write_token(box)
+        cfg = write_demo_config(
+            box, bootstrap, f"http://127.0.0.1:{pager.server_port}/", token_file
+        )
         kafkaops("watch", "-c", str(cfg), "--count", "4")
         kafkaops("incidents", "list", "-c", str(cfg))
 
@@ -170,8 +263,11 @@ def main(argv: list[str] | None = None) -> int:
         kafkaops("health")
         kafkaops("watch", "-c", str(cfg), "--count", "3")
         kafkaops("incidents", "list", "--status", "all", "-c", str(cfg))
+
+        step("7. kafkaops serve: the same loop with a dashboard, HTTP API and /metrics")
+        code = serve(cfg, token_file, args.serve_for)
         pager.shutdown()
-        return 0
+        return code
     except KafkaopsError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 3
@@ -187,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                 "stop it with: .venv/bin/kafkaops sandbox down"
             )
         else:
-            step("7. Clean up: stop every JVM")
+            step("8. Clean up: stop every JVM")
             stopped = box.down()
             console.print(f"stopped {stopped} process(es); nothing left running")
 
