@@ -96,6 +96,21 @@ TimeLagMethodOption = Annotated[
         "the history store; none: offset lag only. Default: the cluster's config (exact).",
     ),
 ]
+#: Options shared by the two faces of the watch loop, ``kafkaops watch`` and ``kafkaops serve``.
+LoopConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="kafkaops YAML config file.")
+]
+LoopClustersOption = Annotated[
+    list[str] | None,
+    typer.Option(help="Watch only this cluster (repeatable; default: every cluster)."),
+]
+LoopBootstrapOption = Annotated[
+    str | None, typer.Option(help="Watch one cluster at HOST:PORT instead of a config.")
+]
+LoopIntervalOption = Annotated[
+    float | None,
+    typer.Option(min=1, help="Seconds between cycles (default: watch.interval, 10 s)."),
+]
 StoreOption = Annotated[
     str | None,
     typer.Option(
@@ -344,21 +359,11 @@ def lag(
 
 @app.command()
 def watch(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="kafkaops YAML config file.")
-    ] = None,
-    cluster: Annotated[
-        list[str] | None,
-        typer.Option(help="Watch only this cluster (repeatable; default: every cluster)."),
-    ] = None,
-    bootstrap: Annotated[
-        str | None, typer.Option(help="Watch one cluster at HOST:PORT instead of a config.")
-    ] = None,
+    config: LoopConfigOption = None,
+    cluster: LoopClustersOption = None,
+    bootstrap: LoopBootstrapOption = None,
     store: StoreOption = None,
-    interval: Annotated[
-        float | None,
-        typer.Option(min=1, help="Seconds between cycles (default: watch.interval, 10 s)."),
-    ] = None,
+    interval: LoopIntervalOption = None,
     count: Annotated[
         int | None, typer.Option(min=1, help="Stop after N cycles (default: run until Ctrl-C).")
     ] = None,

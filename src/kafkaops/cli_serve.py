@@ -13,6 +13,13 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from kafkaops.cli import (
+    LoopBootstrapOption,
+    LoopClustersOption,
+    LoopConfigOption,
+    LoopIntervalOption,
+)
+
 EXIT_ERROR = 3
 
 
@@ -22,16 +29,9 @@ def fail(message: str) -> NoReturn:
 
 
 def serve(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="kafkaops YAML config file.")
-    ] = None,
-    cluster: Annotated[
-        list[str] | None,
-        typer.Option(help="Watch only this cluster (repeatable; default: every cluster)."),
-    ] = None,
-    bootstrap: Annotated[
-        str | None, typer.Option(help="Watch one cluster at HOST:PORT instead of a config.")
-    ] = None,
+    config: LoopConfigOption = None,
+    cluster: LoopClustersOption = None,
+    bootstrap: LoopBootstrapOption = None,
     store: Annotated[
         str | None,
         typer.Option(
@@ -46,10 +46,7 @@ def serve(
         int | None,
         typer.Option(min=0, max=65535, help="Port (default: service.port, 8080; 0: any free)."),
     ] = None,
-    interval: Annotated[
-        float | None,
-        typer.Option(min=1, help="Seconds between cycles (default: watch.interval, 10 s)."),
-    ] = None,
+    interval: LoopIntervalOption = None,
     once_for: Annotated[
         float | None,
         typer.Option(min=1, help="Stop cleanly after this many seconds (scripted runs, demos)."),

@@ -17,6 +17,7 @@ import boto3
 import yaml
 
 from tests import kafka_helpers as kh
+from tests.aws import put_kafka_metric
 from tests.conftest import run_cli
 
 REGION = "eu-west-1"
@@ -27,24 +28,6 @@ AWS_ENV = {
     "AWS_CONFIG_FILE": "/nonexistent",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
-
-
-def _put(cw, cluster: str, at: datetime, metric: str, value: float, unit: str, **dims: str):
-    names = {"broker": "Broker ID", "group": "Consumer Group", "topic": "Topic"}
-    dimensions = [{"Name": "Cluster Name", "Value": cluster}]
-    dimensions += [{"Name": names[k], "Value": v} for k, v in dims.items()]
-    cw.put_metric_data(
-        Namespace="AWS/Kafka",
-        MetricData=[
-            {
-                "MetricName": metric,
-                "Dimensions": dimensions,
-                "Timestamp": at,
-                "Value": value,
-                "Unit": unit,
-            }
-        ],
-    )
 
 
 def test_cloudwatch_first_then_prometheus(
@@ -65,11 +48,12 @@ def test_cloudwatch_first_then_prometheus(
     )
     at = datetime.now(UTC) - timedelta(minutes=2)
     for broker in ("1", "2", "3"):
-        _put(cw, cluster, at, "CpuUser", 60.0, "Percent", broker=broker)
-        _put(cw, cluster, at, "CpuSystem", 35.0, "Percent", broker=broker)
-        _put(cw, cluster, at, "MemoryUsed", 3e9, "Bytes", broker=broker)
-        _put(cw, cluster, at, "MemoryFree", 5e9, "Bytes", broker=broker)
-    _put(cw, cluster, at, "EstimatedMaxTimeLag", 420.0, "Seconds", group=group, topic=topic)
+        put_kafka_metric(cw, cluster, at, "CpuUser", 60.0, "Percent", broker=broker)
+        put_kafka_metric(cw, cluster, at, "CpuSystem", 35.0, "Percent", broker=broker)
+        put_kafka_metric(cw, cluster, at, "MemoryUsed", 3e9, "Bytes", broker=broker)
+        put_kafka_metric(cw, cluster, at, "MemoryFree", 5e9, "Bytes", broker=broker)
+    lag = {"group": group, "topic": topic}
+    put_kafka_metric(cw, cluster, at, "EstimatedMaxTimeLag", 420.0, "Seconds", **lag)
 
     prometheus = sandbox.prometheus_settings().model_dump(mode="json", exclude_defaults=True)
     prometheus.update(window="3s", timeout="2s")

@@ -26,6 +26,7 @@ from kafkaops.collect.cloudwatch import (
 from kafkaops.collect.settings import CloudWatchSettings
 from kafkaops.errors import ConfigError
 from kafkaops.model import Broker, ClusterSnapshot, ConsumerGroup, PartitionLag
+from tests.aws import put_kafka_metric
 from tests.conftest import free_port
 
 REGION = "eu-west-1"
@@ -89,29 +90,8 @@ def snapshot(broker_ids: tuple[int, ...], groups: Mapping[str, tuple[str, ...]])
     )
 
 
-def put(
-    cw: Any,
-    at: datetime,
-    metric: str,
-    value: float,
-    unit: str,
-    **dims: str,
-) -> None:
-    dimensions = [{"Name": "Cluster Name", "Value": CLUSTER}]
-    names = {"broker": "Broker ID", "group": "Consumer Group", "topic": "Topic"}
-    dimensions += [{"Name": names[k], "Value": v} for k, v in dims.items()]
-    cw.put_metric_data(
-        Namespace="AWS/Kafka",
-        MetricData=[
-            {
-                "MetricName": metric,
-                "Dimensions": dimensions,
-                "Timestamp": at,
-                "Value": value,
-                "Unit": unit,
-            }
-        ],
-    )
+def put(cw: Any, at: datetime, metric: str, value: float, unit: str, **dims: str) -> None:
+    put_kafka_metric(cw, CLUSTER, at, metric, value, unit, **dims)
 
 
 #: Per broker: (metric, value, unit).  Broker 3 has DEFAULT monitoring only: no replication
