@@ -34,8 +34,15 @@ from rich.console import Console
 from rich.table import Table
 
 from kafkaops.errors import KafkaopsError
-from kafkaops.incidents.incident import Incident, IncidentAction, IncidentTransitionError
+from kafkaops.incidents.incident import IncidentAction, IncidentTransitionError
 from kafkaops.incidents.windows import Impact, Matchers, Occurrence
+from kafkaops.report.incidents_view import (
+    action_dict,
+    age,
+    incident_dict,
+    occurrence_dict,
+)
+from kafkaops.report.incidents_view import iso as _iso
 
 if TYPE_CHECKING:  # the engine and store pull in SQLAlchemy: loaded only when a command runs
     from kafkaops.incidents.engine import IncidentEngine, NoticeOutcome
@@ -139,86 +146,6 @@ def _engine(config: Path | None, store_url: str | None) -> Iterator[IncidentEngi
 
 
 # --- formatting --------------------------------------------------------------------------------
-
-
-def _iso(when: datetime | None) -> str | None:
-    return None if when is None else f"{when.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
-
-
-def _span(seconds: float) -> str:
-    """``5400`` → ``"1h 30m"``: two units at most, readable at a glance."""
-    s = int(abs(seconds))
-    if s < 60:
-        return f"{s}s"
-    m, _ = divmod(s, 60)
-    if m < 60:
-        return f"{m}m"
-    h, m = divmod(m, 60)
-    if h < 48:
-        return f"{h}h {m}m" if m else f"{h}h"
-    d, h = divmod(h, 24)
-    return f"{d}d {h}h" if h else f"{d}d"
-
-
-def age(when: datetime, now: datetime) -> str:
-    """Relative time: ``"5m ago"`` or ``"in 2h 30m"``."""
-    delta = (now - when).total_seconds()
-    return f"{_span(delta)} ago" if delta >= 0 else f"in {_span(delta)}"
-
-
-def incident_dict(inc: Incident, now: datetime, *, audit: bool = True) -> dict[str, Any]:
-    """JSON view of an incident: stored fields plus severity, age and the audit trail."""
-    from kafkaops.store.incidents import incident_to_json
-
-    data = incident_to_json(inc)
-    data["age_s"] = round((now - inc.opened_at).total_seconds(), 3)
-    data["firing"] = list(inc.firing_keys)
-    if audit:
-        data["audit"] = [
-            {
-                "at": _iso(e.at),
-                "age_s": round((now - e.at).total_seconds(), 3),
-                "actor": e.actor,
-                "action": e.action,
-                "detail": e.detail,
-            }
-            for e in inc.audit
-        ]
-    return data
-
-
-def action_dict(action: IncidentAction) -> dict[str, Any]:
-    return {
-        "kind": action.kind,
-        "incident_id": action.incident_id,
-        "at": _iso(action.at),
-        "severity": action.severity.value,
-        "channels": sorted(str(c) for c in action.channels),
-        "contacts": [c.model_dump(mode="json", exclude_none=True) for c in action.contacts],
-        "keys": list(action.keys),
-        "detail": action.detail,
-    }
-
-
-def occurrence_dict(occ: Occurrence, now: datetime, sent: set[str] | None = None) -> dict[str, Any]:
-    kind = "silence" if occ.kind == "silence" else occ.notice_type
-    data: dict[str, Any] = {
-        "id": occ.id,
-        "name": occ.name,
-        "type": kind,
-        "start": _iso(occ.start),
-        "end": _iso(occ.end),
-        "duration_s": occ.duration.total_seconds(),
-        "impact": occ.impact,
-        "active": occ.contains(now),
-        "starts_in_s": round((occ.start - now).total_seconds(), 3),
-    }
-    matchers = occ.matchers.model_dump(exclude_none=True)
-    if matchers:
-        data["matchers"] = matchers
-    if sent is not None and occ.kind == "maintenance":
-        data["notice_sent"] = occ.id in sent
-    return data
 
 
 def _table(*columns: str, title: str | None = None, whole: int = 0) -> Table:

@@ -4,7 +4,7 @@ Acknowledge and resolve call the very library functions ``kafkaops incidents ack
 calls (:meth:`IncidentEngine.acknowledge` / :meth:`~IncidentEngine.resolve`), through the same
 outbox-wired engine, so the PagerDuty acknowledge/resolve is queued in the transaction that
 saves the change; the service's watch loop delivers it within a second or so (leader only).
-The JSON is the CLI's ``--json`` (:func:`kafkaops.cli_incidents.incident_dict`).
+The JSON is the CLI's ``--json`` (:func:`kafkaops.report.incidents_view.incident_dict`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 
-from kafkaops.cli_incidents import action_dict, incident_dict, occurrence_dict
 from kafkaops.incidents.incident import IncidentTransitionError
+from kafkaops.report.incidents_view import action_dict, incident_dict, occurrence_dict
 from kafkaops.service import schemas as s
 from kafkaops.service.api import ERRORS, Reader
 from kafkaops.service.auth import require_write

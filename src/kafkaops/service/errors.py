@@ -1,10 +1,10 @@
-"""API errors as ``{"error": "..."}`` with a 4xx status — and never a 500 with a traceback.
+"""API errors as ``{"error": "..."}``: 4xx for anything the caller got wrong, never a traceback.
 
 Why handlers for everything: FastAPI's defaults answer ``{"detail": [...]}`` (422) for bad
-input and a bare 500 for a bug; a runbook's ``curl … | jq .error`` and a dashboard showing the
-message both need one shape.  Unexpected exceptions are logged with their type only (their text
-may hold a store URL) and answered 503 "try again", not 500: the usual cause is a store or
-cluster hiccup the next request survives.
+input and a bare text 500 for a bug; a runbook's ``curl … | jq .error`` and a dashboard showing
+the message both need one shape.  Bad input is always a 4xx (the schemathesis test fails on any
+5xx); a kafkaops error (store or cluster unavailable) is a 503 the next request may survive; a
+genuine bug stays an honest 500, logged with its type only (its text may hold a store URL).
 """
 
 from __future__ import annotations
@@ -82,6 +82,4 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
         log.debug("request failure", exc_info=True)
-        return error_response(
-            503, f"internal error ({type(exc).__name__}); see the service log and retry"
-        )
+        return error_response(500, f"internal error ({type(exc).__name__}); see the service log")

@@ -1,0 +1,93 @@
+"""Incidents, escalation actions and maintenance occurrences as plain JSON-ready data.
+
+One view shared by ``kafkaops incidents … --json`` and the service's ``/api/incidents``, so a
+script and a dashboard read the same fields: times in UTC ISO-8601 (``…Z``), ages in seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from kafkaops.incidents.incident import Incident, IncidentAction
+from kafkaops.incidents.windows import Occurrence
+
+
+def iso(when: datetime | None) -> str | None:
+    return None if when is None else f"{when.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def span(seconds: float) -> str:
+    """``5400`` → ``"1h 30m"``: two units at most, readable at a glance."""
+    s = int(abs(seconds))
+    if s < 60:
+        return f"{s}s"
+    m, _ = divmod(s, 60)
+    if m < 60:
+        return f"{m}m"
+    h, m = divmod(m, 60)
+    if h < 48:
+        return f"{h}h {m}m" if m else f"{h}h"
+    d, h = divmod(h, 24)
+    return f"{d}d {h}h" if h else f"{d}d"
+
+
+def age(when: datetime, now: datetime) -> str:
+    """Relative time: ``"5m ago"`` or ``"in 2h 30m"``."""
+    delta = (now - when).total_seconds()
+    return f"{span(delta)} ago" if delta >= 0 else f"in {span(delta)}"
+
+
+def incident_dict(inc: Incident, now: datetime, *, audit: bool = True) -> dict[str, Any]:
+    """JSON view of an incident: stored fields plus severity, age and the audit trail."""
+    from kafkaops.store.incidents import incident_to_json
+
+    data = incident_to_json(inc)
+    data["age_s"] = round((now - inc.opened_at).total_seconds(), 3)
+    data["firing"] = list(inc.firing_keys)
+    if audit:
+        data["audit"] = [
+            {
+                "at": iso(e.at),
+                "age_s": round((now - e.at).total_seconds(), 3),
+                "actor": e.actor,
+                "action": e.action,
+                "detail": e.detail,
+            }
+            for e in inc.audit
+        ]
+    return data
+
+
+def action_dict(action: IncidentAction) -> dict[str, Any]:
+    return {
+        "kind": action.kind,
+        "incident_id": action.incident_id,
+        "at": iso(action.at),
+        "severity": action.severity.value,
+        "channels": sorted(str(c) for c in action.channels),
+        "contacts": [c.model_dump(mode="json", exclude_none=True) for c in action.contacts],
+        "keys": list(action.keys),
+        "detail": action.detail,
+    }
+
+
+def occurrence_dict(occ: Occurrence, now: datetime, sent: set[str] | None = None) -> dict[str, Any]:
+    kind = "silence" if occ.kind == "silence" else occ.notice_type
+    data: dict[str, Any] = {
+        "id": occ.id,
+        "name": occ.name,
+        "type": kind,
+        "start": iso(occ.start),
+        "end": iso(occ.end),
+        "duration_s": occ.duration.total_seconds(),
+        "impact": occ.impact,
+        "active": occ.contains(now),
+        "starts_in_s": round((occ.start - now).total_seconds(), 3),
+    }
+    matchers = occ.matchers.model_dump(exclude_none=True)
+    if matchers:
+        data["matchers"] = matchers
+    if sent is not None and occ.kind == "maintenance":
+        data["notice_sent"] = occ.id in sent
+    return data
