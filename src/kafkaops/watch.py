@@ -30,7 +30,7 @@ from typing import Any
 
 from kafkaops.errors import ClusterUnreachable
 from kafkaops.evaluate.thresholds import build_report
-from kafkaops.health import Target, observe_lag, take_snapshot, unreachable_report
+from kafkaops.health import Target, observe_lag, open_history, take_snapshot, unreachable_report
 from kafkaops.model import CheckStatus, ClusterSnapshot, HealthReport, Severity
 from kafkaops.probe import ClusterProbe
 
@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 
 #: Name of the database lease that elects the one watcher allowed to page.
 LEASE_NAME = "kafkaops-watch"
+#: How often the leader applies history retention and prunes delivered notifications.
+HOUSEKEEPING_EVERY = timedelta(hours=1)
+#: Delivered notifications are kept this long (the row is the "already sent" record).
+OUTBOX_RETENTION = timedelta(days=90)
 
 
 def utc_now() -> datetime:
@@ -115,6 +119,8 @@ class Watcher:
     clock: Callable[[], datetime] = utc_now
     states: dict[str, ClusterState] = field(init=False)
     leader: bool = field(init=False, default=False)
+    #: When housekeeping last ran (None: never, so the first leader cycle runs it).
+    last_housekeeping: datetime | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.states = {t.name: ClusterState(t) for t in self.targets}
@@ -146,6 +152,8 @@ class Watcher:
             outcomes.append(self._cluster_cycle(self.states[name], leader, now))
         self.leader = leader
         report = self.deliver()
+        if leader:
+            self.housekeeping(now)
         return CycleOutcome(
             self.clock(),
             leader,
@@ -155,6 +163,35 @@ class Watcher:
             retried=len(report.retried) if report else 0,
             errors=dict(report.errors) if report else {},
         )
+
+    def housekeeping(self, now: datetime) -> None:
+        """Hourly (leader only): history retention tiers and old delivered notifications.
+
+        Without it a long-running loop grows its store forever: 10-second samples of every
+        partition and every notification ever sent.  Failures are logged, never raised: the
+        next hour tries again.
+        """
+        if self.last_housekeeping is not None and now - self.last_housekeeping < HOUSEKEEPING_EVERY:
+            return
+        self.last_housekeeping = now
+        now_ms = int(now.timestamp() * 1000)
+        for url in sorted({t.store_url for t in self.targets if t.store_url}):
+            try:
+                store = open_history(url)
+                try:
+                    removed = store.compact(now_ms=now_ms)
+                finally:
+                    store.close()
+                log.info("history retention: %d old samples thinned or dropped", removed)
+            except Exception as exc:  # retention can wait an hour
+                log.warning("history retention failed: %s: %s", type(exc).__name__, exc)
+        outbox = getattr(self.dispatcher, "outbox", None)
+        if outbox is not None:
+            try:
+                pruned = outbox.prune(now - OUTBOX_RETENTION)
+                log.info("outbox: %d delivered notifications older than 90 days removed", pruned)
+            except Exception as exc:
+                log.warning("outbox pruning failed: %s: %s", type(exc).__name__, exc)
 
     def deliver(self) -> Any:
         """One delivery round (leader only); returns the dispatcher's report or None."""

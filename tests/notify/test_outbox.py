@@ -95,3 +95,15 @@ def test_concurrent_claimers_get_disjoint_rows(outbox: Outbox) -> None:
         t.join(60)
     ids = [i for v in got.values() for i in v]
     assert len(ids) == 60 and len(set(ids)) == 60
+
+
+def test_prune_removes_only_old_delivered_messages(outbox: Outbox) -> None:
+    old, failed, recent, pending = (message("pagerduty", subject=s) for s in "abcd")
+    outbox.enqueue([old, failed, recent, pending], T0)
+    rows = {r.message.dedup_key.rsplit("|", 1)[1]: r for r in outbox.claim("w", T0, limit=4)}
+    assert outbox.mark_delivered(rows["a"].id, "w", T0)
+    assert outbox.mark_failed(rows["b"].id, "w", "HTTP 400", T0)
+    assert outbox.mark_delivered(rows["c"].id, "w", T0 + timedelta(days=10))
+    assert outbox.prune(T0 + timedelta(days=5)) == 1
+    left = {r.message.dedup_key.rsplit("|", 1)[1] for r in outbox.list(limit=10)}
+    assert left == {"b", "c", "d"}  # failed waits for a person, pending for delivery

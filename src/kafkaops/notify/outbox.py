@@ -47,6 +47,7 @@ from sqlalchemy import (
     Text,
     and_,
     create_engine,
+    delete,
     event,
     func,
     or_,
@@ -433,6 +434,23 @@ class Outbox:
             )
             out["due"] = int(conn.execute(select(func.count()).where(self._due(at))).scalar_one())
         return out
+
+    def prune(self, delivered_before: datetime | int) -> int:
+        """Delete messages delivered before ``delivered_before``; returns how many.
+
+        Only delivered ones: failed messages wait for a person (``kafkaops outbox retry``) and
+        pending ones for delivery.  Keep the horizon well past any re-send of the same
+        idempotency key (days, not minutes): the row *is* the "already sent" record.
+        """
+        t = outbox_messages.c
+        cutoff = to_ms(delivered_before)
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                delete(outbox_messages).where(
+                    and_(t.status == "delivered", t.delivered_ms < cutoff)
+                )
+            )
+        return int(result.rowcount or 0)
 
     def list(
         self, status: Status | None = None, limit: int = 100, channel: str | None = None
