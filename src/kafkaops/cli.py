@@ -19,6 +19,12 @@ import typer
 from rich.console import Console
 
 from kafkaops import __version__
+from kafkaops.cli_options import (
+    LoopBootstrapOption,
+    LoopClustersOption,
+    LoopConfigOption,
+    LoopIntervalOption,
+)
 from kafkaops.errors import KafkaopsError
 from kafkaops.model import Severity
 
@@ -95,21 +101,6 @@ TimeLagMethodOption = Annotated[
         help="exact: timestamp of the first unconsumed record; estimated: interpolated from "
         "the history store; none: offset lag only. Default: the cluster's config (exact).",
     ),
-]
-#: Options shared by the two faces of the watch loop, ``kafkaops watch`` and ``kafkaops serve``.
-LoopConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="kafkaops YAML config file.")
-]
-LoopClustersOption = Annotated[
-    list[str] | None,
-    typer.Option(help="Watch only this cluster (repeatable; default: every cluster)."),
-]
-LoopBootstrapOption = Annotated[
-    str | None, typer.Option(help="Watch one cluster at HOST:PORT instead of a config.")
-]
-LoopIntervalOption = Annotated[
-    float | None,
-    typer.Option(min=1, help="Seconds between cycles (default: watch.interval, 10 s)."),
 ]
 StoreOption = Annotated[
     str | None,

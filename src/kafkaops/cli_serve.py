@@ -13,7 +13,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from kafkaops.cli import (
+from kafkaops.cli_options import (
     LoopBootstrapOption,
     LoopClustersOption,
     LoopConfigOption,

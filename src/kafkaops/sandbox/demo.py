@@ -195,9 +195,15 @@ def serve(cfg: Path, token_file: Path, serve_for: float | None) -> int:
         )
         return proc.wait()
     except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
+        # From a terminal the service got the same Ctrl-C (same process group) and is already
+        # finishing its cycle and deliveries; a second SIGINT would only rush it.
+        console.print("stopping kafkaops serve …")
         try:
-            return proc.wait(timeout=30)
+            return proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGINT)
+        try:
+            return proc.wait(timeout=40)
         except subprocess.TimeoutExpired:
             proc.kill()
             return proc.wait()
