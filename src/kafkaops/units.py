@@ -108,6 +108,18 @@ def parse_bandwidth(value: Any) -> float:
     return bytes_per_s
 
 
+def parse_seconds(value: Any) -> Any:
+    """A duration in seconds: ``"15m"`` → 900.0, or a bare number of seconds (the ``*_s`` keys).
+
+    The incident settings name their durations ``after_s``, ``duration_s``…; they accept a bare
+    number (seconds, as the name says) or a duration with its unit, like the rest of the config.
+    Anything else is passed on for the field's own validation to reject.
+    """
+    if isinstance(value, str) and not _is_bare_number(value):
+        return parse_duration_ms(value) / 1000
+    return value
+
+
 def format_duration_ms(ms: float) -> str:
     """300000 → ``"5m 0s"``: precise for short values, coarse (two units) for long ones."""
     if ms < 0:
@@ -152,3 +164,5 @@ Percent = Annotated[float, BeforeValidator(parse_percent)]
 ByteSize = Annotated[int, BeforeValidator(parse_bytes)]
 #: Config field type: the YAML says ``1Gbit/s``, the model holds bytes per second.
 Bandwidth = Annotated[float, BeforeValidator(parse_bandwidth)]
+#: Config field type: seconds as a number, or a duration with its unit (``15m`` → 900.0).
+Seconds = Annotated[float, BeforeValidator(parse_seconds)]

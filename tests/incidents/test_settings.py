@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -60,12 +61,52 @@ def test_settings_from_config_accepts_old_and_new_configs() -> None:
 
 def test_unknown_keys_and_bad_values_are_refused(tmp_path) -> None:
     with pytest.raises(ValidationError):
-        IncidentSettings.model_validate({"maintenance": {"notice_lead": "24h"}})
-    with pytest.raises(ValidationError):
-        IncidentSettings.model_validate({"routing": {"p0": ["carrier-pigeon"]}})
+        IncidentSettings.model_validate({"maintenance": {"notice_lead_hours": 24}})
+    with pytest.raises(ValidationError, match="is not a duration"):
+        IncidentSettings.model_validate({"maintenance": {"notice_lead": "a day"}})
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "incidents:\n  maintenance:\n    windows:\n      - {name: x, rrule: nope, duration_s: 6}\n"
     )
     with pytest.raises(ValueError, match=r"bad.yaml: incidents.maintenance.windows"):
         load_settings_file(bad)
+
+
+def test_durations_take_units_or_bare_seconds() -> None:
+    """``after: 15m`` like every other duration in the config; ``after_s: 900`` still works."""
+    with_units = IncidentSettings.model_validate(
+        {
+            "alerts": {"for": {"p0": "0s", "p1": "10s", "p2": "5m"}, "keep_firing_for": "1m"},
+            "escalation": {"steps": [{"name": "15m", "after": "15m", "raise_to": "P1"}]},
+            "maintenance": {
+                "notice_lead": "24h",
+                "emergency_duration": "2h",
+                "windows": [{"name": "d", "rrule": "FREQ=DAILY;BYHOUR=2", "duration": "2h"}],
+            },
+        }
+    )
+    bare = IncidentSettings.model_validate(
+        {
+            "alerts": {"for_s": {"p0": 0, "p1": 10, "p2": 300}, "keep_firing_for_s": 60},
+            "escalation": {"steps": [{"name": "15m", "after_s": 900, "raise_to": "P1"}]},
+            "maintenance": {
+                "notice_lead_s": 86400,
+                "emergency_duration_s": 7200,
+                "windows": [{"name": "d", "rrule": "FREQ=DAILY;BYHOUR=2", "duration_s": 7200}],
+            },
+        }
+    )
+    assert with_units == bare
+    assert with_units.alerts.for_s.p2 == 300 and with_units.escalation.steps[0].after_s == 900
+    with pytest.raises(ValidationError):
+        IncidentSettings.model_validate({"routing": {"p0": ["carrier-pigeon"]}})
+
+
+def test_the_repository_example_documents_the_same_section() -> None:
+    """kafkaops.example.yaml's ``incidents:`` section is this package's example, word for word."""
+    root_example = Path(__file__).parents[2] / "kafkaops.example.yaml"
+    text = root_example.read_text()
+    start = text.index("\nincidents:\n") + 1
+    end = text.index("\n# ---", start)
+    packaged = EXAMPLE_PATH.read_text()
+    assert text[start:end].rstrip() == packaged[packaged.index("incidents:\n") :].rstrip()

@@ -40,11 +40,15 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, NonNegativeFloat
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from kafkaops.model import CheckStatus, Finding, Severity
+from kafkaops.units import Seconds
+
+#: Seconds (a number, or a duration with its unit such as ``5m``), at least zero.
+NonNegativeSeconds = Annotated[Seconds, Field(ge=0)]
 
 
 def ensure_utc(when: datetime) -> datetime:
@@ -76,9 +80,9 @@ class PerSeverity(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    p0: NonNegativeFloat
-    p1: NonNegativeFloat
-    p2: NonNegativeFloat
+    p0: NonNegativeSeconds
+    p1: NonNegativeSeconds
+    p2: NonNegativeSeconds
 
     def get(self, severity: Severity) -> float:
         return {Severity.P0: self.p0, Severity.P1: self.p1, Severity.P2: self.p2}.get(severity, 0.0)
@@ -89,8 +93,14 @@ class AlertPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    for_s: PerSeverity = PerSeverity(p0=0, p1=10, p2=300)
-    keep_firing_for_s: NonNegativeFloat = 60
+    #: YAML ``for`` (or ``for_s``): e.g. ``{p0: 0s, p1: 10s, p2: 5m}``.
+    for_s: PerSeverity = Field(
+        default=PerSeverity(p0=0, p1=10, p2=300), validation_alias=AliasChoices("for", "for_s")
+    )
+    #: YAML ``keep_firing_for`` (or ``keep_firing_for_s``), e.g. ``60s``.
+    keep_firing_for_s: NonNegativeSeconds = Field(
+        default=60, validation_alias=AliasChoices("keep_firing_for", "keep_firing_for_s")
+    )
 
 
 DEFAULT_POLICY = AlertPolicy()

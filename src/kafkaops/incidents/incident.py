@@ -40,9 +40,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, NonNegativeFloat, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from kafkaops.incidents.alerts import AlertEvent, ensure_utc
+from kafkaops.incidents.alerts import AlertEvent, NonNegativeSeconds, ensure_utc
 from kafkaops.incidents.routing import DEFAULT_ROUTING, ChannelRef, RoutingConfig
 from kafkaops.model import Severity
 
@@ -116,7 +116,8 @@ class EscalationStep(_Model):
     """At ``after_s`` unacknowledged: raise severity to ``raise_to`` and/or notify a tier."""
 
     name: str
-    after_s: NonNegativeFloat
+    #: YAML ``after`` (or ``after_s``): e.g. ``15m``.
+    after_s: NonNegativeSeconds = Field(validation_alias=AliasChoices("after", "after_s"))
     raise_to: Severity | None = None
     notify: Tier | None = None
 

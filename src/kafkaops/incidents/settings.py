@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from kafkaops.incidents.alerts import AlertPolicy
 from kafkaops.incidents.incident import Contacts, EscalationPolicy
@@ -32,6 +32,7 @@ from kafkaops.incidents.windows import (
     DEFAULT_SERVICES,
     NOTICE_LEAD,
     AdHocWindow,
+    PositiveSeconds,
     RecurringWindow,
     Silence,
     Window,
@@ -62,12 +63,18 @@ class MaintenanceSettings(_Model):
     #: A P0 still pages during maintenance: a window is for expected noise, not an outage.
     p0_pages_during_maintenance: bool = True
     #: Scheduled notices go out this long before a window starts (runbook: 24 hours).
-    notice_lead_s: PositiveFloat = NOTICE_LEAD.total_seconds()
+    notice_lead_s: PositiveSeconds = Field(
+        default=NOTICE_LEAD.total_seconds(),
+        validation_alias=AliasChoices("notice_lead", "notice_lead_s"),
+    )
     #: ``services_affected`` and ``contact`` of the runbook's maintenance-notice.json.
     services_affected: tuple[str, ...] = DEFAULT_SERVICES
     contact: str = DEFAULT_CONTACT
     #: How long ``maintenance start-emergency`` mutes when no ``--duration`` is given.
-    emergency_duration_s: PositiveFloat = 2 * 3600.0
+    emergency_duration_s: PositiveSeconds = Field(
+        default=2 * 3600.0,
+        validation_alias=AliasChoices("emergency_duration", "emergency_duration_s"),
+    )
 
     @property
     def notice_lead(self) -> timedelta:

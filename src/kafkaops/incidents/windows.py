@@ -42,14 +42,16 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from dateutil.rrule import rrule as RRule
 from dateutil.rrule import rrulestr
 from pydantic import (
+    AliasChoices,
     AwareDatetime,
     BaseModel,
     ConfigDict,
+    Field,
     PositiveFloat,
     field_validator,
     model_validator,
@@ -58,6 +60,10 @@ from pydantic import (
 from kafkaops.incidents.alerts import AlertState, AlertStatus, ensure_utc
 from kafkaops.incidents.routing import DEFAULT_ROUTING, ChannelRef, RoutingConfig
 from kafkaops.model import Finding, Severity
+from kafkaops.units import Seconds
+
+#: Seconds (a number, or a duration with its unit such as ``2h``), above zero.
+PositiveSeconds = Annotated[Seconds, Field(gt=0)]
 
 NOTICE_LEAD = timedelta(hours=24)
 RULE_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
@@ -136,7 +142,8 @@ class RecurringWindow(_Model):
 
     name: str
     rrule: str
-    duration_s: PositiveFloat
+    #: YAML ``duration`` (or ``duration_s``): e.g. ``2h``.
+    duration_s: PositiveSeconds = Field(validation_alias=AliasChoices("duration", "duration_s"))
     dtstart: AwareDatetime = RULE_EPOCH
     impact: Impact = "minimal"
     matchers: Matchers = Matchers()

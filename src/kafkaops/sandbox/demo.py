@@ -130,7 +130,7 @@ def write_demo_config(box: Sandbox, bootstrap: str, pager_url: str, token_file: 
         "store": {"url": f"sqlite:///{box.root / 'demo-kafkaops.db'}"},
         "watch": {"interval": "5s"},
         "incidents": {
-            "alerts": {"keep_firing_for_s": 5},
+            "alerts": {"keep_firing_for": "5s"},
             "routing": {sev: ["webhook:demo-pager"] for sev in ("p0", "p1", "p2")},
         },
         "channels": {"webhooks": {"demo-pager": {"url": pager_url}}},
