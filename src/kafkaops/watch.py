@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kafkaops.errors import ClusterUnreachable
+from kafkaops.evaluate.lag_status import GroupStatus
 from kafkaops.evaluate.thresholds import build_report
 from kafkaops.health import Target, observe_lag, open_history, take_snapshot, unreachable_report
 from kafkaops.model import CheckStatus, ClusterSnapshot, HealthReport, Severity
@@ -64,6 +65,9 @@ class ClusterState:
     #: and ``/metrics``; kept while the cluster is unreachable so a dashboard shows the last
     #: known state.
     last_snapshot: ClusterSnapshot | None = None
+    #: ``(snapshot, consumer statuses)`` evaluated by the last cycle (leader only: the standby
+    #: records no history), paired with the snapshot they belong to so a reader can tell.
+    last_statuses: tuple[ClusterSnapshot, dict[str, GroupStatus]] | None = None
     last_error: str | None = None
     #: The cluster's collectors, kept between cycles (rates need the previous sample), and
     #: the target they were built for (a changed target gets new collectors).
@@ -223,6 +227,7 @@ class Watcher:
             # The standby does not write history either: one writer per store.
             snapshot, statuses = observe_lag(target, snapshot) if leader else (snapshot, None)
             state.last_snapshot = snapshot
+            state.last_statuses = (snapshot, statuses) if statuses is not None else None
             report = build_report(
                 snapshot,
                 target.config.thresholds,

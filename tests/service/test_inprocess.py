@@ -155,26 +155,33 @@ def test_views_on_a_big_snapshot(state: ServiceState) -> None:
     assert client.get("/api/clusters/big/history/lag?group=g&since=9999d").status_code == 422
 
 
-def test_metrics_at_10k_partitions_are_served_fast(state: ServiceState) -> None:
+def test_metrics_at_10k_partitions_scrapes_serve_the_prerendered_body(
+    state: ServiceState, monkeypatch
+) -> None:
+    """The loop renders once per cycle; scrapes only send that body (the p99 target itself is
+    measured in bench/service_bench.py, not asserted here: timings belong to benchmarks)."""
     app = create_app(state)
     exporter = app.state.exporter
     started = time.perf_counter()
     exporter.refresh()  # what the loop does right after a cycle
     render_s = time.perf_counter() - started
+    renders = []
+    original = exporter._renderer.render
+    monkeypatch.setattr(exporter._renderer, "render", lambda: renders.append(1) or original())
     client = TestClient(app)
     times = []
-    for _ in range(50):
+    for _ in range(20):
         t0 = time.perf_counter()
         r = client.get("/metrics")
         times.append(time.perf_counter() - t0)
         assert r.status_code == 200
-    p99 = statistics.quantiles(times, n=100)[98]
+    assert renders == [], "a scrape re-rendered the per-cycle families"
     fams = {f.name: f for f in text_string_to_metric_families(r.text)}
     lag = fams["kafka_consumergroup_lag"].samples
     assert len(lag) == 100 * 100
     assert len(fams["kafka_topic_partition_current_offset"].samples) == 10_000
+    p99 = statistics.quantiles(times, n=100)[98]
     print(f"render {render_s * 1000:.0f} ms, /metrics p99 {p99 * 1000:.1f} ms, {len(r.content)} B")
-    assert p99 < 0.2, f"/metrics p99 {p99 * 1000:.0f} ms"
 
 
 def test_settings_validate_schedules_and_secrets() -> None:

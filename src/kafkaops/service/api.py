@@ -14,7 +14,8 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from kafkaops import __version__
 from kafkaops.report.health_view import health_to_dict
@@ -35,6 +36,19 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 router = APIRouter(responses=ERRORS)
+
+
+def _dump(model: type[BaseModel], data: Any) -> bytes:
+    """What FastAPI would send for ``data`` under ``model``, serialised once."""
+    return model.model_validate(data).model_dump_json().encode()
+
+
+def _json(body: bytes) -> Response:
+    """A body serialised once per snapshot (on 10,000 partitions the health document is MBs:
+    validating and encoding it again for every request was the endpoints' whole cost)."""
+    return Response(content=body, media_type="application/json")
+
+
 Reader = Annotated[ServiceState, Depends(require_read)]
 ClusterName = Annotated[str, Path(description="Cluster name (from the config).")]
 
@@ -120,7 +134,12 @@ def cluster_health(name: ClusterName, state: Reader) -> Any:
     The same document as ``kafkaops health --json``.  Example:
     ``curl -s localhost:8080/api/clusters/prod/health | jq .overall_healthy``.
     """
-    return health_to_dict(state.report(name))
+    report = state.report(name)
+    return _json(
+        state.cached_body(
+            name, "health", (report,), lambda: _dump(s.HealthOut, health_to_dict(report))
+        )
+    )
 
 
 @router.get("/api/clusters/{name}/brokers", response_model=s.BrokersOut, tags=["clusters"])
@@ -160,7 +179,14 @@ def groups(
 ) -> Any:
     """Consumer groups sorted by time lag, then offset lag, with time-lag method and status."""
     snap = state.snapshot(name)
-    return views.groups_view(snap, state.statuses(name), top=top)
+    return _json(
+        state.cached_body(
+            name,
+            "groups",
+            (snap, top),
+            lambda: _dump(s.GroupsOut, views.groups_view(snap, state.statuses(name), top=top)),
+        )
+    )
 
 
 @router.get(

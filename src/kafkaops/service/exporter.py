@@ -21,10 +21,11 @@ import functools
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
@@ -453,6 +454,7 @@ class Exporter:
         self._lock = threading.Lock()
         self._key: tuple[Any, ...] | None = None
         self._body = b""
+        self._gzip: _GzipHead | None = None
         self._stale_since: float | None = None
         self.render_seconds = 0.0
 
@@ -483,8 +485,9 @@ class Exporter:
             if not self._unchanged(key):
                 started = time.perf_counter()
                 body = self._renderer.render()
+                gzip = _GzipHead(body)
                 self.render_seconds = time.perf_counter() - started
-                self._body, self._key = body, key
+                self._body, self._gzip, self._key = body, gzip, key
                 self._stale_since = None
             return self._body
 
@@ -509,9 +512,48 @@ class Exporter:
             return self._body
         return self.refresh()
 
-    def render(self) -> bytes:
+    def render(self, *, gzip: bool = False) -> bytes:
+        """The page; ``gzip``: as one gzip stream (the per-cycle part compressed once)."""
         body = self._scrape_body()
-        return body + generate_latest(LiveCollector(self.state, self.render_seconds))
+        head = self._gzip
+        live = generate_latest(LiveCollector(self.state, self.render_seconds))
+        if gzip and head is not None and head.body is body:
+            return head.finish(live)
+        if gzip:
+            return zlib.compress(body + live, 1, wbits=31)
+        return body + live
+
+
+class _GzipHead:
+    """The per-cycle body compressed once, its gzip stream left open for each scrape's tail.
+
+    Prometheus asks for ``Accept-Encoding: gzip``; the body of a 10,000-partition cluster is
+    ~14 MB of text and ~0.4 MB gzipped (level 1, ~20 ms once per cycle).  Sending 14 MB per
+    scrape through the event loop was most of the remaining /metrics latency.  A copy of the
+    open compressor finishes one valid gzip member with the live families, so clients that
+    read only the first member of a stream (Python's ``zlib`` decoders) get the whole page.
+    """
+
+    __slots__ = ("_z", "body", "head")
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self._z = zlib.compressobj(1, zlib.DEFLATED, 31)
+        self.head = self._z.compress(body)
+
+    def finish(self, tail: bytes) -> bytes:
+        z = self._z.copy()
+        return self.head + z.compress(tail) + z.flush()
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """``gzip`` listed in Accept-Encoding and not refused with ``q=0``."""
+    for item in accept_encoding.lower().split(","):
+        name, _, params = item.partition(";")
+        if name.strip() in ("gzip", "x-gzip"):
+            q = params.replace(" ", "")
+            return not (q.startswith("q=0") and q.strip("q=0.") == "")
+    return False
 
 
 def metrics_router(exporter: Exporter) -> APIRouter:
@@ -524,8 +566,13 @@ def metrics_router(exporter: Exporter) -> APIRouter:
         dependencies=[Depends(require_read)],
         responses={200: {"content": {CONTENT_TYPE_PLAIN_0_0_4: {}}, "description": "metrics"}},
     )
-    def metrics() -> Response:
-        """Prometheus exposition format (text 0.0.4); names in docs/metrics.md."""
-        return Response(exporter.render(), media_type=CONTENT_TYPE_PLAIN_0_0_4)
+    def metrics(request: Request) -> Response:
+        """Prometheus exposition format (text 0.0.4); names in docs/metrics.md.  Gzipped when
+        the client accepts it (Prometheus does)."""
+        gzip = accepts_gzip(request.headers.get("accept-encoding", ""))
+        headers = {"Vary": "Accept-Encoding"} | ({"Content-Encoding": "gzip"} if gzip else {})
+        return Response(
+            exporter.render(gzip=gzip), media_type=CONTENT_TYPE_PLAIN_0_0_4, headers=headers
+        )
 
     return router

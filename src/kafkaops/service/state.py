@@ -85,6 +85,10 @@ class ServiceState:
     _statuses: dict[str, tuple[Any, dict[str, GroupStatus]]] = field(
         default_factory=dict, repr=False
     )
+    _status_locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
+    _bodies: dict[tuple[str, str], tuple[tuple[Any, ...], bytes]] = field(
+        default_factory=dict, repr=False
+    )
 
     def __post_init__(self) -> None:
         for name in self.watcher.states:
@@ -150,26 +154,52 @@ class ServiceState:
             return self._history
 
     def statuses(self, name: str) -> dict[str, GroupStatus]:
-        """Consumer statuses for the current snapshot, evaluated once per snapshot.
+        """Consumer statuses for the current snapshot, evaluated at most once per snapshot.
 
-        The watcher evaluates them too but does not keep them; reading the store again once per
-        cycle costs one query and keeps the loop's code untouched.  Empty when the snapshot has
-        not been recorded (a standby writes no history).
+        The watcher's own evaluation is used when it belongs to the current snapshot; otherwise
+        (a standby, which records no history) they are read from the store once, under a
+        per-cluster lock so concurrent requests wait for one evaluation instead of each doing
+        their own (on 2,000 groups that is seconds).  Empty when the snapshot was not recorded.
         """
         snap = self.snapshot(name)
+        observed = self.cluster(name).last_statuses
+        if observed is not None and observed[0] is snap:
+            return observed[1]
         with self.lock:
-            cached = self._statuses.get(name)
-            if cached is not None and cached[0] is snap:
-                return cached[1]
-        from kafkaops.lagcheck import evaluate_statuses
+            cluster_lock = self._status_locks.setdefault(name, threading.Lock())
+        with cluster_lock:
+            with self.lock:
+                cached = self._statuses.get(name)
+                if cached is not None and cached[0] is snap:
+                    return cached[1]
+            from kafkaops.lagcheck import evaluate_statuses
 
-        result = evaluate_statuses(self.history(), snap, window=self.config.lag.window)
+            result = evaluate_statuses(self.history(), snap, window=self.config.lag.window)
+            with self.lock:
+                self._statuses[name] = (snap, result)
+            return result
+
+    def cached_body(
+        self, name: str, kind: str, key: tuple[Any, ...], make: Callable[[], bytes]
+    ) -> bytes:
+        """A response body made once per ``key`` (the snapshot or report it is built from,
+        compared by identity, plus plain parameters compared by value)."""
         with self.lock:
-            self._statuses[name] = (snap, result)
-        return result
+            hit = self._bodies.get((name, kind))
+        if hit is not None and _same(hit[0], key):
+            return hit[1]
+        body = make()
+        with self.lock:
+            self._bodies[(name, kind)] = (key, body)
+        return body
 
     def close(self) -> None:
         with self.lock:
             if self._history is not None:
                 self._history.close()
                 self._history = None
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """The first element (a snapshot or report) by identity, the rest by value."""
+    return len(a) == len(b) and a[0] is b[0] and a[1:] == b[1:]

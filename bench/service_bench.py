@@ -1,0 +1,657 @@
+"""Benchmark: ``kafkaops serve`` under a bounded load and a 10-minute soak, next to kafka_exporter.
+
+Reuses the lag benchmark's cluster (:mod:`lag_bench`: Kafka 3.9.2 sandbox in ``.sandbox/lagbench``,
+3 brokers + 1 KRaft controller from port 37092 up, 500 topics x 20 partitions = 10,000 partitions,
+RF 2, and ``--groups`` consumer groups each committed on every partition of one topic; ``--keep``
+leaves it for the next run).  Then, in one run:
+
+1. starts ``kafkaops serve`` as a subprocess (its own config, a temporary SQLite store, watch
+   interval 10 s, a free loopback port) and waits until ``GET /api/clusters/NAME/health`` is 200
+   (the first cycle has data);
+2. **load**: for each of ``/metrics``, ``/api/clusters/NAME/health`` and
+   ``/api/clusters/NAME/groups``, ``wrk --latency`` with a fixed small concurrency for
+   ``--load-seconds`` (an httpx thread pool when ``wrk`` is missing: ``apt-get install -y wrk``),
+   while the watch loop keeps running, with ``Accept-Encoding: gzip`` as Prometheus (and httpx)
+   send it unless ``--no-gzip``; requests/s, p50/p90/p99/max, body size; the ``/metrics``
+   series count; single-client (unloaded) latency of each endpoint for reference;
+3. **soak**: a steady, light, mixed load (``--soak-rate`` requests/s) for ``--soak-seconds``
+   while the service's RSS (process tree, psutil) is sampled every ``--sample-every`` s: CSV +
+   PNG chart (matplotlib, installed into the venv if missing), start/end/max and the slope;
+4. **peer**: stops the service, starts danielqsj/kafka_exporter (built beforehand into
+   ``.cache/gobin``, see bench/README.md) against the same brokers and puts the same wrk load on
+   its ``/metrics``; without the binary, Burrow's HTTP API (Debian ``burrow``) is the peer.
+
+Loopback only; every phase is bounded in time; the service, the peer and (unless ``--keep``) the
+cluster are stopped at the end.  Raw results: ``bench/results/service-*.json|csv|png``.
+
+    .venv/bin/python bench/service_bench.py --keep            # full run, ~20 min
+    .venv/bin/python bench/service_bench.py --load-seconds 10 --soak-seconds 60   # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from kafkaops import __version__
+from kafkaops.sandbox.cluster import Sandbox
+from kafkaops.sandbox.jars import LEGACY_KAFKA_VERSION
+from lag_bench import BASE_PORT, BURROW_PORT, ROOT, build, burrow_wait_loaded, start_burrow_stack
+
+CLUSTER = "lagbench"
+RESULTS = ROOT / "bench" / "results"
+KAFKA_EXPORTER = ROOT / ".cache" / "gobin" / "kafka_exporter"
+WRK_LUA = r"""
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests":%d,"duration_us":%d,"bytes":%d,"p50_us":%d,"p90_us":%d,' ..
+    '"p99_us":%d,"max_us":%d,"mean_us":%.1f,"err_connect":%d,"err_read":%d,' ..
+    '"err_write":%d,"err_status":%d,"err_timeout":%d}\n',
+    summary.requests, summary.duration, summary.bytes, latency:percentile(50),
+    latency:percentile(90), latency:percentile(99), latency.max, latency.mean,
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
+
+
+def wait_for(what: str, check, timeout: float, interval: float = 1.0) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        with contextlib.suppress(httpx.HTTPError, OSError, ValueError):
+            if check():
+                return time.monotonic() - start
+        time.sleep(interval)
+    raise TimeoutError(f"{what}: not ready after {timeout:.0f} s")
+
+
+# ------------------------------------------------------------------------------ RSS sampling
+@dataclass
+class RssSampler:
+    """RSS of a process and its children every ``period`` s, tagged with the current phase."""
+
+    pid: int
+    period: float
+    rows: list[tuple[float, str, int, int, float, float]] = field(default_factory=list)
+    phase: str = "start"
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _t0: float = field(default_factory=time.monotonic)
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def sample(self) -> None:
+        with contextlib.suppress(psutil.Error):
+            proc = psutil.Process(self.pid)
+            main = proc.memory_info().rss
+            kids = 0
+            for child in proc.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    kids += child.memory_info().rss
+            cpu = proc.cpu_times()
+            self.rows.append(
+                (time.monotonic() - self._t0, self.phase, main + kids, main,
+                 cpu.user + cpu.system, os.getloadavg()[0])
+            )  # fmt: skip
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.period)
+
+    def write_csv(self, path: Path) -> None:
+        with path.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["t_s", "phase", "rss_bytes_tree", "rss_bytes_main", "cpu_s", "loadavg_1m"])
+            for t, phase, tree, main, cpu, load1 in self.rows:
+                w.writerow([f"{t:.1f}", phase, tree, main, f"{cpu:.2f}", f"{load1:.2f}"])
+
+
+def slope_mib_per_min(rows: list[tuple[float, int]]) -> float:
+    """Least-squares slope of RSS (MiB) over time (minutes)."""
+    if len(rows) < 2:
+        return 0.0
+    xs = [t / 60 for t, _ in rows]
+    ys = [r / 2**20 for _, r in rows]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else 0.0
+
+
+def chart(sampler: RssSampler, path: Path, title: str) -> None:
+    try:
+        import matplotlib
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "matplotlib"], check=True)
+        import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.2), dpi=110)
+    t0 = sampler.rows[0][0]
+    xs = [(r[0] - t0) / 60 for r in sampler.rows]
+    ax.plot(xs, [r[2] / 2**20 for r in sampler.rows], marker=".", lw=1.2, label="RSS (tree)")
+    spans: dict[str, list[float]] = {}
+    for x, r in zip(xs, sampler.rows, strict=True):
+        spans.setdefault(r[1], []).append(x)
+    colours = {"load": "#f4c7c3", "soak": "#c8e6c9"}
+    for phase, pxs in spans.items():
+        if phase in colours:
+            ax.axvspan(min(pxs), max(pxs), color=colours[phase], alpha=0.5, label=phase)
+    ax.set_xlabel("minutes since the service started")
+    ax.set_ylabel("RSS (MiB)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------- load
+def metrics_stats(url: str) -> dict[str, Any]:
+    """Body size, sample lines and the largest families of one exposition page."""
+    start = time.perf_counter()
+    resp = httpx.get(url, timeout=120)
+    elapsed = time.perf_counter() - start
+    resp.raise_for_status()
+    families: dict[str, int] = {}
+    series = 0
+    for line in resp.text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        series += 1
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        families[name] = families.get(name, 0) + 1
+    top = sorted(families.items(), key=lambda kv: -kv[1])[:8]
+    return {
+        "bytes": len(resp.content),
+        "series": series,
+        "families": len(families),
+        "largest_families": dict(top),
+        "first_get_s": round(elapsed, 4),
+    }
+
+
+def single_client(url: str, n: int) -> dict[str, float]:
+    """Latency of ``n`` sequential requests from one keep-alive client (no queueing)."""
+    times = []
+    with httpx.Client(timeout=120) as client:
+        for _ in range(n):
+            start = time.perf_counter()
+            client.get(url).raise_for_status()
+            times.append(time.perf_counter() - start)
+    return {
+        "n": n,
+        "p50_ms": round(pct(times, 50) * 1000, 2),
+        "p99_ms": round(pct(times, 99) * 1000, 2),
+        "max_ms": round(max(times) * 1000, 2),
+    }
+
+
+def run_wrk(
+    url: str, seconds: int, conns: int, threads: int, lua: Path, gzip: bool = True
+) -> dict[str, Any]:
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--timeout", "60s", "--latency",
+           "-s", str(lua), url]  # fmt: skip
+    if gzip:  # as Prometheus scrapes (and httpx asks by default)
+        cmd[1:1] = ["-H", "Accept-Encoding: gzip"]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=seconds + 120, check=True
+    ).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("WRKJSON "))
+    raw = json.loads(line[len("WRKJSON ") :])
+    secs = raw["duration_us"] / 1e6
+    errors = sum(v for k, v in raw.items() if k.startswith("err_"))
+    return {
+        "tool": "wrk",
+        "requests": raw["requests"],
+        "rps": round(raw["requests"] / secs, 1),
+        "p50_ms": raw["p50_us"] / 1000,
+        "p90_ms": raw["p90_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "max_ms": raw["max_us"] / 1000,
+        "mean_ms": round(raw["mean_us"] / 1000, 2),
+        "errors": errors,
+        "error_detail": {k: v for k, v in raw.items() if k.startswith("err_") and v},
+        "mb_per_s": round(raw["bytes"] / secs / 2**20, 1),
+    }
+
+
+def run_httpx(url: str, seconds: int, conns: int) -> dict[str, Any]:
+    """Closed-loop load with ``conns`` keep-alive clients in threads (when wrk is missing)."""
+    deadline = time.monotonic() + seconds
+    times: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+
+    def worker() -> None:
+        with httpx.Client(timeout=60) as client:
+            while time.monotonic() < deadline:
+                start = time.perf_counter()
+                try:
+                    client.get(url).raise_for_status()
+                except httpx.HTTPError:
+                    with lock:
+                        errors[0] += 1
+                    continue
+                with lock:
+                    times.append(time.perf_counter() - start)
+
+    started = time.monotonic()
+    pool = [threading.Thread(target=worker) for _ in range(conns)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(seconds + 120)
+    secs = time.monotonic() - started
+    return {
+        "tool": "httpx",
+        "requests": len(times),
+        "rps": round(len(times) / secs, 1),
+        "p50_ms": round(pct(times, 50) * 1000, 3),
+        "p90_ms": round(pct(times, 90) * 1000, 3),
+        "p99_ms": round(pct(times, 99) * 1000, 3),
+        "max_ms": round(max(times) * 1000, 3),
+        "mean_ms": round(statistics.fmean(times) * 1000, 2),
+        "errors": errors[0],
+    }
+
+
+def load(url: str, args: argparse.Namespace, lua: Path) -> dict[str, Any]:
+    if shutil.which("wrk"):
+        return run_wrk(
+            url, args.load_seconds, args.connections, args.threads, lua, not args.no_gzip
+        )
+    print("wrk not found (apt-get install -y wrk): using httpx threads", file=sys.stderr)
+    return run_httpx(url, args.load_seconds, args.connections)
+
+
+def soak(base: str, paths: list[str], seconds: float, rate: float) -> dict[str, Any]:
+    """Open-loop: one request every 1/rate s, endpoints in turn, one keep-alive client."""
+    lat: dict[str, list[float]] = {p: [] for p in paths}
+    errors: dict[str, int] = {p: 0 for p in paths}
+    start = time.monotonic()
+    i = 0
+    with httpx.Client(base_url=base, timeout=30) as client:
+        while True:
+            due = start + i / rate
+            now = time.monotonic()
+            if due - start >= seconds:
+                break
+            if due > now:
+                time.sleep(due - now)
+            path = paths[i % len(paths)]
+            t = time.perf_counter()
+            try:
+                client.get(path).raise_for_status()
+                lat[path].append(time.perf_counter() - t)
+            except httpx.HTTPError:
+                errors[path] += 1
+            i += 1
+    return {
+        "requests": i,
+        "seconds": round(time.monotonic() - start, 1),
+        "per_path": {
+            p: {
+                "n": len(v),
+                "errors": errors[p],
+                "p50_ms": round(pct(v, 50) * 1000, 2) if v else None,
+                "p99_ms": round(pct(v, 99) * 1000, 2) if v else None,
+                "max_ms": round(max(v) * 1000, 2) if v else None,
+            }
+            for p, v in lat.items()
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------- parts
+def write_config(path: Path, bootstrap: str, store: Path, time_lag_method: str) -> None:
+    path.write_text(
+        f"""
+clusters:
+  {CLUSTER}:
+    bootstrap: {bootstrap}
+    time_lag_method: {time_lag_method}
+store:
+  url: sqlite:///{store}
+watch:
+  interval: 10s
+"""
+    )
+
+
+def start_service(tmp: Path, cfg: Path, port: int, interval: float) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if k != "KAFKAOPS_API_TOKEN"}
+    return subprocess.Popen(
+        [str(ROOT / ".venv/bin/kafkaops"), "serve", "--config", str(cfg),
+         "--store", f"sqlite:///{tmp / 'kafkaops.db'}", "--bind", "127.0.0.1",
+         "--port", str(port), "--interval", str(interval)],
+        stdout=(tmp / "serve.out").open("wb"), stderr=(tmp / "serve.log").open("wb"), env=env,
+    )  # fmt: skip
+
+
+def stop(proc: subprocess.Popen[bytes] | None, timeout: float = 60) -> int | None:
+    if proc is None or proc.poll() is not None:
+        return None if proc is None else proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait(10)
+
+
+def kafka_exporter_version() -> str:
+    out = subprocess.run(
+        [str(KAFKA_EXPORTER), "--version"], capture_output=True, text=True, timeout=10
+    )
+    text = (out.stdout + out.stderr).strip().splitlines()
+    return text[0] if text else "?"
+
+
+def start_kafka_exporter(tmp: Path, bootstrap: str, port: int) -> subprocess.Popen[bytes]:
+    servers = [f"--kafka.server={s}" for s in bootstrap.split(",")]
+    return subprocess.Popen(
+        [str(KAFKA_EXPORTER), *servers, f"--kafka.version={LEGACY_KAFKA_VERSION}",
+         f"--web.listen-address=127.0.0.1:{port}", "--verbosity=0"],
+        stdout=(tmp / "kafka_exporter.log").open("wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def fmt_ms(v: float | None) -> str:
+    if v is None:
+        return "—"
+    return f"{v:.1f} ms" if v < 1000 else f"{v / 1000:.2f} s"
+
+
+# ----------------------------------------------------------------------------------- main
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--topics", type=int, default=500)
+    ap.add_argument("--partitions-per-topic", type=int, default=20)
+    ap.add_argument("--groups", type=int, default=2000)
+    ap.add_argument(
+        "--time-lag-method", default="estimated", choices=["exact", "estimated", "none"]
+    )
+    ap.add_argument("--interval", type=float, default=10.0, help="watch interval (s)")
+    ap.add_argument("--load-seconds", type=int, default=60, help="per endpoint")
+    ap.add_argument("--connections", type=int, default=4, help="concurrent connections (wrk -c)")
+    ap.add_argument("--threads", type=int, default=1, help="wrk threads")
+    ap.add_argument("--soak-seconds", type=int, default=600)
+    ap.add_argument("--soak-rate", type=float, default=5.0, help="requests/s during the soak")
+    ap.add_argument("--sample-every", type=float, default=10.0, help="RSS sampling period (s)")
+    ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--no-gzip", action="store_true", help="wrk without Accept-Encoding: gzip")
+    ap.add_argument(
+        "--profile", type=int, default=0, metavar="S",
+        help="py-spy record the service for S s at the start of the /metrics load",
+    )  # fmt: skip
+    ap.add_argument(
+        "--peer-seconds", type=int, default=120,
+        help="wrk duration on the peer (its scrapes take tens of seconds)",
+    )  # fmt: skip
+    ap.add_argument("--tag", default="", help="suffix of the result file names")
+    ap.add_argument("--keep", action="store_true", help="leave the cluster running")
+    args = ap.parse_args()
+    sfx = f"-{args.tag}" if args.tag else ""
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="kafkaops-servicebench-"))
+    lua = tmp / "report.lua"
+    lua.write_text(WRK_LUA)
+    box = Sandbox(ROOT / ".sandbox" / "lagbench")
+    service: subprocess.Popen[bytes] | None = None
+    peer_procs: list[subprocess.Popen[bytes]] = []
+    sampler: RssSampler | None = None
+    result: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "kafkaops": __version__,
+        "kafka": LEGACY_KAFKA_VERSION,
+        "cpus": os.cpu_count(),
+        "args": vars(args),
+    }
+    try:
+        bootstrap = box.up(
+            brokers=3, heap_mb=1024, base_port=BASE_PORT, version=LEGACY_KAFKA_VERSION
+        )
+        build(bootstrap, args.topics, args.partitions_per_topic, args.groups)
+        result["bootstrap"] = bootstrap
+        cfg = tmp / "kafkaops.yaml"
+        write_config(cfg, bootstrap, tmp / "kafkaops.db", args.time_lag_method)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        service = start_service(tmp, cfg, port, args.interval)
+        sampler = RssSampler(service.pid, args.sample_every)
+        sampler.start()
+        health = f"/api/clusters/{CLUSTER}/health"
+        groups = f"/api/clusters/{CLUSTER}/groups"
+
+        def ready() -> bool:
+            if service.poll() is not None:
+                log = (tmp / "serve.log").read_text()[-3000:]
+                raise RuntimeError(f"serve exited {service.returncode}: {log}")
+            return httpx.get(base + health, timeout=10).status_code == 200
+
+        first = wait_for("first cycle", ready, timeout=300)
+        print(f"service ready ({base}); first cycle after {first:.1f} s", file=sys.stderr)
+        time.sleep(args.interval + 2)  # a second cycle: the status window has two samples
+        live = httpx.get(base + "/health", timeout=10).json()
+        result["loop_after_start"] = live["clusters"]
+        n_groups = len(httpx.get(base + groups, timeout=60).json()["groups"])
+        result["groups_seen"] = n_groups
+        result["metrics"] = metrics_stats(base + "/metrics")
+        for p in (health, groups):
+            result.setdefault("bodies", {})[p] = len(httpx.get(base + p, timeout=60).content)
+        result["bodies"]["/metrics"] = result["metrics"]["bytes"]
+        m = result["metrics"]
+        print(f"/metrics: {m['bytes'] / 2**20:.1f} MiB, {m['series']} series; "
+              f"{n_groups} groups", file=sys.stderr)  # fmt: skip
+
+        # ---- unloaded reference and bounded load, loop running
+        sampler.phase = "load"
+        endpoints = ("/metrics", health, groups)
+        result["single_client"] = {p: single_client(base + p, 20) for p in endpoints}
+        result["load"] = {}
+        for p in endpoints:
+            spy = None
+            if args.profile and p == "/metrics":
+                spy = subprocess.Popen(
+                    [str(ROOT / ".venv/bin/py-spy"), "record", "--pid", str(service.pid),
+                     "--duration", str(args.profile), "--format", "raw", "--rate", "50",
+                     "--output", str(RESULTS / f"service-pyspy{sfx}.txt"), "--threads"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+            cpu0 = psutil.Process(service.pid).cpu_times()
+            result["load"][p] = load(base + p, args, lua)
+            cpu1 = psutil.Process(service.pid).cpu_times()
+            result["load"][p]["service_cpu_s"] = round(
+                cpu1.user + cpu1.system - cpu0.user - cpu0.system, 1
+            )
+            result["load"][p]["host_loadavg_1m"] = round(os.getloadavg()[0], 2)
+            if spy is not None:
+                spy.wait(args.profile + 60)
+            r = result["load"][p]
+            print(f"{p}: {r['rps']} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+                  f"max {r['max_ms']} ms, errors {r['errors']}", file=sys.stderr)  # fmt: skip
+        result["loop_after_load"] = httpx.get(base + "/health", timeout=10).json()["clusters"]
+
+        # ---- soak
+        sampler.phase = "soak"
+        sampler.sample()
+        soak_from = len(sampler.rows) - 1
+        print(f"soak: {args.soak_seconds} s at {args.soak_rate} req/s", file=sys.stderr)
+        mix = ["/metrics", health, groups, "/health", "/api/clusters"]
+        result["soak"] = soak(base, mix, args.soak_seconds, args.soak_rate)
+        sampler.sample()
+        sampler.phase = "end"
+        rows = sampler.rows[soak_from:]
+        rss = [(t - rows[0][0], tree) for t, _, tree, _, _, _ in rows]
+        half = [(t, r) for t, r in rss if t >= rss[-1][0] / 2]
+        result["rss"] = {
+            "service_start_mib": round(sampler.rows[0][2] / 2**20, 1),
+            "soak_start_mib": round(rss[0][1] / 2**20, 1),
+            "soak_end_mib": round(rss[-1][1] / 2**20, 1),
+            "soak_max_mib": round(max(r for _, r in rss) / 2**20, 1),
+            "soak_min_mib": round(min(r for _, r in rss) / 2**20, 1),
+            "overall_max_mib": round(max(r[2] for r in sampler.rows) / 2**20, 1),
+            "slope_mib_per_min": round(slope_mib_per_min(rss), 3),
+            "slope_second_half_mib_per_min": round(slope_mib_per_min(half), 3),
+            "samples": len(rss),
+            "service_cpu_s_during_soak": round(rows[-1][4] - rows[0][4], 1),
+            "host_loadavg_1m_mean": round(statistics.fmean(r[5] for r in rows), 2),
+        }
+        result["loop_after_soak"] = httpx.get(base + "/health", timeout=10).json()["clusters"]
+        with contextlib.suppress(httpx.HTTPError):
+            page = httpx.get(base + "/metrics", timeout=60).text
+            result["metrics_render_seconds"] = next(
+                float(ln.split()[-1]) for ln in page.splitlines()
+                if ln.startswith("kafkaops_metrics_render_seconds ")
+            )  # fmt: skip
+        sampler.stop()
+        sampler.write_csv(RESULTS / f"service-rss{sfx}.csv")
+        chart(sampler, RESULTS / f"service-rss{sfx}.png",
+              f"kafkaops serve RSS — {args.topics * args.partitions_per_topic:,} partitions, "
+              f"{n_groups:,} groups, interval {args.interval:g} s")  # fmt: skip
+        result["service_exit"] = stop(service)
+        service = None
+
+        # ---- peer, same cluster, our service stopped
+        if not args.no_peer:
+            pport = free_port()
+            if KAFKA_EXPORTER.exists():
+                peer = start_kafka_exporter(tmp, bootstrap, pport)
+                peer_procs.append(peer)
+                purl = f"http://127.0.0.1:{pport}/metrics"
+
+                seen: dict[str, Any] = {}
+
+                def peer_ready() -> bool:
+                    if peer.poll() is not None:
+                        raise RuntimeError((tmp / "kafka_exporter.log").read_text()[-2000:])
+                    seen.update(metrics_stats(purl))  # one full scrape
+                    return seen["largest_families"].get("kafka_consumergroup_lag", 0) > 0
+
+                warm = wait_for("kafka_exporter", peer_ready, timeout=300, interval=2)
+                stats = dict(seen)
+                single = single_client(purl, 2)  # each scrape takes tens of seconds
+                psampler = RssSampler(peer.pid, 5)
+                psampler.start()
+                cpu0 = psutil.Process(peer.pid).cpu_times()
+                res = load(purl, argparse.Namespace(**{**vars(args),
+                           "load_seconds": args.peer_seconds}), lua)  # fmt: skip
+                cpu1 = psutil.Process(peer.pid).cpu_times()
+                psampler.stop()
+                res["service_cpu_s"] = round(cpu1.user + cpu1.system - cpu0.user - cpu0.system, 1)
+                res["host_loadavg_1m"] = round(os.getloadavg()[0], 2)
+                result["peer"] = {
+                    "name": "kafka_exporter",
+                    "version": kafka_exporter_version(),
+                    "ready_after_s": round(warm, 1),
+                    "metrics": stats,
+                    "single_client": single,
+                    "load": res,
+                    "rss_max_mib": round(max(r[2] for r in psampler.rows) / 2**20, 1),
+                }
+            else:
+                peer_procs += start_burrow_stack(tmp, bootstrap)
+                warm = burrow_wait_loaded(n_groups)
+                burl = (f"http://127.0.0.1:{BURROW_PORT}"
+                        "/v3/kafka/bench/consumer/lagbench.g00000/lag")  # fmt: skip
+                result["peer"] = {
+                    "name": "Burrow 1.2.1 (one group's lag)",
+                    "ready_after_s": round(warm, 1),
+                    "single_client": single_client(burl, 20),
+                    "load": load(burl, args, lua),
+                }
+            p = result["peer"]["load"]
+            print(f"peer {result['peer']['name']}: {p['rps']} req/s, p99 {p['p99_ms']} ms",
+                  file=sys.stderr)  # fmt: skip
+
+        out = json.dumps(result, indent=2, default=str)
+        (RESULTS / f"service-load{sfx}.json").write_text(out)
+        print_table(result, args)
+        return 0
+    finally:
+        if sampler is not None:
+            sampler.stop()
+        stop(service)
+        for proc in peer_procs:
+            stop(proc, 15)
+        if not args.keep:
+            box.down()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def print_table(r: dict[str, Any], args: argparse.Namespace) -> None:
+    print(f"\n{args.topics * args.partitions_per_topic:,} partitions, "
+          f"{r['groups_seen']:,} groups, Kafka {r['kafka']}, wrk -t{args.threads} "
+          f"-c{args.connections} {args.load_seconds} s per endpoint, watch loop running "
+          f"(interval {args.interval:g} s)\n")  # fmt: skip
+    print("| endpoint | req/s | p50 | p90 | p99 | max | errors | body | 1 client p50 / p99 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for path, x in r["load"].items():
+        one = r["single_client"][path]
+        print(f"| `{path}` | {x['rps']:.0f} | {fmt_ms(x['p50_ms'])} | {fmt_ms(x['p90_ms'])} | "
+              f"{fmt_ms(x['p99_ms'])} | {fmt_ms(x['max_ms'])} | {x['errors']} | "
+              f"{r['bodies'][path] / 1024:,.0f} KiB | {fmt_ms(one['p50_ms'])} / "
+              f"{fmt_ms(one['p99_ms'])} |")  # fmt: skip
+    peer = r.get("peer")
+    if peer:
+        x = peer["load"]
+        size = peer.get("metrics", {}).get("bytes")
+        print(f"| peer: {peer['name']} | {x['rps']:.1f} | {fmt_ms(x['p50_ms'])} | "
+              f"{fmt_ms(x['p90_ms'])} | {fmt_ms(x['p99_ms'])} | {fmt_ms(x['max_ms'])} | "
+              f"{x['errors']} | {'—' if size is None else f'{size / 1024:,.0f} KiB'} | "
+              f"{fmt_ms(peer['single_client']['p50_ms'])} / "
+              f"{fmt_ms(peer['single_client']['p99_ms'])} |")  # fmt: skip
+        ours = r["load"]["/metrics"]
+        print(f"\n/metrics p99: kafkaops {fmt_ms(ours['p99_ms'])} vs {peer['name']} "
+              f"{fmt_ms(x['p99_ms'])} → {x['p99_ms'] / ours['p99_ms']:.1f}×; "
+              f"req/s {ours['rps'] / max(x['rps'], 1e-9):.1f}×")  # fmt: skip
+    m = r["metrics"]
+    print(f"\n/metrics: {m['bytes']:,} bytes, {m['series']:,} series in {m['families']} families")
+    s = r["rss"]
+    print(f"RSS: soak start {s['soak_start_mib']} MiB, end {s['soak_end_mib']} MiB, max "
+          f"{s['soak_max_mib']} MiB, slope {s['slope_mib_per_min']} MiB/min "
+          f"(second half {s['slope_second_half_mib_per_min']})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())
