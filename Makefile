@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup system-deps jars demo test lint format bench clean
+.PHONY: setup system-deps jars demo test test-clock-guard lint format bench clean
 
 setup: system-deps $(STAMP)
 
@@ -45,8 +45,19 @@ jars: setup
 demo: setup jars
 	@$(BIN)/python -m kafkaops.sandbox.demo $(DEMO_ARGS)
 
+# The clock guard: the runbook's default maintenance windows (daily 02:00-04:00 UTC, Sunday
+# 01:00-05:00, first Sunday 00:00-06:00) mute P1/P2 pages.  The tests that expect a page run a
+# second time with the policy clock started inside all three windows (first Sunday of December,
+# 03:00 UTC), so a test that forgot to state its windows fails at any hour, not only at night.
+CLOCK_GUARD_NOW ?= 2026-12-06T03:00:00Z
+
 test: setup jars
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory test-clock-guard
+
+test-clock-guard: setup jars
+	@echo "clock guard: paging tests again with KAFKAOPS_NOW=$(CLOCK_GUARD_NOW) (inside every runbook window)"
+	@KAFKAOPS_NOW=$(CLOCK_GUARD_NOW) $(BIN)/python -m pytest -q -m pages
 
 lint: setup
 	@$(BIN)/ruff check src tests bench

@@ -25,7 +25,7 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, get_args
 
@@ -33,6 +33,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kafkaops.core.clock import utc_now
 from kafkaops.errors import KafkaopsError
 from kafkaops.incidents.incident import IncidentAction, IncidentTransitionError
 from kafkaops.incidents.windows import Impact, Matchers, Occurrence
@@ -90,8 +91,8 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on
 
 
 def utcnow() -> datetime:
-    """The clock of every command (tests replace it)."""
-    return datetime.now(UTC)
+    """The clock of every command (tests replace it; ``KAFKAOPS_NOW`` shifts it)."""
+    return utc_now()
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kafkaops.config import Config
+from kafkaops.core.clock import utc_now
 from kafkaops.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -57,7 +58,6 @@ def notice_message(notice: Mapping[str, Any]) -> OutboundMessage:
     The body is exactly the runbook's ``maintenance-notice.json``; the idempotency key is the
     occurrence's, so sending the notice twice (a re-run, a restart) queues it once.
     """
-    from datetime import UTC, datetime
 
     from kafkaops.notify.message import OutboundMessage, iso_utc
 
@@ -71,7 +71,7 @@ def notice_message(notice: Mapping[str, Any]) -> OutboundMessage:
         cluster="",
         summary=str(notice["subject"])[:200],
         details={"notice": dict(notice["payload"]), "subject": notice["subject"]},
-        created_at=iso_utc(datetime.now(UTC)),
+        created_at=iso_utc(utc_now()),
     )
 
 

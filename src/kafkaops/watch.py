@@ -25,9 +25,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from kafkaops.core.clock import utc_now
 from kafkaops.errors import ClusterUnreachable
 from kafkaops.evaluate.lag_status import GroupStatus
 from kafkaops.evaluate.thresholds import build_report
@@ -43,10 +44,6 @@ LEASE_NAME = "kafkaops-watch"
 HOUSEKEEPING_EVERY = timedelta(hours=1)
 #: Delivered notifications are kept this long (the row is the "already sent" record).
 OUTBOX_RETENTION = timedelta(days=90)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def default_owner() -> str:

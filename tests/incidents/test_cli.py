@@ -21,6 +21,8 @@ from kafkaops.store.incidents import IncidentStore
 
 from .conftest import T0, at, finding
 
+pytestmark = pytest.mark.pages
+
 root = typer.Typer()
 root.add_typer(cli.incidents_app, name="incidents")
 root.add_typer(cli.maintenance_app, name="maintenance")

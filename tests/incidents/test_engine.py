@@ -16,6 +16,8 @@ from kafkaops.store.incidents import IncidentStore
 
 from .conftest import DAILY_START, T0, at, finding, restart
 
+pytestmark = pytest.mark.pages
+
 P1_CHANNELS = ["pagerduty", "slack:#ops-critical", "sns:msk-critical-alerts"]
 
 

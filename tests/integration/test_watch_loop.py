@@ -17,7 +17,7 @@ from kafkaops.health import Target
 from kafkaops.runtime import open_runtime
 from kafkaops.watch import Watcher
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.pages]
 
 
 def _pending_offline(runtime) -> list:
@@ -29,9 +29,14 @@ def _pending_offline(runtime) -> list:
     ]
 
 
+#: No maintenance windows: the runbook's defaults would mute P1/P2 by the hour of day.
+NO_WINDOWS = {"windows": []}
+
+
 def test_offline_after_n_cycles_is_p0_and_recovery_resolves(bootstrap, tmp_path):
     cfg = Config.model_validate(
-        {"incidents": {"routing": {"p0": ["webhook:ops"], "p1": ["webhook:ops"],
+        {"incidents": {"maintenance": NO_WINDOWS,
+                       "routing": {"p0": ["webhook:ops"], "p1": ["webhook:ops"],
                                    "p2": ["webhook:ops"]},
                        "alerts": {"keep_firing_for_s": 0}}}
     )  # fmt: skip
@@ -91,7 +96,8 @@ def test_two_watchers_on_one_postgresql_only_the_lease_holder_pages(postgres_url
     admin.dispose()
     url = postgres_url.rsplit("/", 1)[0] + f"/{db}"
     cfg = Config.model_validate(
-        {"incidents": {"routing": {"p0": ["webhook:ops"], "p1": ["webhook:ops"],
+        {"incidents": {"maintenance": NO_WINDOWS,
+                       "routing": {"p0": ["webhook:ops"], "p1": ["webhook:ops"],
                                    "p2": ["webhook:ops"]}}}
     )  # fmt: skip
     target = Target(

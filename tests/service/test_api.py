@@ -8,7 +8,7 @@ from tests import kafka_helpers as kh
 from tests.conftest import wait_until
 from tests.service.conftest import Service, dump, latest
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.pages, pytest.mark.timeout(300)]
 
 
 def test_liveness_reports_each_cluster_loop(service: Service) -> None:

@@ -78,6 +78,8 @@ service:
   daily_check: null
   weekly_review: null
 incidents:
+  maintenance:
+    windows: []  # none: pages must not depend on the hour of day
   alerts:
     for_s: {{p0: 0, p1: 4, p2: 300}}
     keep_firing_for_s: 4

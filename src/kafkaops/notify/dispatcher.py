@@ -31,11 +31,12 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 
+from kafkaops.core.clock import utc_now
 from kafkaops.notify.channels.alertmanager import AlertmanagerChannel
 from kafkaops.notify.channels.base import Channel, make_client
 from kafkaops.notify.channels.pagerduty import PagerDutyChannel
@@ -51,10 +52,6 @@ from kafkaops.notify.settings import ChannelsSettings, RetrySettings
 log = logging.getLogger("kafkaops.notify")
 
 Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def full_jitter_ms(

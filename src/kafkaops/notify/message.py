@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
+from kafkaops.core.clock import utc_now
 from kafkaops.incidents.incident import IncidentAction
 from kafkaops.incidents.routing import ChannelRef
 from kafkaops.incidents.windows import MaintenanceNotice, Notification
@@ -76,7 +77,7 @@ class OutboundMessage:
     cluster: str
     summary: str
     details: dict[str, Any] = field(default_factory=dict)
-    created_at: str = field(default_factory=lambda: iso_utc(datetime.now(UTC)))
+    created_at: str = field(default_factory=lambda: iso_utc(utc_now()))
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -303,5 +304,5 @@ def from_notice(
         cluster=cluster,
         summary=_one_line(notice.subject),
         details={"notice": payload, "subject": notice.subject},
-        created_at=iso_utc(datetime.now(UTC)),
+        created_at=iso_utc(utc_now()),
     )

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from kafkaops import __version__
+from kafkaops.core.clock import utc_now
 from kafkaops.report.health_view import health_to_dict
 from kafkaops.service import schemas as s
 from kafkaops.service import views
@@ -65,7 +66,7 @@ def _iso(when: datetime | None) -> str | None:
 
 def liveness(state: ServiceState) -> dict[str, Any]:
     """Loop freshness per cluster; a cluster being down is not staleness, a stuck loop is."""
-    now = datetime.now(UTC)
+    now = utc_now()
     stale_after = max(3 * state.interval_s, 60.0)
     uptime = (now - state.started_at).total_seconds()
     loops = []

@@ -9,12 +9,12 @@ The JSON is the CLI's ``--json`` (:func:`kafkaops.report.incidents_view.incident
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 
+from kafkaops.core.clock import utc_now
 from kafkaops.incidents.incident import IncidentTransitionError
 from kafkaops.report.incidents_view import action_dict, incident_dict, occurrence_dict
 from kafkaops.service import schemas as s
@@ -47,7 +47,7 @@ def list_incidents(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> Any:
     """Incidents, newest first (``kafkaops incidents list --json``, without audit trails)."""
-    store, now = state.runtime.incidents, datetime.now(UTC)
+    store, now = state.runtime.incidents, utc_now()
     if status == IncidentState.active:
         found = [
             *store.list_incidents("open", cluster, limit),
@@ -65,7 +65,7 @@ def show_incident(incident_id: IncidentId, state: Reader) -> Any:
     inc = state.runtime.incidents.get_incident(incident_id)
     if inc is None:
         raise ApiError(404, f"no incident {incident_id!r}")
-    return incident_dict(inc, datetime.now(UTC))
+    return incident_dict(inc, utc_now())
 
 
 def _transition(
@@ -76,7 +76,7 @@ def _transition(
 
     body = body or s.TransitionIn()
     actor = (body.actor or "").strip() or "api"
-    now = datetime.now(UTC)
+    now = utc_now()
     engine = state.runtime.engine
     change = engine.acknowledge if kind == "ack" else engine.resolve
     try:
@@ -126,7 +126,7 @@ def maintenance_windows(
     days: Annotated[float, Query(gt=0, le=366, description="Look this many days ahead.")] = 7,
 ) -> Any:
     """Maintenance windows and silences from now to ``days`` ahead (UTC), as the CLI lists them."""
-    now = datetime.now(UTC)
+    now = utc_now()
     engine = state.runtime.engine
     occs = engine.upcoming(now, days)
     sent = engine.store.sent_notice_ids([o.id for o in occs])

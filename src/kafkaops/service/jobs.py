@@ -19,11 +19,12 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from dateutil.rrule import DAILY, WEEKLY, rrule, weekday
 
+from kafkaops.core.clock import utc_now
 from kafkaops.report.health_view import health_to_dict
 from kafkaops.service.jobs_store import JobsStore
 from kafkaops.service.settings import ServiceSettings, parse_time, parse_weekly
@@ -161,7 +162,7 @@ class Scheduler:
         self.jobs = jobs
 
     def next_runs(self, now: datetime | None = None) -> dict[str, str | None]:
-        now = now or datetime.now(UTC)
+        now = now or utc_now()
         out = {}
         for job in self.jobs:
             at = job.next_after(now)
@@ -181,14 +182,14 @@ class Scheduler:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            now = datetime.now(UTC)
+            now = utc_now()
             due = [(at, job) for job in self.jobs if (at := job.next_after(now)) is not None]
             if not due:
                 return
             at, job = min(due, key=lambda d: d[0])
             # Wake at least once a minute: a suspended laptop or a clock step must not make a
             # job minutes late.
-            if stop.wait(min(60.0, max(0.0, (at - datetime.now(UTC)).total_seconds()))):
+            if stop.wait(min(60.0, max(0.0, (at - utc_now()).total_seconds()))):
                 return
-            if datetime.now(UTC) >= at:
+            if utc_now() >= at:
                 self.run_job(job, at)

@@ -30,6 +30,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
+from kafkaops.core.clock import utc_now
+
 metadata = MetaData()
 
 job_runs = Table(
@@ -88,7 +90,7 @@ class JobsStore:
             "job": job,
             "cluster": cluster,
             "scheduled_us": _us(scheduled_for),
-            "ran_us": _us(ran_at or datetime.now(UTC)),
+            "ran_us": _us(ran_at or utc_now()),
             "ok": ok,
             "severity": severity,
             "result": result,

@@ -20,11 +20,11 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from kafkaops.core.clock import utc_now
 from kafkaops.errors import KafkaopsError
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def build_state(opts: ServeOptions) -> ServiceState:
             token=token,
             token_source=source,
         )
-        jobs = build_jobs(settings, datetime.now(UTC))
+        jobs = build_jobs(settings, utc_now())
         state.scheduler = Scheduler(state, JobsStore(runtime.incidents.engine), jobs)
     except BaseException:
         runtime.close()

@@ -12,11 +12,12 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
+from kafkaops.core.clock import utc_now
 from kafkaops.errors import ConfigError
 from kafkaops.service.errors import ApiError
 
@@ -75,7 +76,7 @@ class ServiceState:
     token: SecretStr | None = None
     #: ``$KAFKAOPS_API_TOKEN`` or the file path: what the 403 message tells the operator.
     token_source: str = ""
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started_at: datetime = field(default_factory=utc_now)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stats: dict[str, LoopStats] = field(default_factory=dict)
     #: Reports whether the watch loop thread is running (set by the server).

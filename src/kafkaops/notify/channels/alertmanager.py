@@ -18,11 +18,12 @@ Incident-level messages are sent per alert key (``details["alert_keys"]``), whos
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
+from kafkaops.core.clock import utc_now
 from kafkaops.notify.channels.base import post_json
 from kafkaops.notify.errors import PermanentDelivery
 from kafkaops.notify.message import OutboundMessage, iso_utc
@@ -40,7 +41,7 @@ class AlertmanagerChannel:
         self,
         settings: AlertmanagerSettings,
         client: httpx.Client,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings
         self.client = client

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from kafkaops.core.clock import utc_now
 from kafkaops.notify.errors import PermanentDelivery, RetryableDelivery
 from kafkaops.notify.message import OutboundMessage
 
@@ -70,7 +71,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, (when - (now or utc_now())).total_seconds())
 
 
 def _excerpt(text: str) -> str:
