@@ -43,7 +43,7 @@ jars: setup
 	@$(BIN)/python -c "from kafkaops.sandbox import jars; jars.ensure_kafka_jars(jars.DEFAULT_KAFKA_VERSION); jars.ensure_jmx_exporter()"
 
 demo: setup jars
-	@$(BIN)/python -m kafkaops.sandbox.demo $(DEMO_ARGS)
+	@$(BIN)/python -m kafkaops.cli.demo $(DEMO_ARGS)
 
 # The clock guard: the runbook's default maintenance windows (daily 02:00-04:00 UTC, Sunday
 # 01:00-05:00, first Sunday 00:00-06:00) mute P1/P2 pages.  The tests that expect a page run a

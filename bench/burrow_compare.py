@@ -39,7 +39,7 @@ from kafka.structs import OffsetAndMetadata
 
 from burrow_support import start_burrow, start_zookeeper
 from kafkaops.collect.kafka import CollectOptions, collect_snapshot
-from kafkaops.lagcheck import record_and_evaluate
+from kafkaops.lag.observe import record_and_evaluate
 from kafkaops.sandbox.cluster import Sandbox
 from kafkaops.sandbox.jars import LEGACY_KAFKA_VERSION
 from kafkaops.store.history import HistoryStore

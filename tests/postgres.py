@@ -15,7 +15,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-PG_PORT = 25432
+#: KAFKAOPS_TEST_PG_PORT overrides it; by default any free loopback port (two suites, or a
+#: developer's own PostgreSQL, never collide).
+PG_PORT = int(os.environ.get("KAFKAOPS_TEST_PG_PORT", "0"))
 
 
 def _bin(name: str) -> str:
@@ -27,6 +29,14 @@ def _bin(name: str) -> str:
 
 def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -45,7 +55,8 @@ def temporary_postgres() -> Iterator[str]:
         _as_postgres([_bin("initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"]),
         **run,
     )
-    options = f"-p {PG_PORT} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
+    port = PG_PORT or _free_port()
+    options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
     subprocess.run(
         _as_postgres(
             [_bin("pg_ctl"), "-D", data, "-o", options, "-l", f"{root}/pg.log", "-w", "start"]
@@ -53,7 +64,7 @@ def temporary_postgres() -> Iterator[str]:
         **run,
     )
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{PG_PORT}/postgres"
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
             _as_postgres([_bin("pg_ctl"), "-D", data, "-m", "fast", "-w", "stop"]),

@@ -39,11 +39,11 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from kafkaops.collect.settings import MetricsSettings
-from kafkaops.errors import ConfigError
+from kafkaops.core.errors import ConfigError
+from kafkaops.core.units import DurationMs, Percent, format_duration_ms, format_percent
 from kafkaops.incidents.settings import IncidentSettings
 from kafkaops.notify.settings import ChannelsSettings
 from kafkaops.service.settings import ServiceSettings
-from kafkaops.units import DurationMs, Percent, format_duration_ms, format_percent
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "AWS_MSK_IAM"]

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from kafkaops.core.model import CheckStatus, Finding, Severity
 from kafkaops.incidents.engine import IncidentEngine
 from kafkaops.incidents.settings import IncidentSettings
-from kafkaops.model import CheckStatus, Finding, Severity
-from kafkaops.store.incidents import IncidentStore
+from kafkaops.incidents.store import IncidentStore
 
 #: A Tuesday noon: outside every runbook maintenance window.
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ def race(url: str, owner: str, rounds: int, barrier: Any, results: Any) -> None:
     Round ``r`` happens at ``T0 + 2·TTL·r``, so the previous holder's term has always ended
     and every racer has the same right to it: exactly one may win.
     """
-    from kafkaops.store.incidents import IncidentStore
+    from kafkaops.incidents.store import IncidentStore
 
     store = IncidentStore(url)
     try:

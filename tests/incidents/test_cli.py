@@ -14,10 +14,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import kafkaops.cli_incidents as cli
+import kafkaops.cli.incidents as cli
+from kafkaops.core.model import Severity
 from kafkaops.incidents.engine import IncidentEngine
-from kafkaops.model import Severity
-from kafkaops.store.incidents import IncidentStore
+from kafkaops.incidents.store import IncidentStore
 
 from .conftest import T0, at, finding
 

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from kafkaops.core.model import Severity
 from kafkaops.incidents.engine import Delivery, IncidentEngine, IncidentNotFound
 from kafkaops.incidents.incident import IncidentStatus, IncidentTransitionError
 from kafkaops.incidents.settings import IncidentSettings, MaintenanceSettings
+from kafkaops.incidents.store import IncidentStore
 from kafkaops.incidents.windows import Matchers
-from kafkaops.model import Severity
-from kafkaops.store.incidents import IncidentStore
 
 from .conftest import DAILY_START, T0, at, finding, restart
 

@@ -8,7 +8,7 @@ import threading
 from collections import defaultdict
 from datetime import timedelta
 
-from kafkaops.store.incidents import IncidentStore
+from kafkaops.incidents.store import IncidentStore
 
 from .conftest import T0, at
 from .lease_worker import TTL_S, race

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from kafkaops.config import default_config
+from kafkaops.core.model import Severity
 from kafkaops.incidents.settings import (
     DEFAULT_SETTINGS,
     EXAMPLE_PATH,
@@ -17,7 +18,6 @@ from kafkaops.incidents.settings import (
     load_settings_file,
     settings_from_config,
 )
-from kafkaops.model import Severity
 
 
 def test_defaults_are_the_runbook() -> None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from kafkaops.core.model import Severity
 from kafkaops.incidents.alerts import AlertEvent, AlertState, AlertStatus
 from kafkaops.incidents.incident import (
     Contact,
@@ -17,9 +18,8 @@ from kafkaops.incidents.incident import (
     record_paged,
 )
 from kafkaops.incidents.routing import channels
+from kafkaops.incidents.store import ConcurrentUpdateError, IncidentStore, inc_audit
 from kafkaops.incidents.windows import AdHocWindow, Matchers, SentEntry, SentLedger, Silence
-from kafkaops.model import Severity
-from kafkaops.store.incidents import ConcurrentUpdateError, IncidentStore, inc_audit
 
 from .conftest import T0, at, finding
 

@@ -9,8 +9,8 @@ import pytest
 from kafka import KafkaConsumer
 
 from kafkaops.collect.kafka import CollectOptions, collect_snapshot
-from kafkaops.evaluate.lag_status import LagStatus
-from kafkaops.lagcheck import record_and_evaluate
+from kafkaops.lag.observe import record_and_evaluate
+from kafkaops.lag.status import LagStatus
 from kafkaops.store.history import HistoryStore
 from tests import kafka_helpers as kh
 from tests.conftest import run_cli, wait_until

@@ -24,9 +24,9 @@ import pytest
 import yaml
 from kafka import KafkaProducer
 
-from kafkaops.broker_metrics import ClusterMetrics, NodeMetrics
 from kafkaops.collect.prometheus import PrometheusSource
 from kafkaops.collect.settings import ANY_NODE, PrometheusSettings
+from kafkaops.core.broker_metrics import ClusterMetrics, NodeMetrics
 from kafkaops.sandbox.cluster import Sandbox
 from tests.kafka_helpers import create_topic
 

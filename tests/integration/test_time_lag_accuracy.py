@@ -15,7 +15,7 @@ import pytest
 from kafka import KafkaProducer
 
 from kafkaops.collect.kafka import CollectOptions, collect_snapshot
-from kafkaops.evaluate.time_lag import interpolated_time_lag
+from kafkaops.lag.time_lag import interpolated_time_lag
 from tests import kafka_helpers as kh
 
 pytestmark = pytest.mark.integration

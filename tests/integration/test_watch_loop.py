@@ -13,9 +13,9 @@ import pytest
 
 from kafkaops.collect.kafka import CollectOptions
 from kafkaops.config import Config
-from kafkaops.health import Target
-from kafkaops.runtime import open_runtime
-from kafkaops.watch import Watcher
+from kafkaops.pipeline.health import Target
+from kafkaops.pipeline.runtime import open_runtime
+from kafkaops.pipeline.watch import Watcher
 
 pytestmark = [pytest.mark.integration, pytest.mark.pages]
 

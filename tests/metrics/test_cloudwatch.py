@@ -24,8 +24,8 @@ from kafkaops.collect.cloudwatch import (
     query_window,
 )
 from kafkaops.collect.settings import CloudWatchSettings
-from kafkaops.errors import ConfigError
-from kafkaops.model import Broker, ClusterSnapshot, ConsumerGroup, PartitionLag
+from kafkaops.core.errors import ConfigError
+from kafkaops.core.model import Broker, ClusterSnapshot, ConsumerGroup, PartitionLag
 from tests.aws import put_kafka_metric
 from tests.conftest import free_port
 

@@ -23,7 +23,7 @@ from kafkaops.collect.prometheus import (
     server_queries,
 )
 from kafkaops.collect.settings import PrometheusSettings
-from kafkaops.model import Broker, ClusterSnapshot
+from kafkaops.core.model import Broker, ClusterSnapshot
 
 JMX_1 = "http://b1:11001/metrics"
 JMX_100 = "http://c100:11001/metrics"

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from kafkaops.core.model import Severity
 from kafkaops.incidents.windows import MaintenanceNotice
-from kafkaops.model import Severity
 from kafkaops.notify.dispatcher import Dispatcher
 from kafkaops.notify.message import from_notice
 from kafkaops.notify.outbox import Outbox

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from kafkaops.core.model import Severity
 from kafkaops.incidents.incident import Contact, IncidentAction
 from kafkaops.incidents.routing import ChannelRef
 from kafkaops.incidents.windows import MaintenanceNotice
-from kafkaops.model import Severity
 from kafkaops.notify.message import (
     OutboundMessage,
     from_incident_action,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from kafkaops.core.model import Severity
 from kafkaops.incidents.engine import Delivery
 from kafkaops.incidents.incident import IncidentAction
 from kafkaops.incidents.routing import ChannelRef
-from kafkaops.model import Severity
-from kafkaops.runtime import delivery_messages
+from kafkaops.pipeline.runtime import delivery_messages
 from tests.notify.conftest import T0, notification
 
 

@@ -19,10 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kafkaops.collect.kafka import CollectOptions
 from kafkaops.config import Config
-from kafkaops.errors import ConfigError
-from kafkaops.evaluate.thresholds import build_report
-from kafkaops.health import Target
-from kafkaops.model import (
+from kafkaops.core.errors import ConfigError
+from kafkaops.core.model import (
     Broker,
     ClusterSnapshot,
     ConsumerGroup,
@@ -32,14 +30,16 @@ from kafkaops.model import (
     PartitionState,
     Topic,
 )
+from kafkaops.evaluate.rules import build_report
+from kafkaops.incidents.store import IncidentStore
+from kafkaops.pipeline.health import Target
+from kafkaops.pipeline.watch import Watcher
 from kafkaops.service.app import create_app
 from kafkaops.service.errors import ApiError
 from kafkaops.service.jobs import Scheduler, build_jobs, daily_check
 from kafkaops.service.jobs_store import JobsStore
 from kafkaops.service.settings import ServiceSettings
 from kafkaops.service.state import ServiceState, load_token
-from kafkaops.store.incidents import IncidentStore
-from kafkaops.watch import Watcher
 
 
 def synthetic_snapshot(partitions: int = 10_000, groups: int = 100) -> ClusterSnapshot:

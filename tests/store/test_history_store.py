@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kafkaops.broker_metrics import ClusterMetrics, NodeMetrics
-from kafkaops.model import (
+from kafkaops.core.broker_metrics import ClusterMetrics, NodeMetrics
+from kafkaops.core.model import (
     Broker,
     ClusterSnapshot,
     ConsumerGroup,
@@ -110,7 +110,7 @@ def test_group_windows_reads_every_group_in_one_query(store_url):
 def test_estimated_time_lag_interpolates_over_recorded_log_ends(store_url):
     from dataclasses import replace
 
-    from kafkaops.lagcheck import INTERPOLATED, INTERPOLATED_LOWER_BOUND, observe
+    from kafkaops.lag.observe import INTERPOLATED, INTERPOLATED_LOWER_BOUND, observe
 
     store = HistoryStore(store_url)
     try:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from kafkaops.collect.kafka import CollectOptions
 from kafkaops.config import Config
-from kafkaops.health import Target
+from kafkaops.pipeline.health import Target
+from kafkaops.pipeline.watch import Watcher
 from kafkaops.store.history import HistoryStore
-from kafkaops.watch import Watcher
 from tests.store.test_history_store import snap
 
 

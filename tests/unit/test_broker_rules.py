@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kafkaops.broker_metrics import ClusterMetrics, GroupLagMetric, NodeMetrics
 from kafkaops.config import Thresholds
-from kafkaops.evaluate.thresholds import evaluate
-from kafkaops.model import CheckStatus, CollectionError, ConsumerGroup, PartitionLag, Severity
+from kafkaops.core.broker_metrics import ClusterMetrics, GroupLagMetric, NodeMetrics
+from kafkaops.core.model import CheckStatus, CollectionError, ConsumerGroup, PartitionLag, Severity
+from kafkaops.evaluate.rules import evaluate
 from tests.unit.test_thresholds import snap
 
 T = Thresholds()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kafkaops.config import Config, default_config, load_config
-from kafkaops.errors import ConfigError
+from kafkaops.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from kafkaops.core.model import CheckStatus, Finding, Severity
 from kafkaops.incidents.alerts import (
     AlertPolicy,
     AlertStatus,
@@ -16,7 +17,6 @@ from kafkaops.incidents.alerts import (
     step,
     utc_from_ms,
 )
-from kafkaops.model import CheckStatus, Finding, Severity
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 POLICY = AlertPolicy(for_s=PerSeverity(p0=0, p1=10, p2=300), keep_firing_for_s=60)

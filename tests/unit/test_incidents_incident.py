@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from kafkaops.core.model import CheckStatus, Finding, Severity
 from kafkaops.incidents.alerts import AlertEvent
 from kafkaops.incidents.incident import (
     Contact,
@@ -25,7 +26,6 @@ from kafkaops.incidents.incident import (
     resolve,
 )
 from kafkaops.incidents.routing import channels, route
-from kafkaops.model import CheckStatus, Finding, Severity
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

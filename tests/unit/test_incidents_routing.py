@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from kafkaops.core.model import Severity
 from kafkaops.incidents.routing import ChannelRef, RoutingConfig, pagerduty_severity, route
-from kafkaops.model import Severity
 
 
 def names(sev: Severity, routing: RoutingConfig | None = None) -> list[str]:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from kafkaops.core.model import CheckStatus, Finding, Severity
 from kafkaops.incidents.alerts import AlertPolicy, AlertState, AlertStatus, PerSeverity, step
 from kafkaops.incidents.routing import channels
 from kafkaops.incidents.windows import (
@@ -25,7 +26,6 @@ from kafkaops.incidents.windows import (
     notice_due_at,
     notice_for,
 )
-from kafkaops.model import CheckStatus, Finding, Severity
 
 
 def utc(*args: int) -> datetime:

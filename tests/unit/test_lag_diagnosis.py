@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from kafkaops.diagnose.lag import diagnose_group, rank_groups
-from kafkaops.model import (
+from kafkaops.core.model import (
     ClusterSnapshot,
     ConsumerGroup,
     GroupMember,
@@ -11,6 +10,7 @@ from kafkaops.model import (
     PartitionState,
     Topic,
 )
+from kafkaops.lag.diagnosis import diagnose_group, rank_groups
 
 
 def topic(name: str, n: int) -> Topic:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kafkaops.collect.kafka import _parse_log_dirs, _partition_lag
-from kafkaops.model import ClusterSnapshot, PartitionState
+from kafkaops.core.model import ClusterSnapshot, PartitionState
 
 
 def ps(start: int | None, end: int | None) -> PartitionState:
@@ -73,7 +73,7 @@ def test_snapshot_to_dict_is_the_same_json_as_asdict():
     import dataclasses
     import json
 
-    from kafkaops.model import Broker
+    from kafkaops.core.model import Broker
 
     snap = ClusterSnapshot(
         "c", "b", 1, 2, "id", 1, 100, (100,), (Broker(1, "h", 9),), (), (), (), round_trips={"x": 1}

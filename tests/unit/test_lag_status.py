@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kafkaops.evaluate.lag_status import LagStatus, group_status, partition_status
+from kafkaops.lag.status import LagStatus, group_status, partition_status
 from kafkaops.store.history import GroupSample
 
 S = 10_000  # sample interval, ms

@@ -6,11 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from kafkaops.broker_metrics import ClusterMetrics, NodeMetrics
 from kafkaops.config import Thresholds
-from kafkaops.evaluate.findings import EVIDENCE_CAP
-from kafkaops.evaluate.thresholds import build_report, evaluate
-from kafkaops.model import (
+from kafkaops.core.broker_metrics import ClusterMetrics, NodeMetrics
+from kafkaops.core.model import (
     Broker,
     CheckStatus,
     ClusterSnapshot,
@@ -22,6 +20,8 @@ from kafkaops.model import (
     Severity,
     Topic,
 )
+from kafkaops.evaluate.findings import EVIDENCE_CAP
+from kafkaops.evaluate.rules import build_report, evaluate
 
 T = Thresholds()
 
@@ -233,7 +233,7 @@ def test_partition_lag_model_semantics():
 
 
 def _status(gid, status, parts=1):
-    from kafkaops.evaluate.lag_status import GroupStatus, LagStatus, PartitionStatus
+    from kafkaops.lag.status import GroupStatus, LagStatus, PartitionStatus
 
     st = LagStatus(status)
     ps = tuple(PartitionStatus("t", i, st, 100, 1.0, "why") for i in range(parts))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kafkaops.evaluate.time_lag import drain_time_lag, interpolated_time_lag
+from kafkaops.lag.time_lag import drain_time_lag, interpolated_time_lag
 
 HISTORY = [(0, 0), (10_000, 100), (20_000, 200), (30_000, 200), (40_000, 300)]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from kafkaops.units import (
+from kafkaops.core.units import (
     ByteSize,
     Duration,
     DurationMs,

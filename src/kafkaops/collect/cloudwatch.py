@@ -73,11 +73,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kafkaops.broker_metrics import ClusterMetrics, GroupLagMetric, MetricSource, NodeMetrics
 from kafkaops.collect import msk
 from kafkaops.collect.settings import CloudWatchSettings
-from kafkaops.errors import ConfigError
-from kafkaops.model import ClusterSnapshot
+from kafkaops.core.broker_metrics import ClusterMetrics, GroupLagMetric, MetricSource, NodeMetrics
+from kafkaops.core.errors import ConfigError
+from kafkaops.core.model import ClusterSnapshot
 
 NAMESPACE = "AWS/Kafka"
 #: get_metric_data accepts at most 500 MetricDataQueries per call.

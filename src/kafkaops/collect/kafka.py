@@ -31,8 +31,8 @@ from kafka.protocol.consumer import OffsetSpec
 from kafka.protocol.consumer.offsets import IsolationLevel
 from kafka.protocol.metadata import MetadataRequest
 
-from kafkaops.errors import ClusterUnreachable
-from kafkaops.model import (
+from kafkaops.core.errors import ClusterUnreachable
+from kafkaops.core.model import (
     Broker,
     ClusterSnapshot,
     CollectionError,

@@ -40,9 +40,9 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from kafkaops.broker_metrics import ClusterMetrics, MetricSource, NodeMetrics
 from kafkaops.collect.settings import ANY_NODE, PrometheusSettings
-from kafkaops.model import ClusterSnapshot
+from kafkaops.core.broker_metrics import ClusterMetrics, MetricSource, NodeMetrics
+from kafkaops.core.model import ClusterSnapshot
 
 # JMX exporter series (rules: kafkaops/sandbox/jmx_exporter.yaml, MSK Open Monitoring names).
 BYTES_IN = "kafka_server_brokertopicmetrics_bytesin_total"

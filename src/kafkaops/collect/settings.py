@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from kafkaops.broker_metrics import MetricSource
-from kafkaops.units import Bandwidth, DurationMs
+from kafkaops.core.broker_metrics import MetricSource
+from kafkaops.core.units import Bandwidth, DurationMs
 
 _URL = re.compile(r"^https?://[^\s/]+(?:/\S*)?$")
 _CLUSTER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,63}$")

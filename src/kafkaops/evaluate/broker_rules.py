@@ -1,6 +1,6 @@
 """Runbook rules that need broker metrics: CPU, memory, producer error rate, network I/O.
 
-Values come from :class:`~kafkaops.broker_metrics.ClusterMetrics` (the snapshot's ``metrics``,
+Values come from :class:`~kafkaops.core.broker_metrics.ClusterMetrics` (the snapshot's ``metrics``,
 one per configured source, in order of preference); the first source that measured a value
 wins and the finding names it (``prometheus (5s window)``), so "where does 93 % come from" is
 always answered.  The same sources also back up the admin-protocol rules: the controller's own
@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from kafkaops.broker_metrics import ClusterMetrics, NodeMetrics
 from kafkaops.config import Thresholds
+from kafkaops.core.broker_metrics import ClusterMetrics, NodeMetrics
+from kafkaops.core.model import CheckStatus, Finding, Severity
+from kafkaops.core.units import format_bytes
 from kafkaops.evaluate.findings import NOT_MEASURED_REASON, cap, not_measured, result
-from kafkaops.model import CheckStatus, Finding, Severity
-from kafkaops.units import format_bytes
 
 #: A per-broker value picked from a node by a source (None: that source did not measure it).
 Pick = Callable[[ClusterMetrics, NodeMetrics], float | None]

@@ -1,6 +1,6 @@
 """Building blocks of every rule: the rule table, units, and how a finding is made.
 
-Shared by the admin-protocol rules (:mod:`kafkaops.evaluate.thresholds`) and the broker-metric
+Shared by the admin-protocol rules (:mod:`kafkaops.evaluate.rules`) and the broker-metric
 rules (:mod:`kafkaops.evaluate.broker_rules`), so both produce findings the same way: one per
 rule and subject, ok / triggered / not measured, evidence capped, the runbook's response steps
 attached to what triggered.
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from kafkaops.core.model import CheckStatus, Finding, Severity
 from kafkaops.evaluate.runbook import response_for
-from kafkaops.model import CheckStatus, Finding, Severity
 
 #: Evidence lists are capped so a report stays readable on a 10,000-partition outage.
 EVIDENCE_CAP = 50

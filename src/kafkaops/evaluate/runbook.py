@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kafkaops.model import Severity
+from kafkaops.core.model import Severity
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,8 +44,8 @@ from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from kafkaops.model import CheckStatus, Finding, Severity
-from kafkaops.units import Seconds
+from kafkaops.core.model import CheckStatus, Finding, Severity
+from kafkaops.core.units import Seconds
 
 #: Seconds (a number, or a duration with its unit such as ``5m``), at least zero.
 NonNegativeSeconds = Annotated[Seconds, Field(ge=0)]
@@ -59,7 +59,7 @@ def ensure_utc(when: datetime) -> datetime:
 
 
 def utc_from_ms(epoch_ms: int) -> datetime:
-    """Epoch milliseconds (the ``*_ms`` convention of :mod:`kafkaops.model`) as aware UTC."""
+    """Epoch milliseconds (the ``*_ms`` convention of :mod:`kafkaops.core.model`) as aware UTC."""
     return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
 
 

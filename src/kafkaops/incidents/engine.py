@@ -32,6 +32,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from kafkaops.core.model import Finding
 from kafkaops.incidents import alerts as alerts_mod
 from kafkaops.incidents.alerts import AlertEvent, AlertState, ensure_utc
 from kafkaops.incidents.incident import (
@@ -47,6 +48,7 @@ from kafkaops.incidents.incident import (
 )
 from kafkaops.incidents.routing import ChannelRef
 from kafkaops.incidents.settings import IncidentSettings, settings_from_config
+from kafkaops.incidents.store import ConcurrentUpdateError, IncidentStore
 from kafkaops.incidents.windows import (
     AdHocWindow,
     Impact,
@@ -60,8 +62,6 @@ from kafkaops.incidents.windows import (
     emergency_window,
     notice_for,
 )
-from kafkaops.model import Finding
-from kafkaops.store.incidents import ConcurrentUpdateError, IncidentStore
 
 #: Recompute attempts when a save loses an optimistic-lock race.
 MAX_ATTEMPTS = 5

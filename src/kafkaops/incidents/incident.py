@@ -42,9 +42,9 @@ from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
+from kafkaops.core.model import Severity
 from kafkaops.incidents.alerts import AlertEvent, NonNegativeSeconds, ensure_utc
 from kafkaops.incidents.routing import DEFAULT_ROUTING, ChannelRef, RoutingConfig
-from kafkaops.model import Severity
 
 #: Actor recorded for transitions kafkaops makes by itself.
 SYSTEM = "kafkaops"

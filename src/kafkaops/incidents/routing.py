@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, model_validator
 
-from kafkaops.model import Severity
+from kafkaops.core.model import Severity
 
 ChannelKind = Literal[
     "phone", "sms", "pagerduty", "slack", "email", "sns", "webhook", "alertmanager"

@@ -57,10 +57,10 @@ from pydantic import (
     model_validator,
 )
 
+from kafkaops.core.model import Finding, Severity
+from kafkaops.core.units import Seconds
 from kafkaops.incidents.alerts import AlertState, AlertStatus, ensure_utc
 from kafkaops.incidents.routing import DEFAULT_ROUTING, ChannelRef, RoutingConfig
-from kafkaops.model import Finding, Severity
-from kafkaops.units import Seconds
 
 #: Seconds (a number, or a duration with its unit such as ``2h``), above zero.
 PositiveSeconds = Annotated[Seconds, Field(gt=0)]

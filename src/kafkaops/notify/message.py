@@ -30,10 +30,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
 from kafkaops.core.clock import utc_now
+from kafkaops.core.model import Finding, Severity
 from kafkaops.incidents.incident import IncidentAction
 from kafkaops.incidents.routing import ChannelRef
 from kafkaops.incidents.windows import MaintenanceNotice, Notification
-from kafkaops.model import Finding, Severity
 
 Action = Literal["trigger", "acknowledge", "resolve", "notice"]
 ACTIONS: frozenset[str] = frozenset(get_args(Action))

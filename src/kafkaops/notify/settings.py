@@ -19,9 +19,9 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from kafkaops.model import Severity
+from kafkaops.core.model import Severity
+from kafkaops.core.units import DurationMs
 from kafkaops.notify.secrets import check_env_name
-from kafkaops.units import DurationMs
 
 PositiveInt = Annotated[int, Field(ge=1)]
 #: An environment variable *name*; a pasted secret is refused.

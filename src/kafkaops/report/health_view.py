@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from kafkaops.model import CheckStatus, ClusterSnapshot, Finding, HealthReport, Severity
+from kafkaops.core.model import CheckStatus, ClusterSnapshot, Finding, HealthReport, Severity
 
 SEVERITY_STYLE = {
     Severity.P0: "bold white on red",

@@ -40,7 +40,7 @@ def age(when: datetime, now: datetime) -> str:
 
 def incident_dict(inc: Incident, now: datetime, *, audit: bool = True) -> dict[str, Any]:
     """JSON view of an incident: stored fields plus severity, age and the audit trail."""
-    from kafkaops.store.incidents import incident_to_json
+    from kafkaops.incidents.store import incident_to_json
 
     data = incident_to_json(inc)
     data["age_s"] = round((now - inc.opened_at).total_seconds(), 3)

@@ -8,9 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from kafkaops.diagnose.lag import GroupDiagnosis, GroupLagSummary
-from kafkaops.model import ClusterSnapshot
-from kafkaops.units import format_duration_ms
+from kafkaops.core.model import ClusterSnapshot
+from kafkaops.core.units import format_duration_ms
+from kafkaops.lag.diagnosis import GroupDiagnosis, GroupLagSummary
 
 
 def _time(ms: int | None) -> str:

@@ -32,7 +32,7 @@ from pathlib import Path
 import psutil
 
 from kafkaops.collect.settings import ANY_NODE, PrometheusSettings
-from kafkaops.errors import SandboxError
+from kafkaops.core.errors import SandboxError
 from kafkaops.sandbox import jars
 from kafkaops.sandbox.node_exporter import NODE_EXPORTER_PORT_OFFSET, NodeExporter
 from kafkaops.sandbox.node_exporter import binary as node_exporter_binary

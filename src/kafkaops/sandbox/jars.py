@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kafkaops.errors import SandboxError
+from kafkaops.core.errors import SandboxError
 
 DEFAULT_KAFKA_VERSION = "4.1.1"
 #: What most Amazon MSK clusters run today; the smoke tests also run against it.

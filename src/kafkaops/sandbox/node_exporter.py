@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 
-from kafkaops.errors import SandboxError
+from kafkaops.core.errors import SandboxError
 
 #: Offset of the node exporter's port from the sandbox's base port (MSK: 11002).
 NODE_EXPORTER_PORT_OFFSET = 190

@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 from typing import TYPE_CHECKING
 
-from kafkaops.errors import SandboxError
+from kafkaops.core.errors import SandboxError
 
 if TYPE_CHECKING:
     from kafkaops.sandbox.cluster import Sandbox

@@ -25,7 +25,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from kafkaops.errors import SandboxError
+from kafkaops.core.errors import SandboxError
 
 
 @dataclass

@@ -14,11 +14,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from kafkaops.core.units import parse_duration_ms
 from kafkaops.report.health_view import utc
 from kafkaops.service import schemas as s
 from kafkaops.service.api import ERRORS, Reader
 from kafkaops.service.errors import ApiError
-from kafkaops.units import parse_duration_ms
 
 router = APIRouter(responses=ERRORS, tags=["history"])
 ClusterName = Annotated[str, Path(description="Cluster name (from the config).")]

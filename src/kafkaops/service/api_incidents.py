@@ -72,7 +72,7 @@ def _transition(
     kind: str, incident_id: str, body: s.TransitionIn | None, state: ServiceState
 ) -> dict[str, Any]:
     from kafkaops.incidents.engine import IncidentNotFound
-    from kafkaops.store.incidents import ConcurrentUpdateError
+    from kafkaops.incidents.store import ConcurrentUpdateError
 
     body = body or s.TransitionIn()
     actor = (body.actor or "").strip() or "api"

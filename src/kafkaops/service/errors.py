@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kafkaops.errors import KafkaopsError
+from kafkaops.core.errors import KafkaopsError
 
 log = logging.getLogger(__name__)
 

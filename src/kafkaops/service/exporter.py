@@ -29,14 +29,14 @@ from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
-from kafkaops.evaluate.lag_status import LagStatus
-from kafkaops.model import CheckStatus, ClusterSnapshot, HealthReport, Severity
+from kafkaops.core.model import CheckStatus, ClusterSnapshot, HealthReport, Severity
+from kafkaops.lag.status import LagStatus
 from kafkaops.service.auth import require_read
 from kafkaops.service.state import ServiceState
 from kafkaops.service.views import active_controller, disk_percent
 
 if TYPE_CHECKING:
-    from kafkaops.broker_metrics import ClusterMetrics
+    from kafkaops.core.broker_metrics import ClusterMetrics
 
 log = logging.getLogger(__name__)
 
@@ -433,7 +433,7 @@ def _incident_counts(state: ServiceState) -> dict[tuple[str, str, str], int]:
     """One grouped count over the incident table (the active ones only)."""
     from sqlalchemy import func, select
 
-    from kafkaops.store.incidents import inc_incidents as t
+    from kafkaops.incidents.store import inc_incidents as t
 
     q = (
         select(t.c.cluster, t.c.severity, t.c.status, func.count())

@@ -25,14 +25,14 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from kafkaops.core.clock import utc_now
-from kafkaops.errors import KafkaopsError
+from kafkaops.core.errors import KafkaopsError
 
 if TYPE_CHECKING:
     import uvicorn
 
+    from kafkaops.pipeline.watch import CycleOutcome
     from kafkaops.service.exporter import Exporter
     from kafkaops.service.state import ServiceState
-    from kafkaops.watch import CycleOutcome
 
 log = logging.getLogger("kafkaops.serve")
 
@@ -60,7 +60,7 @@ def url_for(host: str, port: int) -> str:
 
 def build_state(opts: ServeOptions) -> ServiceState:
     """Config, store, watcher (the same wiring as ``kafkaops watch``), token and scheduler."""
-    from kafkaops.runtime import open_watch
+    from kafkaops.pipeline.runtime import open_watch
     from kafkaops.service.jobs import Scheduler, build_jobs
     from kafkaops.service.jobs_store import JobsStore
     from kafkaops.service.state import ServiceState, load_token

@@ -18,18 +18,18 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from kafkaops.core.clock import utc_now
-from kafkaops.errors import ConfigError
+from kafkaops.core.errors import ConfigError
 from kafkaops.service.errors import ApiError
 
 if TYPE_CHECKING:
     from kafkaops.config import Config
-    from kafkaops.evaluate.lag_status import GroupStatus
-    from kafkaops.model import ClusterSnapshot, HealthReport
-    from kafkaops.runtime import Runtime
+    from kafkaops.core.model import ClusterSnapshot, HealthReport
+    from kafkaops.lag.status import GroupStatus
+    from kafkaops.pipeline.runtime import Runtime
+    from kafkaops.pipeline.watch import ClusterState, CycleOutcome, Watcher
     from kafkaops.service.jobs import Scheduler
     from kafkaops.service.settings import ServiceSettings
     from kafkaops.store.history import HistoryStore
-    from kafkaops.watch import ClusterState, CycleOutcome, Watcher
 
 
 def load_token(settings: ServiceSettings) -> tuple[SecretStr | None, str]:
@@ -149,7 +149,7 @@ class ServiceState:
         """The history store (same database as the incidents), opened once."""
         with self.lock:
             if self._history is None:
-                from kafkaops.health import open_history
+                from kafkaops.pipeline.health import open_history
 
                 self._history = open_history(self.store_url)
             return self._history
@@ -173,7 +173,7 @@ class ServiceState:
                 cached = self._statuses.get(name)
                 if cached is not None and cached[0] is snap:
                     return cached[1]
-            from kafkaops.lagcheck import evaluate_statuses
+            from kafkaops.lag.observe import evaluate_statuses
 
             result = evaluate_statuses(self.history(), snap, window=self.config.lag.window)
             with self.lock:

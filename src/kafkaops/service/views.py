@@ -2,7 +2,7 @@
 
 Why here and not in the route functions: the dashboard (``service/ui.py``) renders the same
 facts, and pure functions over a :class:`ClusterSnapshot` are unit-testable without a server.
-The group ranking and diagnosis are the CLI's own (:mod:`kafkaops.diagnose.lag`), so
+The group ranking and diagnosis are the CLI's own (:mod:`kafkaops.lag.diagnosis`), so
 ``kafkaops lag`` and ``GET /api/clusters/{name}/groups`` cannot disagree.
 """
 
@@ -12,16 +12,16 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from kafkaops.broker_metrics import NodeMetrics
-from kafkaops.diagnose.lag import GroupLagSummary, diagnose_group, rank_groups
-from kafkaops.model import ClusterSnapshot, LogDir, PartitionState
+from kafkaops.core.broker_metrics import NodeMetrics
+from kafkaops.core.model import ClusterSnapshot, LogDir, PartitionState
+from kafkaops.lag.diagnosis import GroupLagSummary, diagnose_group, rank_groups
 from kafkaops.report.health_view import utc
 
 if TYPE_CHECKING:
     from kafkaops.config import LagConfig
-    from kafkaops.evaluate.lag_status import GroupStatus
+    from kafkaops.lag.status import GroupStatus
+    from kafkaops.pipeline.watch import ClusterState
     from kafkaops.service.state import LoopStats
-    from kafkaops.watch import ClusterState
 
 PROBLEMS = ("offline", "under_replicated", "under_min_isr")
 _METRIC_FIELDS = tuple(

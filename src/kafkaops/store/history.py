@@ -45,7 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
-from kafkaops.model import ClusterSnapshot
+from kafkaops.core.model import ClusterSnapshot
 
 metadata = MetaData()
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 
+from kafkaops.core.model import Severity
 from kafkaops.incidents.routing import DEFAULT_ROUTING, RoutingConfig, pagerduty_severity
-from kafkaops.model import Severity
 from kafkaops.notify.channels.base import post_json
 from kafkaops.notify.message import OutboundMessage
 from kafkaops.notify.secrets import read_secret

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kafkaops.model import Severity
+from kafkaops.core.model import Severity
 from kafkaops.notify.errors import PermanentDelivery, RetryableDelivery
 from kafkaops.notify.message import OutboundMessage
 from kafkaops.notify.settings import SnsSettings

@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 from kafkaops.config import Config
 from kafkaops.core.clock import utc_now
-from kafkaops.errors import ConfigError
+from kafkaops.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from kafkaops.incidents.engine import Delivery, IncidentEngine
+    from kafkaops.incidents.store import IncidentStore
     from kafkaops.notify.dispatcher import Dispatcher
     from kafkaops.notify.message import OutboundMessage
     from kafkaops.notify.outbox import Outbox
-    from kafkaops.store.incidents import IncidentStore
-    from kafkaops.watch import Watcher
+    from kafkaops.pipeline.watch import Watcher
 
 #: SNS topic names (keys of ``channels.sns.topics``) maintenance notices are published to, as in
 #: the runbook's ``$MAINTENANCE_TOPIC_ARN`` / ``$EMERGENCY_TOPIC_ARN``.
@@ -106,10 +106,10 @@ def open_runtime(config: Config, store_url: str | None, *, owner: str | None = N
     from sqlalchemy.exc import SQLAlchemyError
 
     from kafkaops.incidents.engine import IncidentEngine
+    from kafkaops.incidents.store import IncidentStore
     from kafkaops.notify.dispatcher import Dispatcher
     from kafkaops.notify.outbox import Outbox
-    from kafkaops.store.incidents import IncidentStore
-    from kafkaops.watch import default_owner
+    from kafkaops.pipeline.watch import default_owner
 
     url = store_url or config.store.url
     if not url:
@@ -149,8 +149,8 @@ def open_watch(
     else the running sandbox.  Raises :class:`KafkaopsError` with one line on bad input.
     """
     from kafkaops.config import default_config, load_config
-    from kafkaops.health import resolve_target
-    from kafkaops.watch import Watcher
+    from kafkaops.pipeline.health import resolve_target
+    from kafkaops.pipeline.watch import Watcher
 
     cfg = load_config(config_path) if config_path else default_config()
     if bootstrap or not config_path:

@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafkaops.broker_metrics import ClusterMetrics
+from kafkaops.core.broker_metrics import ClusterMetrics
 
 
 class Severity(enum.StrEnum):

@@ -13,7 +13,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from kafkaops.cli_options import (
+from kafkaops.cli.options import (
     LoopBootstrapOption,
     LoopClustersOption,
     LoopConfigOption,
@@ -77,7 +77,7 @@ def serve(
 
       kafkaops serve -c kafkaops.yaml --once-for 60   # scripted: stop after 60 s
     """
-    from kafkaops.errors import KafkaopsError
+    from kafkaops.core.errors import KafkaopsError
     from kafkaops.service.server import ServeOptions, configure_logging, run
 
     configure_logging(verbose)

@@ -56,6 +56,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
+from kafkaops.core.model import CheckStatus, Finding, Severity
 from kafkaops.incidents.alerts import AlertState, AlertStatus, ensure_utc
 from kafkaops.incidents.incident import (
     AuditEntry,
@@ -66,7 +67,6 @@ from kafkaops.incidents.incident import (
 )
 from kafkaops.incidents.routing import ChannelRef
 from kafkaops.incidents.windows import AdHocWindow, SentEntry, SentLedger, Silence
-from kafkaops.model import CheckStatus, Finding, Severity
 
 metadata = MetaData()
 

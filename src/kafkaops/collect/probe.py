@@ -16,10 +16,10 @@ import time
 from dataclasses import replace
 from typing import Any, Protocol
 
-from kafkaops.broker_metrics import ClusterMetrics, MetricSource
 from kafkaops.collect.kafka import CollectOptions, collect_snapshot
 from kafkaops.collect.settings import MetricsSettings
-from kafkaops.model import ClusterSnapshot
+from kafkaops.core.broker_metrics import ClusterMetrics, MetricSource
+from kafkaops.core.model import ClusterSnapshot
 
 log = logging.getLogger(__name__)
 

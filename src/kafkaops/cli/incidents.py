@@ -34,7 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kafkaops.core.clock import utc_now
-from kafkaops.errors import KafkaopsError
+from kafkaops.core.errors import KafkaopsError
 from kafkaops.incidents.incident import IncidentAction, IncidentTransitionError
 from kafkaops.incidents.windows import Impact, Matchers, Occurrence
 from kafkaops.report.incidents_view import (
@@ -115,15 +115,15 @@ def _safe_url(url: str) -> str:
 def _engine(config: Path | None, store_url: str | None) -> Iterator[IncidentEngine]:
     """Load the config and open the shared store, turning every set-up problem into one line.
 
-    The engine comes wired to the outbox (:mod:`kafkaops.runtime`): an ``ack`` or ``resolve``
-    queues the PagerDuty acknowledge/resolve in the same transaction, and the command then
-    tries to deliver it at once (a running ``kafkaops watch`` delivers whatever is left).
+    The engine comes wired to the outbox (:mod:`kafkaops.pipeline.runtime`): an ``ack`` or
+    ``resolve`` queues the PagerDuty acknowledge/resolve in the same transaction, and the
+    command then tries to deliver it at once (a running ``kafkaops watch`` delivers whatever is left).
     """
     from sqlalchemy.exc import SQLAlchemyError
 
     from kafkaops.config import default_config, load_config
-    from kafkaops.runtime import open_runtime
-    from kafkaops.store.incidents import ConcurrentUpdateError
+    from kafkaops.incidents.store import ConcurrentUpdateError
+    from kafkaops.pipeline.runtime import open_runtime
 
     try:
         cfg = load_config(config) if config is not None else default_config()
@@ -534,7 +534,7 @@ def maintenance_start_emergency(
       kafkaops maintenance start-emergency --duration 90m --impact medium --cluster prod \\
           --reason 'emergency patch' --json
     """
-    from kafkaops.units import parse_duration_ms
+    from kafkaops.core.units import parse_duration_ms
 
     if impact not in get_args(Impact):
         fail(f"--impact {impact!r}: use one of {', '.join(get_args(Impact))}")
@@ -612,8 +612,8 @@ def maintenance_silence(
 
       kafkaops maintenance silence --severity P2 --duration 30m --comment 'noisy disk alert'
     """
+    from kafkaops.core.units import parse_duration_ms
     from kafkaops.incidents.windows import Silence
-    from kafkaops.units import parse_duration_ms
 
     if not comment.strip():
         fail("--comment must say why (it is kept with the silence)")

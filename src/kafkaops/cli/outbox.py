@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from kafkaops.cli_incidents import (
+from kafkaops.cli.incidents import (
     EXIT_NOT_FOUND,
     ConfigOpt,
     JsonFlag,
@@ -28,7 +28,7 @@ from kafkaops.cli_incidents import (
     out,
     utcnow,
 )
-from kafkaops.errors import KafkaopsError
+from kafkaops.core.errors import KafkaopsError
 
 if TYPE_CHECKING:
     from kafkaops.notify.outbox import Outbox

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from kafkaops.model import ClusterSnapshot, ConsumerGroup
+from kafkaops.core.model import ClusterSnapshot, ConsumerGroup
 
 SCALE_UP_LAG_THRESHOLD = 10_000
 PARTITION_INCREMENT = 4

@@ -19,14 +19,14 @@ import typer
 from rich.console import Console
 
 from kafkaops import __version__
-from kafkaops.cli_options import (
+from kafkaops.cli.options import (
     LoopBootstrapOption,
     LoopClustersOption,
     LoopConfigOption,
     LoopIntervalOption,
 )
-from kafkaops.errors import KafkaopsError
-from kafkaops.model import Severity
+from kafkaops.core.errors import KafkaopsError
+from kafkaops.core.model import Severity
 
 EXIT_OK, EXIT_P2, EXIT_P1_P0, EXIT_ERROR = 0, 1, 2, 3
 
@@ -63,13 +63,13 @@ def _register_subcommands(argv: list[str]) -> None:
     """
     first = next((a for a in argv if not a.startswith("-")), None)
     if first in (None, "serve"):
-        from kafkaops.cli_serve import register
+        from kafkaops.cli.serve import register
 
         register(app)
     if first not in (None, "incidents", "maintenance", "outbox"):
         return
-    from kafkaops.cli_incidents import incidents_app, maintenance_app
-    from kafkaops.cli_outbox import outbox_app
+    from kafkaops.cli.incidents import incidents_app, maintenance_app
+    from kafkaops.cli.outbox import outbox_app
 
     app.add_typer(incidents_app, name="incidents")
     app.add_typer(maintenance_app, name="maintenance")
@@ -172,7 +172,7 @@ def health(
 
       kafkaops health --store sqlite:///history.db   # adds consumer status (STOP/STALL)
     """
-    from kafkaops.health import check_health, resolve_target
+    from kafkaops.pipeline.health import check_health, resolve_target
     from kafkaops.report.health_view import health_to_dict, render_health
 
     try:
@@ -220,7 +220,7 @@ def snapshot(
     """
     from dataclasses import replace
 
-    from kafkaops.health import resolve_target, take_snapshot
+    from kafkaops.pipeline.health import resolve_target, take_snapshot
     from kafkaops.report.health_view import render_snapshot_summary
 
     try:
@@ -277,8 +277,8 @@ def lag(
     import re
     import time as _time
 
-    from kafkaops.diagnose.lag import diagnose_group, rank_groups
-    from kafkaops.health import open_history, resolve_target, take_snapshot
+    from kafkaops.lag.diagnosis import diagnose_group, rank_groups
+    from kafkaops.pipeline.health import open_history, resolve_target, take_snapshot
     from kafkaops.report.lag_view import diagnosis_to_dict, render_diagnosis, render_ranking
 
     for name, pattern in (("--group-regex", group_regex), ("--topic-regex", topic_regex)):
@@ -302,7 +302,7 @@ def lag(
                 _time.sleep(watch or 0)
             snap = take_snapshot(target)
             if history is not None:
-                from kafkaops.lagcheck import observe
+                from kafkaops.lag.observe import observe
 
                 snap, statuses = observe(
                     history,
@@ -381,8 +381,8 @@ def watch(
     """
     import dataclasses
 
-    from kafkaops.runtime import open_watch
-    from kafkaops.watch import CycleOutcome
+    from kafkaops.pipeline.runtime import open_watch
+    from kafkaops.pipeline.watch import CycleOutcome
 
     try:
         runtime, watcher = open_watch(

@@ -39,7 +39,7 @@ from rich.panel import Panel
 from rich.rule import Rule
 
 from kafkaops.collect.kafka import CollectOptions, collect_snapshot
-from kafkaops.errors import KafkaopsError
+from kafkaops.core.errors import KafkaopsError
 from kafkaops.sandbox.cluster import Sandbox
 from kafkaops.sandbox.workload import Workload
 
@@ -106,7 +106,7 @@ def start_pager() -> ThreadingHTTPServer:
 def write_demo_config(box: Sandbox, bootstrap: str, pager_url: str, token_file: Path) -> Path:
     """A config for the watch and serve steps: the sandbox with its JMX + node exporters, a
     store, every severity to the demo pager, the service's API token in a file."""
-    from kafkaops.health import SANDBOX_BANDWIDTH
+    from kafkaops.pipeline.health import SANDBOX_BANDWIDTH
 
     prometheus = box.prometheus_settings()
     config = {

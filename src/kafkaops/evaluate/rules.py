@@ -21,6 +21,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from kafkaops.config import Thresholds
+from kafkaops.core.model import (
+    CheckStatus,
+    ClusterSnapshot,
+    ConsumerGroup,
+    Finding,
+    HealthReport,
+    PartitionState,
+    Severity,
+)
+from kafkaops.core.units import format_bytes, format_duration_ms
 from kafkaops.evaluate.broker_rules import (
     controller_facts,
     count_fact,
@@ -35,17 +45,7 @@ from kafkaops.evaluate.findings import (
 from kafkaops.evaluate.findings import not_measured as _not_measured
 from kafkaops.evaluate.findings import plural as _plural
 from kafkaops.evaluate.findings import result as _result
-from kafkaops.evaluate.lag_status import GroupStatus, LagStatus
-from kafkaops.model import (
-    CheckStatus,
-    ClusterSnapshot,
-    ConsumerGroup,
-    Finding,
-    HealthReport,
-    PartitionState,
-    Severity,
-)
-from kafkaops.units import format_bytes, format_duration_ms
+from kafkaops.lag.status import GroupStatus, LagStatus
 
 #: Worst partitions listed per lagging group.
 LAG_PARTITIONS_SHOWN = 10

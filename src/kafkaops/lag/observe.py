@@ -1,6 +1,6 @@
 """Lag engine orchestration: snapshot → (estimated time lag) → history store → status per group.
 
-The pure parts live in :mod:`kafkaops.evaluate.lag_status` and :mod:`kafkaops.evaluate.time_lag`;
+The pure parts live in :mod:`kafkaops.lag.status` and :mod:`kafkaops.lag.time_lag`;
 this module only moves data between the collector, the store and the evaluators, so the CLI, the
 health check and the watch loop share one path.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from kafkaops.evaluate.lag_status import GroupStatus, group_status
-from kafkaops.evaluate.time_lag import interpolated_time_lag
-from kafkaops.model import ClusterSnapshot, ConsumerGroup, PartitionLag
+from kafkaops.core.model import ClusterSnapshot, ConsumerGroup, PartitionLag
+from kafkaops.lag.status import GroupStatus, group_status
+from kafkaops.lag.time_lag import interpolated_time_lag
 from kafkaops.store.history import HistoryStore
 
 #: Time-lag method labels written into PartitionLag.time_lag_method by the estimate.

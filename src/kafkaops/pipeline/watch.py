@@ -28,13 +28,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from kafkaops.collect.probe import ClusterProbe
 from kafkaops.core.clock import utc_now
-from kafkaops.errors import ClusterUnreachable
-from kafkaops.evaluate.lag_status import GroupStatus
-from kafkaops.evaluate.thresholds import build_report
-from kafkaops.health import Target, observe_lag, open_history, take_snapshot, unreachable_report
-from kafkaops.model import CheckStatus, ClusterSnapshot, HealthReport, Severity
-from kafkaops.probe import ClusterProbe
+from kafkaops.core.errors import ClusterUnreachable
+from kafkaops.core.model import CheckStatus, ClusterSnapshot, HealthReport, Severity
+from kafkaops.evaluate.rules import build_report
+from kafkaops.lag.status import GroupStatus
+from kafkaops.pipeline.health import (
+    Target,
+    observe_lag,
+    open_history,
+    take_snapshot,
+    unreachable_report,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +119,7 @@ class Watcher:
     targets: Sequence[Target]
     engine: Any  # kafkaops.incidents.engine.IncidentEngine
     dispatcher: Any | None  # kafkaops.notify.dispatcher.Dispatcher
-    lease: Any | None = None  # kafkaops.store.incidents.IncidentStore (leader lease)
+    lease: Any | None = None  # kafkaops.incidents.store.IncidentStore (leader lease)
     offline_after: int = 3
     interval_s: float = 10.0
     owner: str = field(default_factory=default_owner)

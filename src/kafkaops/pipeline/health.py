@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kafkaops.collect.kafka import CollectOptions, collect_snapshot
+from kafkaops.collect.probe import ClusterProbe
 from kafkaops.collect.settings import MetricsSettings
 from kafkaops.config import Config, default_config, load_config
-from kafkaops.errors import ClusterUnreachable, ConfigError
-from kafkaops.evaluate.thresholds import build_report
-from kafkaops.model import ClusterSnapshot, HealthReport
-from kafkaops.probe import ClusterProbe
+from kafkaops.core.errors import ClusterUnreachable, ConfigError
+from kafkaops.core.model import ClusterSnapshot, HealthReport
+from kafkaops.evaluate.rules import build_report
 
 if TYPE_CHECKING:
-    from kafkaops.evaluate.lag_status import GroupStatus
+    from kafkaops.lag.status import GroupStatus
     from kafkaops.sandbox.cluster import Sandbox
     from kafkaops.store.history import HistoryStore
 
@@ -145,7 +145,7 @@ SANDBOX_BANDWIDTH = "1Gbps"
 def sandbox_metrics(box: Sandbox) -> MetricsSettings:
     """The sandbox's Open-Monitoring-style sources: each node's JMX exporter and the host's
     node exporter, scraped directly (admin protocol only when it runs without exporters)."""
-    from kafkaops.errors import SandboxError
+    from kafkaops.core.errors import SandboxError
 
     try:
         prometheus = box.prometheus_settings()
@@ -180,7 +180,7 @@ def observe_lag(
     """With a history store: estimated time lag (if chosen), record, consumer statuses."""
     if not target.store_url:
         return snapshot, None
-    from kafkaops.lagcheck import observe
+    from kafkaops.lag.observe import observe
 
     store = open_history(target.store_url)
     try:
