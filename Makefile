@@ -1,7 +1,7 @@
 # kafkaops — every target installs what it needs; all of them are idempotent.
 #   make demo   a real local Kafka cluster with a workload, checked by kafkaops
 #   make test   the whole test suite (unit + integration against real Kafka JVMs)
-#   make lint   ruff (lint + format check)
+#   make lint   ruff (lint + format check) and the layer contract (import-linter)
 #   make bench  the snapshot benchmark (see bench/README.md)
 
 PYTHON ?= python3
@@ -51,7 +51,7 @@ demo: setup jars
 # 03:00 UTC), so a test that forgot to state its windows fails at any hour, not only at night.
 CLOCK_GUARD_NOW ?= 2026-12-06T03:00:00Z
 
-test: setup jars
+test: setup jars lint
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-clock-guard
 
@@ -62,6 +62,7 @@ test-clock-guard: setup jars
 lint: setup
 	@$(BIN)/ruff check src tests bench
 	@$(BIN)/ruff format --check src tests bench
+	@$(BIN)/lint-imports --no-cache
 
 format: setup
 	@$(BIN)/ruff check --fix src tests bench

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kafkaops.collect.kafka import CollectOptions
 from kafkaops.config import Config
+from kafkaops.config.service import ServiceSettings
 from kafkaops.core.errors import ConfigError
 from kafkaops.core.model import (
     Broker,
@@ -38,7 +39,6 @@ from kafkaops.service.app import create_app
 from kafkaops.service.errors import ApiError
 from kafkaops.service.jobs import Scheduler, build_jobs, daily_check
 from kafkaops.service.jobs_store import JobsStore
-from kafkaops.service.settings import ServiceSettings
 from kafkaops.service.state import ServiceState, load_token
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kafkaops.config import Thresholds
 from kafkaops.core.broker_metrics import ClusterMetrics, GroupLagMetric, NodeMetrics
 from kafkaops.core.model import CheckStatus, CollectionError, ConsumerGroup, PartitionLag, Severity
 from kafkaops.evaluate.rules import evaluate
+from kafkaops.evaluate.settings import Thresholds
 from tests.unit.test_thresholds import snap
 
 T = Thresholds()

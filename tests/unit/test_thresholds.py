@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import pytest
 
-from kafkaops.config import Thresholds
 from kafkaops.core.broker_metrics import ClusterMetrics, NodeMetrics
 from kafkaops.core.model import (
     Broker,
@@ -22,6 +21,7 @@ from kafkaops.core.model import (
 )
 from kafkaops.evaluate.findings import EVIDENCE_CAP
 from kafkaops.evaluate.rules import build_report, evaluate
+from kafkaops.evaluate.settings import Thresholds
 
 T = Thresholds()
 

@@ -117,7 +117,8 @@ def _engine(config: Path | None, store_url: str | None) -> Iterator[IncidentEngi
 
     The engine comes wired to the outbox (:mod:`kafkaops.pipeline.runtime`): an ``ack`` or
     ``resolve`` queues the PagerDuty acknowledge/resolve in the same transaction, and the
-    command then tries to deliver it at once (a running ``kafkaops watch`` delivers whatever is left).
+    command then tries to deliver it at once (a running ``kafkaops watch`` delivers what is
+    left).
     """
     from sqlalchemy.exc import SQLAlchemyError
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: pydantic error type for problems whose offending value must not be echoed (a password).
+SECRET_ERROR = "secret_value"
+
 
 class KafkaopsError(Exception):
     """Base for errors shown to the user as exactly one line."""

@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from kafkaops.config import Thresholds
 from kafkaops.core.broker_metrics import ClusterMetrics, NodeMetrics
 from kafkaops.core.model import CheckStatus, Finding, Severity
 from kafkaops.core.units import format_bytes
 from kafkaops.evaluate.findings import NOT_MEASURED_REASON, cap, not_measured, result
+from kafkaops.evaluate.settings import Thresholds
 
 #: A per-broker value picked from a node by a source (None: that source did not measure it).
 Pick = Callable[[ClusterMetrics, NodeMetrics], float | None]

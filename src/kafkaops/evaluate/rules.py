@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from kafkaops.config import Thresholds
 from kafkaops.core.model import (
     CheckStatus,
     ClusterSnapshot,
@@ -45,6 +44,7 @@ from kafkaops.evaluate.findings import (
 from kafkaops.evaluate.findings import not_measured as _not_measured
 from kafkaops.evaluate.findings import plural as _plural
 from kafkaops.evaluate.findings import result as _result
+from kafkaops.evaluate.settings import Thresholds
 from kafkaops.lag.status import GroupStatus, LagStatus
 
 #: Worst partitions listed per lagging group.

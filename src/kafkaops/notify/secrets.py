@@ -9,28 +9,14 @@ library; error messages name the variable or file, never the value.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from pydantic import SecretStr
-from pydantic_core import PydanticCustomError
 
+from kafkaops.core.secrets import ENV_NAME, check_env_name
 from kafkaops.notify.errors import PermanentDelivery
 
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-#: Same error type as :mod:`kafkaops.config`: its loader does not echo such values back.
-SECRET_ERROR = "secret_value"
-
-
-def check_env_name(value: str | None) -> str | None:
-    """Validator helper: an env var *name*, so a pasted secret is refused (and not echoed)."""
-    if value is not None and not ENV_NAME.match(value):
-        raise PydanticCustomError(
-            SECRET_ERROR,
-            "must be the name of an environment variable (e.g. SLACK_WEBHOOK_URL), "
-            "not the secret itself",
-        )
-    return value
+__all__ = ["ENV_NAME", "check_env_name", "read_secret"]
 
 
 def read_secret(env: str | None, file: Path | None, what: str) -> SecretStr:

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from dateutil.rrule import DAILY, WEEKLY, rrule, weekday
 
+from kafkaops.config.service import ServiceSettings, parse_time, parse_weekly
 from kafkaops.core.clock import utc_now
 from kafkaops.report.health_view import health_to_dict
 from kafkaops.service.jobs_store import JobsStore
-from kafkaops.service.settings import ServiceSettings, parse_time, parse_weekly
 
 if TYPE_CHECKING:
     from kafkaops.service.state import ServiceState

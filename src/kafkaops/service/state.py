@@ -23,12 +23,11 @@ from kafkaops.service.errors import ApiError
 
 if TYPE_CHECKING:
     from kafkaops.config import Config
+    from kafkaops.config.service import ServiceSettings
     from kafkaops.core.model import ClusterSnapshot, HealthReport
     from kafkaops.lag.status import GroupStatus
     from kafkaops.pipeline.runtime import Runtime
     from kafkaops.pipeline.watch import ClusterState, CycleOutcome, Watcher
-    from kafkaops.service.jobs import Scheduler
-    from kafkaops.service.settings import ServiceSettings
     from kafkaops.store.history import HistoryStore
 
 
@@ -81,7 +80,9 @@ class ServiceState:
     stats: dict[str, LoopStats] = field(default_factory=dict)
     #: Reports whether the watch loop thread is running (set by the server).
     loop_alive: Callable[[], bool] = lambda: True
-    scheduler: Scheduler | None = None
+    #: The daily/weekly job scheduler (:class:`kafkaops.service.jobs.Scheduler`); typed loosely
+    #: because the scheduler holds this state, and a type-only import back would be a cycle.
+    scheduler: Any = None
     _history: HistoryStore | None = field(default=None, repr=False)
     _statuses: dict[str, tuple[Any, dict[str, GroupStatus]]] = field(
         default_factory=dict, repr=False

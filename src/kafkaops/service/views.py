@@ -18,7 +18,7 @@ from kafkaops.lag.diagnosis import GroupLagSummary, diagnose_group, rank_groups
 from kafkaops.report.health_view import utc
 
 if TYPE_CHECKING:
-    from kafkaops.config import LagConfig
+    from kafkaops.lag.settings import LagSettings
     from kafkaops.lag.status import GroupStatus
     from kafkaops.pipeline.watch import ClusterState
     from kafkaops.service.state import LoopStats
@@ -201,7 +201,7 @@ def groups_view(
 
 
 def group_detail(
-    snap: ClusterSnapshot, group_id: str, st: GroupStatus | None, lag: LagConfig
+    snap: ClusterSnapshot, group_id: str, st: GroupStatus | None, lag: LagSettings
 ) -> dict[str, Any] | None:
     """``kafkaops lag GROUP``: diagnosis, per-partition lag and status; None if no such group."""
     d = diagnose_group(

@@ -1,55 +1,39 @@
-"""The one validated kafkaops configuration (YAML), documented in ``kafkaops.example.yaml``.
+"""How to reach one cluster: bootstrap servers, TLS/SASL/MSK-IAM security, timeouts.
 
-Why strict: a typo in an alerting threshold silently disables an alert.  So unknown keys are
-errors, duplicate keys are errors, every duration and percentage carries its unit, and every
-error names the file, the dotted field path and the offending value in one line::
-
-    config error: kafkaops.yaml: thresholds.warning.consumer_lag: '5 minutes' is not a
-    duration (use e.g. 300s, 5m)
-
-Secrets are never inline: they come from environment variables or files, are resolved only
-when a client is built (so ``config-check`` works on a laptop without the production secrets),
-and are held as ``SecretStr`` so they cannot leak through ``repr``, logs or ``model_dump``.
-
-Relative paths in a config file (``password_file``, ``ssl_*``) are relative to that file's
-directory, so a config and its certificates can move together.
+Why here and not in the root config: building a Kafka client is the collect stage's concern;
+the root config only aggregates each stage's settings.  Secrets are never inline: they come from
+environment variables or files, are resolved only when a client is built (so ``config-check``
+works on a laptop without the production secrets), and are held as ``SecretStr`` so they cannot
+leak through ``repr``, logs or ``model_dump``.  Relative paths (``password_file``, ``ssl_*``)
+are relative to the config file's directory, so a config and its certificates move together.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
-    ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from kafkaops.collect.settings import MetricsSettings
-from kafkaops.core.errors import ConfigError
-from kafkaops.core.units import DurationMs, Percent, format_duration_ms, format_percent
-from kafkaops.incidents.settings import IncidentSettings
-from kafkaops.notify.settings import ChannelsSettings
-from kafkaops.service.settings import ServiceSettings
+from kafkaops.core.errors import SECRET_ERROR, ConfigError
+from kafkaops.core.units import DurationMs, format_duration_ms
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "AWS_MSK_IAM"]
 TimeLagMethod = Literal["exact", "estimated", "none"]
-#: A count threshold: a YAML integer ≥ 0 (strict, so ``true`` or ``"1"`` are refused).
-Count = Annotated[int, Field(ge=0, strict=True)]
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -59,8 +43,6 @@ _MSK_HOST = re.compile(
     r"\.kafka(?:-serverless)?\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com(?:\.cn)?$",
     re.IGNORECASE,
 )
-#: Error type for problems whose offending value must not be echoed (it may be a secret).
-_SECRET_ERROR = "secret_value"
 #: kafka-python arguments that hold a secret: masked in the repr of the client kwargs.
 SECRET_KWARGS = frozenset({"sasl_plain_password", "ssl_password"})
 
@@ -142,7 +124,7 @@ class SecurityConfig(_Located):
     def _no_inline_secrets(cls, data: Any) -> Any:
         if isinstance(data, dict) and {"password", "sasl_plain_password"} & set(data):
             raise PydanticCustomError(
-                _SECRET_ERROR,
+                SECRET_ERROR,
                 "inline passwords are not allowed; use password_env (the name of an environment "
                 "variable) or password_file",
             )
@@ -154,7 +136,7 @@ class SecurityConfig(_Located):
         # Someone who writes the password itself here must not see it echoed back.
         if value is not None and not _ENV_NAME.match(value):
             raise PydanticCustomError(
-                _SECRET_ERROR,
+                SECRET_ERROR,
                 "must be the name of an environment variable (letters, digits, _), "
                 "e.g. KAFKA_PASSWORD, not the value itself",
             )
@@ -400,287 +382,3 @@ class ClusterConfig(_Located):
         kwargs.update(self.security.ssl_kwargs())
         kwargs.update(self.security.sasl_kwargs(self.aws_region()))
         return kwargs
-
-
-class CriticalThresholds(_Model):
-    """Runbook "Critical Thresholds": P1, except offline partitions (P0)."""
-
-    offline_partitions: Count = 0
-    under_replicated_partitions: Count = 0
-    #: Runbook ``consumer_lag_ms: 300000`` (P1 trigger "EstimatedMaxTimeLag > 300000ms").
-    consumer_lag: DurationMs = 300_000
-    broker_cpu: Percent = 90.0
-    broker_memory: Percent = 90.0
-    disk_usage: Percent = 85.0
-    #: The runbook's P1 trigger "Producer error rate > 1%".
-    producer_error_rate: Percent = 1.0
-
-
-class WarningThresholds(_Model):
-    """Runbook "Warning Thresholds": P2."""
-
-    consumer_lag: DurationMs = 60_000
-    broker_cpu: Percent = 70.0
-    broker_memory: Percent = 80.0
-    disk_usage: Percent = 80.0
-    #: The runbook's ``producer_error_rate: 0.001`` (a ratio) = 0.1%.
-    producer_error_rate: Percent = 0.1
-    network_io: Percent = 60.0
-
-
-#: Metrics with both a warning and a critical threshold; the warning must not be the higher.
-SHARED_THRESHOLDS = (
-    "consumer_lag",
-    "broker_cpu",
-    "broker_memory",
-    "disk_usage",
-    "producer_error_rate",
-)
-
-
-class Thresholds(_Model):
-    critical: CriticalThresholds = Field(default_factory=CriticalThresholds)
-    warning: WarningThresholds = Field(default_factory=WarningThresholds)
-
-    @model_validator(mode="after")
-    def _warning_not_above_critical(self) -> Thresholds:
-        for name in SHARED_THRESHOLDS:
-            warn, crit = getattr(self.warning, name), getattr(self.critical, name)
-            if warn > crit:
-                fmt = format_duration_ms if name == "consumer_lag" else format_percent
-                raise ValueError(
-                    f"warning.{name} ({fmt(warn)}) is above critical.{name} ({fmt(crit)}); "
-                    "the warning must trigger first"
-                )
-        return self
-
-
-class StoreConfig(_Model):
-    """Where history (offsets, lag) is kept: an SQLite file or a PostgreSQL database."""
-
-    #: SQLAlchemy URL, e.g. sqlite:///var/lib/kafkaops/history.db or
-    #: postgresql+psycopg://kafkaops@db:5432/kafkaops (password via PGPASSWORD or .pgpass).
-    url: str | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _known_backend(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        if "@" in value and ":" in value.split("@")[0].split("//")[-1]:
-            # Checked first: the message must not repeat a URL that holds a password.
-            raise PydanticCustomError(
-                _SECRET_ERROR, "put the database password in PGPASSWORD or ~/.pgpass, not the URL"
-            )
-        if not value.startswith(("sqlite:", "postgresql")):
-            raise ValueError(f"{value!r} is not an sqlite:// or postgresql+psycopg:// URL")
-        return value
-
-
-class LagConfig(_Model):
-    """Consumer status evaluation (Burrow-style sliding window)."""
-
-    #: Samples per partition in the window (Burrow's default is 10 commits).
-    window: int = Field(default=10, ge=2, le=1000)
-    #: The runbook's scale_up_lag_threshold and partition_increment, for recommendations.
-    scale_up_lag_threshold: Count = 10_000
-    partition_increment: int = Field(default=4, ge=1)
-
-
-class WatchConfig(_Model):
-    """The watch loop (``kafkaops watch``, and the service's loop)."""
-
-    #: Time between collections of one cluster (the runbook's checks run every 10 s on MSK).
-    interval: DurationMs = 10_000
-    #: A cluster unreachable for this many consecutive cycles is a P0 "completely offline".
-    offline_after_cycles: int = Field(default=3, ge=1, le=1000)
-
-
-class Config(_Model):
-    """The whole file: clusters to check and how to judge them."""
-
-    clusters: dict[str, ClusterConfig] = Field(default_factory=dict)
-    thresholds: Thresholds = Field(default_factory=Thresholds)
-    store: StoreConfig = Field(default_factory=StoreConfig)
-    lag: LagConfig = Field(default_factory=LagConfig)
-    watch: WatchConfig = Field(default_factory=WatchConfig)
-    #: Alerting, escalation, contacts, routing and maintenance windows (runbook defaults).
-    incidents: IncidentSettings = Field(default_factory=IncidentSettings)
-    #: Where notifications go: PagerDuty, Slack, e-mail, SNS, webhook, Alertmanager.
-    channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
-    service: ServiceSettings = Field(default_factory=ServiceSettings)
-
-    _source: str | None = PrivateAttr(default=None)
-
-    @field_validator("clusters")
-    @classmethod
-    def _cluster_names(cls, value: dict[str, ClusterConfig]) -> dict[str, ClusterConfig]:
-        for name in value:
-            if not _CLUSTER_NAME.match(str(name)):
-                raise ValueError(
-                    f"cluster name {name!r} must start with a letter or digit and contain only "
-                    "letters, digits, '.', '_' and '-'"
-                )
-        return value
-
-    @model_validator(mode="after")
-    def _stamp_locations(self, info: ValidationInfo) -> Config:
-        """Tell each cluster its name and file, for errors raised after loading."""
-        context = info.context or {}
-        source = context.get("source")
-        base_dir = context.get("base_dir")
-        self._source = source
-        for name, cluster in self.clusters.items():
-            cluster._name = name
-            cluster._locate(source, f"clusters.{name}", base_dir)
-            cluster.security._locate(source, f"clusters.{name}.security", base_dir)
-        return self
-
-    @property
-    def source(self) -> str | None:
-        """The file this config was loaded from (None for built-in defaults)."""
-        return self._source
-
-
-def default_config() -> Config:
-    """The runbook's defaults and no clusters: what ``--bootstrap`` runs use."""
-    return Config()
-
-
-# ----------------------------------------------------------------------------- loading
-class _StrictLoader(yaml.SafeLoader):
-    """Safe YAML that refuses duplicate keys: PyYAML would silently keep the last one."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue  # "<<: *anchor" merges legitimately repeat keys
-        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
-        if isinstance(key, typing.Hashable) and key in seen:
-            line = key_node.start_mark.line + 1
-            raise ConfigError(f"line {line}: key {key!r} appears twice (the last would win)")
-        seen.add(key)
-    loader.flatten_mapping(node)  # type: ignore[no-untyped-call]
-    return dict(loader.construct_pairs(node))  # type: ignore[no-untyped-call]
-
-
-_StrictLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,  # type: ignore[arg-type]
-)
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError.at(path, None, "file not found") from None
-    except UnicodeDecodeError:
-        raise ConfigError.at(path, None, "not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError.at(path, None, f"cannot read: {exc.strerror}") from None
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no tags
-    except ConfigError as exc:  # duplicate key, raised from inside the loader
-        raise ConfigError.at(path, None, str(exc)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1} column {mark.column + 1}" if mark is not None else None
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        context = getattr(exc, "context", None)
-        text = f"{problem} ({context})" if context else problem
-        raise ConfigError.at(path, where, f"invalid YAML: {text}") from None
-
-
-def load_config(path: Path | str) -> Config:
-    """Load and validate a YAML config; raise :class:`ConfigError` with one clear line.
-
-    An empty file is valid: the runbook's default thresholds and no clusters.
-    """
-    path = Path(path).expanduser()
-    data = _read_yaml(path)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError.at(path, None, "the top level must be a mapping of settings")
-    try:
-        return Config.model_validate(
-            data, context={"source": str(path), "base_dir": path.resolve().parent}
-        )
-    except ValidationError as exc:
-        raise ConfigError(describe_validation_error(path, exc)) from None
-
-
-# ------------------------------------------------------------------- error messages
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def _short_repr(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
-    """Field names the model accepts at ``loc`` (for "did you mean" on unknown keys)."""
-    current: Any = Config
-    parts = list(loc)
-    while parts:
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(parts.pop(0)))
-            if field is None:
-                return []
-            current = field.annotation
-        elif typing.get_origin(current) is dict:
-            parts.pop(0)  # the key, e.g. the cluster name
-            current = typing.get_args(current)[1]
-        else:
-            return []
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
-def _unknown_field(loc: tuple[int | str, ...]) -> str:
-    key = str(loc[-1]) if loc else ""
-    if "password" in key:
-        return "unknown field; secrets go in security.password_env or security.password_file"
-    close = difflib.get_close_matches(key, _fields_at(loc[:-1]), n=1)
-    return "unknown field" + (f" (did you mean {close[0]!r}?)" if close else "")
-
-
-def describe_validation_error(path: Path | str | None, exc: ValidationError) -> str:
-    """One line for the first problem: file, dotted field path, offending value, why.
-
-    Values are left out where they may be secret (anything under a ``password`` field) or are
-    whole sections (the message then names the fields itself).
-    """
-    errors = exc.errors()
-    first = errors[0]
-    loc = tuple(first["loc"])
-    where = _dotted(loc)
-    value = first.get("input")
-    message = str(first["msg"]).removeprefix("Value error, ")
-    kind = first["type"]
-    if kind == "extra_forbidden":
-        problem = _unknown_field(loc)
-    elif kind == "missing":
-        problem = "required field is missing"
-    elif (
-        kind == _SECRET_ERROR
-        or isinstance(value, dict | list)
-        or "password" in where
-        or message.startswith(repr(value))
-    ):
-        problem = message
-    else:
-        problem = f"{_short_repr(value)}: {message}"
-    more = len(errors) - 1
-    if more:
-        problem += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return ConfigError.at(path, where, problem).message

@@ -18,7 +18,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from kafkaops.notify.secrets import check_env_name
+from kafkaops.core.secrets import check_env_name
 
 DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
