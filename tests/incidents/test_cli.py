@@ -106,7 +106,7 @@ def test_incident_errors_are_one_line_with_stable_exit_codes(
         ("incidents", "resolve", "nope", "--by", "a"),
     ):
         code, out, err = run(store_url, *args)
-        assert code == 1 and not out and err.startswith("error: no incident")
+        assert code == 4 and not out and err.startswith("error: no incident")
     code, _, err = run(store_url, "incidents", "list", "--status", "closed")
     assert code == 3 and "--status" in err
     res = runner.invoke(root, ["incidents", "list"])  # no store anywhere

@@ -39,6 +39,6 @@ def test_list_stats_and_retry_a_failed_message(tmp_path):
     assert stats["failed"] == 0 and stats["pending"] == 2
 
     proc = run_cli("outbox", "retry", "999", "--store", url)
-    assert proc.returncode == 1 and proc.stderr.startswith("error: no failed outbox message")
+    assert proc.returncode == 4 and proc.stderr.startswith("error: no failed outbox message")
     proc = run_cli("outbox", "list", "--status", "lost", "--store", url)
     assert proc.returncode == 3 and "--status" in proc.stderr

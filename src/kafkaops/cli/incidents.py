@@ -5,10 +5,8 @@ Two typer apps, registered by the main CLI with::
     app.add_typer(incidents_app, name="incidents")
     app.add_typer(maintenance_app, name="maintenance")
 
-They are kept out of ``cli.py`` (and do not import it, so registering them cannot create an
-import cycle); the helpers mirror its house style.  Exit codes: 0 success, 1 incident not
-found, 3 bad input or a failed operation (one line on stderr, never a traceback); usage errors
-caught by typer itself (unknown option, missing required option) exit 2 as everywhere else.
+Exit codes: the one table in :mod:`kafkaops.cli.common` (0 success, 3 bad input or a failed
+operation, 4 incident not found; one line on stderr, never a traceback).
 
 Every command takes ``--config`` (incident settings: the config's ``incidents:`` section, the
 runbook's defaults without one) and ``--store`` (default: the config's ``store.url``).
@@ -22,18 +20,25 @@ from __future__ import annotations
 
 import getpass
 import json
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, get_args
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from kafkaops.core.clock import utc_now
+from kafkaops.cli.common import (
+    EXIT_NOT_FOUND,
+    ConfigOpt,
+    JsonFlag,
+    StoreOpt,
+    emit_json,
+    fail,
+    utcnow,
+)
 from kafkaops.core.errors import KafkaopsError
 from kafkaops.incidents.incident import IncidentAction, IncidentTransitionError
 from kafkaops.incidents.windows import Impact, Matchers, Occurrence
@@ -48,7 +53,6 @@ from kafkaops.report.incidents_view import iso as _iso
 if TYPE_CHECKING:  # the engine and store pull in SQLAlchemy: loaded only when a command runs
     from kafkaops.incidents.engine import IncidentEngine, NoticeOutcome
 
-EXIT_OK, EXIT_NOT_FOUND, EXIT_ERROR = 0, 1, 3
 STATUSES = ("open", "acknowledged", "resolved", "all")
 
 incidents_app = typer.Typer(
@@ -74,35 +78,6 @@ maintenance_app = typer.Typer(
 
 out = Console()
 err = Console(stderr=True)
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="kafkaops YAML config (incidents: section, store.url)."),
-]
-StoreOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--store",
-        help="Incident store URL (sqlite:///FILE or postgresql+psycopg://…); "
-        "default: store.url from the config.",
-    ),
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-
-
-def utcnow() -> datetime:
-    """The clock of every command (tests replace it; ``KAFKAOPS_NOW`` shifts it)."""
-    return utc_now()
-
-
-def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    """One line on stderr and a non-zero exit: never a traceback for a user error."""
-    sys.stderr.write("error: " + " ".join(str(message).split()) + "\n")
-    raise typer.Exit(code)
-
-
-def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
 def _safe_url(url: str) -> str:
@@ -268,7 +243,7 @@ def incidents_show(
     with _engine(config, store) as engine:
         inc = engine.store.get_incident(incident_id)
     if inc is None:
-        fail(f"no incident {incident_id!r} (see 'kafkaops incidents list --status all')", 1)
+        fail(f"no incident {incident_id!r} (see 'kafkaops incidents list --status all')", EXIT_NOT_FOUND)
     if as_json:
         emit_json(incident_dict(inc, now))
         return

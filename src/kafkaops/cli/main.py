@@ -1,34 +1,36 @@
 """The ``kafkaops`` command line: a thin shell over the library.
 
-Exit codes (stable, scripts rely on them):
-
-* ``health``: 0 healthy, 1 P2 findings only, 2 a P1 or P0 finding, 3 cluster unreachable or bad
-  input (config, arguments);
-* every other command: 0 success, 3 bad input or a failed operation (one line on stderr).
+Exit codes: the one table in :mod:`kafkaops.cli.common` (``kafkaops --help`` prints it).
 """
 
 from __future__ import annotations
 
 import enum
-import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from kafkaops import __version__
-from kafkaops.cli.options import (
+from kafkaops.cli.common import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_P1_P0,
+    EXIT_P2,
+    JsonFlag,
     LoopBootstrapOption,
     LoopClustersOption,
     LoopConfigOption,
     LoopIntervalOption,
+    emit_json,
+    exit_table_text,
+    fail,
 )
 from kafkaops.core.errors import KafkaopsError
 from kafkaops.core.model import Severity
-
-EXIT_OK, EXIT_P2, EXIT_P1_P0, EXIT_ERROR = 0, 1, 2, 3
 
 app = typer.Typer(
     help="Apache Kafka / Amazon MSK operations runbook, as software.\n\n"
@@ -36,7 +38,7 @@ app = typer.Typer(
     "  kafkaops sandbox up            # a real 3-broker KRaft cluster on 127.0.0.1\n\n"
     "  kafkaops health                # daily health check + P0/P1/P2 classification\n\n"
     "  kafkaops health --bootstrap b-1.example:9092 --json\n\n"
-    "  kafkaops health --config kafkaops.yaml --cluster prod",
+    "  kafkaops health --config kafkaops.yaml --cluster prod\n\n" + exit_table_text(),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -85,7 +87,6 @@ SandboxDir = Annotated[
         "--dir", help="Sandbox state folder (default .sandbox/default or $KAFKAOPS_SANDBOX_DIR)."
     ),
 ]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
 class TimeLagChoice(enum.StrEnum):
@@ -110,21 +111,6 @@ StoreOption = Annotated[
         "from the config. Enables consumer status and estimated time lag.",
     ),
 ]
-
-
-def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    """One line on stderr and a non-zero exit: never a traceback for a user error."""
-    sys.stderr.write(f"error: {message}\n")
-    raise typer.Exit(code)
-
-
-def emit_json(data: Any, *, compact: bool = False) -> None:
-    """JSON on stdout; ``compact`` for large documents (snapshots of big clusters)."""
-    if compact:
-        text = json.dumps(data, separators=(",", ":"), default=str)
-    else:
-        text = json.dumps(data, indent=2, default=str)
-    sys.stdout.write(text + "\n")
 
 
 def version_callback(value: bool) -> None:
@@ -710,7 +696,7 @@ def main() -> None:
         code = app(standalone_mode=False)
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except typer.Abort:
         sys.stderr.write("error: aborted\n")
         sys.exit(EXIT_ERROR)

@@ -3,8 +3,7 @@
 The on-call's first question when "PagerDuty never rang" is whether kafkaops tried; the outbox
 keeps every message with its attempts and last error (never a secret: channels strip URLs and
 keys from errors).  ``retry`` puts a failed message back after the cause (a missing routing key,
-a wrong webhook) was fixed.  Same exit codes as the other commands: 0 ok, 1 not found, 3 bad
-input.
+a wrong webhook) was fixed.  Exit codes: the table in :mod:`kafkaops.cli.common`.
 """
 
 from __future__ import annotations
@@ -18,16 +17,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from kafkaops.cli.incidents import (
+from kafkaops.cli.common import (
     EXIT_NOT_FOUND,
     ConfigOpt,
     JsonFlag,
     StoreOpt,
     emit_json,
     fail,
-    out,
     utcnow,
 )
+from kafkaops.cli.incidents import out
 from kafkaops.core.errors import KafkaopsError
 
 if TYPE_CHECKING:

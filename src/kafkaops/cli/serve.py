@@ -1,31 +1,26 @@
 """``kafkaops serve``: the long-running service (watch loop, scheduled checks, API, /metrics, UI).
 
 Registered lazily by :mod:`kafkaops.cli` (only when argv asks for it): FastAPI and uvicorn are
-imported inside the command, so ``kafkaops health`` never pays for them.  Exit codes: 0 after a
-clean stop (Ctrl-C, SIGTERM, ``--once-for``), 3 for bad input (one line on stderr).
+imported inside the command, so ``kafkaops health`` never pays for them.  Exit codes (the table
+in :mod:`kafkaops.cli.common`): 0 after a clean stop (Ctrl-C, SIGTERM, ``--once-for``), 3 for
+bad input (one line on stderr).
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
-from kafkaops.cli.options import (
+from kafkaops.cli.common import (
     LoopBootstrapOption,
     LoopClustersOption,
     LoopConfigOption,
     LoopIntervalOption,
+    fail,
 )
-
-EXIT_ERROR = 3
-
-
-def fail(message: str) -> NoReturn:
-    sys.stderr.write("error: " + " ".join(str(message).split()) + "\n")
-    raise typer.Exit(EXIT_ERROR)
 
 
 def serve(

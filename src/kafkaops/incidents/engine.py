@@ -68,7 +68,7 @@ MAX_ATTEMPTS = 5
 
 
 class IncidentNotFound(LookupError):
-    """No incident with that id (the CLI exits 1)."""
+    """No incident with that id (the CLI exits 4, "not found")."""
 
 
 @dataclass(frozen=True, slots=True)
