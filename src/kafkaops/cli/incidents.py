@@ -243,7 +243,8 @@ def incidents_show(
     with _engine(config, store) as engine:
         inc = engine.store.get_incident(incident_id)
     if inc is None:
-        fail(f"no incident {incident_id!r} (see 'kafkaops incidents list --status all')", EXIT_NOT_FOUND)
+        hint = "see 'kafkaops incidents list --status all'"
+        fail(f"no incident {incident_id!r} ({hint})", EXIT_NOT_FOUND)
     if as_json:
         emit_json(incident_dict(inc, now))
         return

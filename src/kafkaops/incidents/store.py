@@ -20,7 +20,7 @@ they can share a database with the history store):
   (incident, seq);
 * ``inc_notices`` — maintenance notices sent, keyed by occurrence id (idempotent ``notify``);
 * ``inc_windows`` — ad-hoc/emergency windows and silences created at run time;
-* ``inc_leases`` — named leader leases with an expiry.
+* ``inc_leases`` — named leader leases with an expiry (:mod:`kafkaops.store.lease`).
 
 Times in columns are integer microseconds since the epoch (exact round trip, sortable, no
 time-zone handling differences between the backends); nested data is JSON.
@@ -45,15 +45,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
-    create_engine,
     delete,
+    func,
     insert,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from kafkaops.core.model import CheckStatus, Finding, Severity
@@ -67,6 +65,8 @@ from kafkaops.incidents.incident import (
 )
 from kafkaops.incidents.routing import ChannelRef
 from kafkaops.incidents.windows import AdHocWindow, SentEntry, SentLedger, Silence
+from kafkaops.store import db
+from kafkaops.store.lease import Leases
 
 metadata = MetaData()
 
@@ -149,15 +149,6 @@ inc_windows = Table(
     Column("created_by", String(200), nullable=False),
     Column("reason", Text, nullable=False, default=""),
     Column("data", JSON, nullable=False),
-)
-
-inc_leases = Table(
-    "inc_leases",
-    metadata,
-    Column("name", String(200), primary_key=True),
-    Column("owner", String(200), nullable=False),
-    Column("expires_us", BigInteger, nullable=False),
-    Column("acquired_us", BigInteger, nullable=False),
 )
 
 
@@ -383,17 +374,16 @@ class IncidentStore:
         self.url = url
         # preserve_rowcount: "did my INSERT … ON CONFLICT DO NOTHING insert?" is answered by
         # rowcount, which the psycopg driver otherwise leaves at -1 for INSERTs.
-        self.engine: Engine = create_engine(
-            url,
-            echo=echo,
-            future=True,
-            pool_pre_ping=True,
-            execution_options={"preserve_rowcount": True},
-        )
-        metadata.create_all(self.engine)
+        self.engine: Engine = db.acquire(url, echo=echo)
+        try:
+            db.ensure_schema(self.engine, metadata)
+            self.leases = Leases(self.engine)
+        except BaseException:
+            db.release(self.engine)
+            raise
 
     def close(self) -> None:
-        self.engine.dispose()
+        db.release(self.engine)
 
     def __enter__(self) -> IncidentStore:
         return self
@@ -407,11 +397,7 @@ class IncidentStore:
 
     def _insert(self, table: Table) -> Any:
         """Dialect ``INSERT`` construct (for ``ON CONFLICT DO NOTHING``)."""
-        if self.dialect == "postgresql":
-            return pg_insert(table)
-        if self.dialect == "sqlite":
-            return sqlite_insert(table)
-        raise ValueError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
+        return db.insert_ignoring_conflicts(self.engine, table)
 
     # ------------------------------------------------------------ cluster state
     def load_state(self, cluster: str, now: datetime | None = None) -> ClusterState:
@@ -736,49 +722,27 @@ class IncidentStore:
             ]
 
     # ------------------------------------------------------------------ leases
+    # The leader lease lives in :mod:`kafkaops.store.lease`; the incident store offers it on
+    # its own engine because the watcher that pages is the one that holds it.
     def try_acquire_lease(self, name: str, owner: str, ttl_s: float, now: datetime) -> bool:
-        """Take or renew lease ``name`` for ``owner`` until ``now + ttl_s``; False if held.
-
-        Atomic on both backends: a single conditional ``UPDATE … WHERE expired OR owner = me``
-        (PostgreSQL re-checks the condition on the committed row when two updates race, SQLite
-        serialises writers), and on first use ``INSERT … ON CONFLICT DO NOTHING``, so two
-        processes can never both get True for overlapping terms.  ``now`` should come from
-        clocks kept in sync (NTP): the lease is only as good as the clocks' agreement.
-        """
-        if ttl_s <= 0:
-            raise ValueError("ttl_s must be positive")
-        now_us = to_us(now)
-        expires = now_us + round(ttl_s * 1_000_000)
-        c = inc_leases.c
-        with self.engine.begin() as conn:
-            renewed = conn.execute(
-                update(inc_leases)
-                .where(and_(c.name == name, or_(c.expires_us <= now_us, c.owner == owner)))
-                .values(owner=owner, expires_us=expires, acquired_us=now_us)
-            ).rowcount
-            if renewed == 1:
-                return True
-            created = conn.execute(
-                self._insert(inc_leases)
-                .values(name=name, owner=owner, expires_us=expires, acquired_us=now_us)
-                .on_conflict_do_nothing(index_elements=["name"])
-            ).rowcount
-            return created == 1
+        """See :meth:`kafkaops.store.lease.Leases.try_acquire`."""
+        return self.leases.try_acquire(name, owner, ttl_s, now)
 
     def release_lease(self, name: str, owner: str) -> bool:
-        """Give the lease up early (clean shutdown); False if ``owner`` did not hold it."""
-        c = inc_leases.c
-        with self.engine.begin() as conn:
-            gone = conn.execute(
-                delete(inc_leases).where(and_(c.name == name, c.owner == owner))
-            ).rowcount
-        return gone == 1
+        return self.leases.release(name, owner)
 
     def lease_holder(self, name: str, now: datetime) -> str | None:
-        """Who holds lease ``name`` at ``now`` (``None`` if nobody or expired)."""
-        c = inc_leases.c
+        return self.leases.holder(name, now)
+
+    # ------------------------------------------------------------ aggregates
+    def active_incident_counts(self) -> dict[tuple[str, str, str], int]:
+        """Open and acknowledged incidents by (cluster, severity, status): one grouped query,
+        for ``/metrics`` (the service reads the table only through this store)."""
+        q = (
+            select(inc_incidents.c.cluster, inc_incidents.c.severity, inc_incidents.c.status,
+                   func.count())
+            .where(inc_incidents.c.status.in_(("open", "acknowledged")))
+            .group_by(inc_incidents.c.cluster, inc_incidents.c.severity, inc_incidents.c.status)
+        )  # fmt: skip
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(c.owner).where(and_(c.name == name, c.expires_us > to_us(now)))
-            ).first()
-        return row.owner if row else None
+            return {(r[0], r[1], r[2]): int(r[3]) for r in conn.execute(q)}

@@ -46,20 +46,16 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    create_engine,
     delete,
-    event,
     func,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine, Row
-from sqlalchemy.pool import StaticPool
 
 from kafkaops.notify.message import OutboundMessage
+from kafkaops.store import db
 
 Status = Literal["pending", "delivered", "failed"]
 STATUSES: tuple[Status, ...] = ("pending", "delivered", "failed")
@@ -156,80 +152,36 @@ def _row(r: Row[Any]) -> OutboxRow:
     )
 
 
-def _sqlite_engine(url: str, echo: bool) -> Engine:
-    """SQLite with ``BEGIN IMMEDIATE`` transactions, a busy timeout and WAL.
-
-    pysqlite's own transaction handling begins lazily (``BEGIN DEFERRED`` before the first
-    write), so two processes could both *read* the same due row and then race to update it;
-    one would fail with "database is locked" mid-claim.  Taking the write lock at BEGIN makes
-    claim a plain critical section.  Recipe from the SQLAlchemy SQLite dialect docs.
-    """
-    memory = url in ("sqlite://", "sqlite:///:memory:")
-    kwargs: dict[str, Any] = {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    if memory:
-        kwargs["poolclass"] = StaticPool
-    engine = create_engine(url, echo=echo, **kwargs)
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-        cur = dbapi_conn.cursor()
-        if not memory:
-            cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
 class Outbox:
     """The outbox table on an SQLAlchemy URL (``sqlite:///…``, ``postgresql+psycopg://…``).
 
-    Passing an :class:`Engine` shares its pool on PostgreSQL; for SQLite a private engine on
-    the same URL is made, because the ``BEGIN IMMEDIATE`` hooks must not change the
-    transactions of the engine's other users.
+    Engines come from :mod:`kafkaops.store.db`: on PostgreSQL the pool is shared with the other
+    stores of the database; on SQLite the outbox gets the ``BEGIN IMMEDIATE`` flavour, because
+    those hooks must not change the transactions of the other stores' engine.
     """
 
     def __init__(self, url_or_engine: str | Engine, *, echo: bool = False) -> None:
-        if isinstance(url_or_engine, Engine):
-            given = url_or_engine
-            if given.dialect.name == "sqlite":
-                url = given.url.render_as_string(hide_password=False)
-                self.engine = _sqlite_engine(url, echo)
-                self._owns_engine = True
-            else:
-                self.engine = given
-                self._owns_engine = False
-        else:
-            url = url_or_engine
-            if url.startswith("sqlite"):
-                self.engine = _sqlite_engine(url, echo)
-            else:
-                self.engine = create_engine(url, echo=echo, pool_pre_ping=True)
-            self._owns_engine = True
+        url = url_or_engine if isinstance(url_or_engine, str) else db.url_of(url_or_engine)
+        self.engine = db.acquire_serialized(url, echo=echo)
         self.dialect = self.engine.dialect.name
-        if self.dialect not in ("sqlite", "postgresql"):
-            raise ValueError(f"outbox supports SQLite and PostgreSQL, not {self.dialect}")
-        metadata.create_all(self.engine)
+        try:
+            db.ensure_schema(self.engine, metadata)
+        except BaseException:
+            db.release(self.engine)
+            raise
 
     def __repr__(self) -> str:
         return f"Outbox({self.engine.url.render_as_string(hide_password=True)!r})"
 
     def close(self) -> None:
-        if self._owns_engine:
-            self.engine.dispose()
+        db.release(self.engine)
 
     # ------------------------------------------------------------------ write
     def _insert(self) -> Any:
-        module = pg_dialect if self.dialect == "postgresql" else sqlite_dialect
         # RETURNING tells new rows from conflicts on both databases (rowcount is not reliable
         # for INSERT … ON CONFLICT through every driver).
         return (
-            module.insert(outbox_messages)
+            db.insert_ignoring_conflicts(self.engine, outbox_messages)
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(outbox_messages.c.id)
         )

@@ -175,23 +175,29 @@ def take_snapshot(target: Target, probe: ClusterProbe | None = None) -> ClusterS
 
 
 def observe_lag(
-    target: Target, snapshot: ClusterSnapshot
+    target: Target, snapshot: ClusterSnapshot, store: HistoryStore | None = None
 ) -> tuple[ClusterSnapshot, dict[str, GroupStatus] | None]:
-    """With a history store: estimated time lag (if chosen), record, consumer statuses."""
+    """With a history store: estimated time lag (if chosen), record, consumer statuses.
+
+    ``store``: an open history store (the watch loop keeps one per URL); without it one is
+    opened for this call and closed again (a one-off ``kafkaops health``).
+    """
     if not target.store_url:
         return snapshot, None
     from kafkaops.lag.observe import observe
 
-    store = open_history(target.store_url)
+    own = store is None
+    history = open_history(target.store_url) if store is None else store
     try:
         return observe(
-            store,
+            history,
             snapshot,
             time_lag_method=target.time_lag_method,
             window=target.config.lag.window,
         )
     finally:
-        store.close()
+        if own:
+            history.close()
 
 
 def open_history(url: str) -> HistoryStore:

@@ -41,6 +41,7 @@ from kafkaops.pipeline.health import (
     take_snapshot,
     unreachable_report,
 )
+from kafkaops.store.history import HistoryStore
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,8 @@ class Watcher:
     clock: Callable[[], datetime] = utc_now
     states: dict[str, ClusterState] = field(init=False)
     leader: bool = field(init=False, default=False)
+    #: History stores by URL, kept open between cycles (engine and schema check once).
+    histories: dict[str, HistoryStore] = field(init=False, default_factory=dict)
     #: When housekeeping last ran (None: never, so the first leader cycle runs it).
     last_housekeeping: datetime | None = field(init=False, default=None)
 
@@ -133,10 +136,20 @@ class Watcher:
         self.states = {t.name: ClusterState(t) for t in self.targets}
 
     def close(self) -> None:
-        """Release every cluster's collectors (HTTP clients of metrics sources)."""
+        """Release every cluster's collectors (HTTP clients of metrics sources) and stores."""
         for state in self.states.values():
             if state.probe is not None:
                 state.probe.close()
+        for store in self.histories.values():
+            store.close()
+        self.histories.clear()
+
+    def history(self, url: str) -> HistoryStore:
+        """The history store on ``url``, opened once for the life of the loop."""
+        store = self.histories.get(url)
+        if store is None:
+            store = self.histories[url] = open_history(url)
+        return store
 
     # ------------------------------------------------------------------ one cycle
     def is_leader(self, now: datetime) -> bool:
@@ -184,11 +197,7 @@ class Watcher:
         now_ms = int(now.timestamp() * 1000)
         for url in sorted({t.store_url for t in self.targets if t.store_url}):
             try:
-                store = open_history(url)
-                try:
-                    removed = store.compact(now_ms=now_ms)
-                finally:
-                    store.close()
+                removed = self.history(url).compact(now_ms=now_ms)
                 log.info("history retention: %d old samples thinned or dropped", removed)
             except Exception as exc:  # retention can wait an hour
                 log.warning("history retention failed: %s: %s", type(exc).__name__, exc)
@@ -228,7 +237,11 @@ class Watcher:
             state.failures = 0
             state.last_error = None
             # The standby does not write history either: one writer per store.
-            snapshot, statuses = observe_lag(target, snapshot) if leader else (snapshot, None)
+            if leader and target.store_url:
+                history = self.history(target.store_url)
+                snapshot, statuses = observe_lag(target, snapshot, history)
+            else:
+                snapshot, statuses = snapshot, None
             state.last_snapshot = snapshot
             state.last_statuses = (snapshot, statuses) if statuses is not None else None
             report = build_report(

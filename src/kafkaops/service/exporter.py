@@ -430,18 +430,8 @@ class LiveCollector:
 
 
 def _incident_counts(state: ServiceState) -> dict[tuple[str, str, str], int]:
-    """One grouped count over the incident table (the active ones only)."""
-    from sqlalchemy import func, select
-
-    from kafkaops.incidents.store import inc_incidents as t
-
-    q = (
-        select(t.c.cluster, t.c.severity, t.c.status, func.count())
-        .where(t.c.status.in_(("open", "acknowledged")))
-        .group_by(t.c.cluster, t.c.severity, t.c.status)
-    )
-    with state.runtime.incidents.engine.connect() as conn:
-        return {(r[0], r[1], r[2]): int(r[3]) for r in conn.execute(q)}
+    """Open and acknowledged incidents by (cluster, severity, status), from the store."""
+    return state.runtime.incidents.active_incident_counts()
 
 
 # ---------------------------------------------------------------------------- exporter

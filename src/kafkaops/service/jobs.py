@@ -94,22 +94,7 @@ def daily_check(state: ServiceState, scheduled_for: datetime) -> None:
 
 def _group_extremes(state: ServiceState, cluster: str, since_ms: int) -> list[dict[str, Any]]:
     """Each group's worst partition offset lag and time lag since ``since_ms``, worst first."""
-    from sqlalchemy import and_, func, select
-
-    from kafkaops.store.history import group_offsets as g
-
-    q = (
-        select(g.c.group_id, func.max(g.c.lag), func.max(g.c.time_lag_ms))
-        .where(and_(g.c.cluster == cluster, g.c.ts_ms >= since_ms))
-        .group_by(g.c.group_id)
-    )
-    with state.history().engine.connect() as conn:
-        rows = [
-            {"group": r[0], "max_partition_lag": r[1], "max_time_lag_ms": r[2]}
-            for r in conn.execute(q)
-        ]
-    rows.sort(key=lambda r: (-(r["max_time_lag_ms"] or 0), -(r["max_partition_lag"] or 0)))
-    return rows
+    return state.history().group_extremes(cluster, since_ms)
 
 
 def weekly_review(state: ServiceState, scheduled_for: datetime) -> None:

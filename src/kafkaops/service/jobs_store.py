@@ -22,15 +22,12 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
-    create_engine,
-    insert,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from kafkaops.core.clock import utc_now
+from kafkaops.store import db
 
 metadata = MetaData()
 
@@ -62,17 +59,16 @@ class JobsStore:
     """Write job results once; read the recent ones for the API and dashboard."""
 
     def __init__(self, url_or_engine: str | Engine) -> None:
-        self._own = isinstance(url_or_engine, str)
-        self.engine: Engine = (
-            create_engine(url_or_engine, future=True, pool_pre_ping=True)
-            if isinstance(url_or_engine, str)
-            else url_or_engine
-        )
-        metadata.create_all(self.engine)
+        url = url_or_engine if isinstance(url_or_engine, str) else db.url_of(url_or_engine)
+        self.engine: Engine = db.acquire(url)
+        try:
+            db.ensure_schema(self.engine, metadata)
+        except BaseException:
+            db.release(self.engine)
+            raise
 
     def close(self) -> None:
-        if self._own:
-            self.engine.dispose()
+        db.release(self.engine)
 
     def record(
         self,
@@ -95,13 +91,8 @@ class JobsStore:
             "severity": severity,
             "result": result,
         }
-        dialect = self.engine.dialect.name
-        if dialect == "postgresql":
-            stmt: Any = pg_insert(job_runs).values(row).on_conflict_do_nothing()
-        elif dialect == "sqlite":
-            stmt = sqlite_insert(job_runs).values(row).on_conflict_do_nothing()
-        else:
-            stmt = insert(job_runs).values(row)
+        stmt = db.insert_ignoring_conflicts(self.engine, job_runs).values(row)
+        stmt = stmt.on_conflict_do_nothing()
         with self.engine.begin() as conn:
             return bool(conn.execute(stmt).rowcount)
 

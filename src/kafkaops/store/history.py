@@ -36,7 +36,6 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    create_engine,
     delete,
     func,
     insert,
@@ -46,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from kafkaops.core.model import ClusterSnapshot
+from kafkaops.store import db
 
 metadata = MetaData()
 
@@ -149,11 +149,15 @@ class HistoryStore:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
-        self.engine: Engine = create_engine(url, echo=echo, future=True, pool_pre_ping=True)
-        metadata.create_all(self.engine)
+        self.engine: Engine = db.acquire(url, echo=echo)
+        try:
+            db.ensure_schema(self.engine, metadata)
+        except BaseException:
+            db.release(self.engine)
+            raise
 
     def close(self) -> None:
-        self.engine.dispose()
+        db.release(self.engine)
 
     # ------------------------------------------------------------------ write
     def record(self, snapshot: ClusterSnapshot) -> int:
@@ -424,3 +428,20 @@ def _thin(conn: Any, table: Table, key: tuple[str, ...], cutoff_ms: int, bucket_
     removed = conn.execute(delete(table).where(and_(finer, c.id.not_in(keep)))).rowcount
     conn.execute(update(table).where(finer).values(res_s=bucket_s))
     return int(removed or 0)
+
+    def group_extremes(self, cluster: str, since_ms: int) -> list[dict[str, Any]]:
+        """Each group's worst partition offset lag and time lag since ``since_ms``, worst first
+        (the weekly review's lag trend; one grouped query)."""
+        g = group_offsets
+        q = (
+            select(g.c.group_id, func.max(g.c.lag), func.max(g.c.time_lag_ms))
+            .where(and_(g.c.cluster == cluster, g.c.ts_ms >= since_ms))
+            .group_by(g.c.group_id)
+        )
+        with self.engine.connect() as conn:
+            rows = [
+                {"group": r[0], "max_partition_lag": r[1], "max_time_lag_ms": r[2]}
+                for r in conn.execute(q)
+            ]
+        rows.sort(key=lambda r: (-(r["max_time_lag_ms"] or 0), -(r["max_partition_lag"] or 0)))
+        return rows
