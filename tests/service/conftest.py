@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kafkaops.core.clock import utc_now
 from kafkaops.sandbox.cluster import Sandbox
 from tests.conftest import wait_until
 
@@ -49,6 +50,14 @@ def write_config(path: Path, box: Sandbox, store: Path) -> Path:
     prom = box.prometheus_settings()
     jmx = "\n".join(f'          "{k}": {v}' for k, v in prom.jmx_endpoints.items())
     node = "\n".join(f'          "{k}": {v}' for k, v in prom.node_endpoints.items())
+    # One daily window, placed 12 hours from the test's own clock (KAFKAOPS_NOW included): the
+    # API has a window to list, and no page of the test run can fall inside it.
+    hour = (utc_now().hour + 12) % 24
+    windows = (
+        "      - name: far-from-now\n"
+        f'        rrule: "RRULE:FREQ=DAILY;BYHOUR={hour};BYMINUTE=0;BYSECOND=0"\n'
+        "        duration: 1h"
+    )
     path.write_text(
         f"""
 clusters:
@@ -75,7 +84,8 @@ watch:
   offline_after_cycles: 2
 incidents:
   maintenance:
-    windows: []  # none: pages must not depend on the hour of day
+    windows:
+{windows}
   alerts:
     keep_firing_for_s: 4
 service:
