@@ -31,7 +31,7 @@ from kafkaops.core.model import (
     PartitionState,
     Topic,
 )
-from kafkaops.evaluate.rules import build_report
+from kafkaops.evaluate.report import build_report
 from kafkaops.incidents.store import IncidentStore
 from kafkaops.pipeline.health import Target
 from kafkaops.pipeline.watch import Watcher

@@ -20,7 +20,8 @@ from kafkaops.core.model import (
     Topic,
 )
 from kafkaops.evaluate.findings import EVIDENCE_CAP
-from kafkaops.evaluate.rules import build_report, evaluate
+from kafkaops.evaluate.report import build_report
+from kafkaops.evaluate.rules import evaluate
 from kafkaops.evaluate.settings import Thresholds
 
 T = Thresholds()

@@ -1,7 +1,7 @@
 """Building blocks of every rule: the rule table, units, and how a finding is made.
 
 Shared by the admin-protocol rules (:mod:`kafkaops.evaluate.rules`) and the broker-metric
-rules (:mod:`kafkaops.evaluate.broker_rules`), so both produce findings the same way: one per
+rules (:mod:`kafkaops.evaluate.rules.metrics`), so all produce findings the same way: one per
 rule and subject, ok / triggered / not measured, evidence capped, the runbook's response steps
 attached to what triggered.
 """

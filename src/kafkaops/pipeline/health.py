@@ -16,7 +16,7 @@ from kafkaops.collect.settings import MetricsSettings
 from kafkaops.config import Config, default_config, load_config
 from kafkaops.core.errors import ClusterUnreachable, ConfigError
 from kafkaops.core.model import ClusterSnapshot, HealthReport
-from kafkaops.evaluate.rules import build_report
+from kafkaops.evaluate.report import build_report
 
 if TYPE_CHECKING:
     from kafkaops.lag.status import GroupStatus

@@ -32,7 +32,7 @@ from kafkaops.collect.probe import ClusterProbe
 from kafkaops.core.clock import utc_now
 from kafkaops.core.errors import ClusterUnreachable
 from kafkaops.core.model import CheckStatus, ClusterSnapshot, HealthReport, Severity
-from kafkaops.evaluate.rules import build_report
+from kafkaops.evaluate.report import build_report
 from kafkaops.lag.status import GroupStatus
 from kafkaops.pipeline.health import (
     Target,
