@@ -227,13 +227,10 @@ def unreachable_report(target: Target, reason: str) -> HealthReport:
     )
 
 
-def check_health(target: Target) -> HealthReport:
-    """Snapshot and classify; an unreachable cluster is a P0 report, not an exception."""
-    try:
-        snapshot = take_snapshot(target)
-    except ClusterUnreachable as exc:
-        return unreachable_report(target, str(exc))
-    snapshot, statuses = observe_lag(target, snapshot)
+def report_for(
+    target: Target, snapshot: ClusterSnapshot, statuses: dict[str, GroupStatus] | None
+) -> HealthReport:
+    """The report for a snapshot that was taken: ``kafkaops health`` and every watch cycle."""
     return build_report(
         snapshot,
         target.config.thresholds,
@@ -243,3 +240,13 @@ def check_health(target: Target) -> HealthReport:
         reachable=True,
         statuses=statuses,
     )
+
+
+def check_health(target: Target) -> HealthReport:
+    """Snapshot and classify; an unreachable cluster is a P0 report, not an exception."""
+    try:
+        snapshot = take_snapshot(target)
+    except ClusterUnreachable as exc:
+        return unreachable_report(target, str(exc))
+    snapshot, statuses = observe_lag(target, snapshot)
+    return report_for(target, snapshot, statuses)

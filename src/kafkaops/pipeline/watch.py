@@ -32,12 +32,12 @@ from kafkaops.collect.probe import ClusterProbe
 from kafkaops.core.clock import utc_now
 from kafkaops.core.errors import ClusterUnreachable
 from kafkaops.core.model import CheckStatus, ClusterSnapshot, HealthReport, Severity
-from kafkaops.evaluate.report import build_report
 from kafkaops.lag.status import GroupStatus
 from kafkaops.pipeline.health import (
     Target,
     observe_lag,
     open_history,
+    report_for,
     take_snapshot,
     unreachable_report,
 )
@@ -244,15 +244,7 @@ class Watcher:
                 snapshot, statuses = snapshot, None
             state.last_snapshot = snapshot
             state.last_statuses = (snapshot, statuses) if statuses is not None else None
-            report = build_report(
-                snapshot,
-                target.config.thresholds,
-                cluster_name=target.name,
-                bootstrap=snapshot.bootstrap,
-                checked_at_ms=snapshot.taken_at_ms,
-                reachable=True,
-                statuses=statuses,
-            )
+            report = report_for(target, snapshot, statuses)
         if report is not None:
             state.last_report = report
         notifications = actions = 0
