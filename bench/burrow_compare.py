@@ -38,7 +38,8 @@ from kafka.errors import (
 from kafka.structs import OffsetAndMetadata
 
 from burrow_support import start_burrow, start_zookeeper
-from kafkaops.collect.kafka import CollectOptions, collect_snapshot
+from kafkaops.collect.admin import CollectOptions
+from kafkaops.collect.snapshot import collect_snapshot
 from kafkaops.lag.observe import record_and_evaluate
 from kafkaops.sandbox.cluster import Sandbox
 from kafkaops.sandbox.jars import LEGACY_KAFKA_VERSION

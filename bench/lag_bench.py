@@ -41,7 +41,8 @@ from kafka.structs import OffsetAndMetadata
 from rich.progress import Progress
 
 from burrow_support import start_burrow, start_zookeeper
-from kafkaops.collect.kafka import CollectOptions, collect_snapshot
+from kafkaops.collect.admin import CollectOptions
+from kafkaops.collect.snapshot import collect_snapshot
 from kafkaops.sandbox.cluster import Sandbox
 from kafkaops.sandbox.jars import LEGACY_KAFKA_VERSION
 from kafkaops.sandbox.tools import tool_command

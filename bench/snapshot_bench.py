@@ -39,7 +39,8 @@ from kafka.producer import KafkaProducer
 from kafka.structs import OffsetAndMetadata
 from rich.progress import Progress
 
-from kafkaops.collect.kafka import CollectOptions, collect_snapshot
+from kafkaops.collect.admin import CollectOptions
+from kafkaops.collect.snapshot import collect_snapshot
 from kafkaops.sandbox.cluster import Sandbox
 from kafkaops.sandbox.tools import tool_command
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from kafkaops.collect.kafka import collect_snapshot
+from kafkaops.collect.snapshot import collect_snapshot
 from tests import kafka_helpers as kh
 from tests.conftest import health_json, run_cli, wait_until
 

@@ -8,7 +8,8 @@ import threading
 import pytest
 from kafka import KafkaConsumer
 
-from kafkaops.collect.kafka import CollectOptions, collect_snapshot
+from kafkaops.collect.admin import CollectOptions
+from kafkaops.collect.snapshot import collect_snapshot
 from kafkaops.lag.observe import record_and_evaluate
 from kafkaops.lag.status import LagStatus
 from kafkaops.store.history import HistoryStore

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from kafkaops.collect.kafka import collect_snapshot
+from kafkaops.collect.snapshot import collect_snapshot
 from kafkaops.sandbox.jars import LEGACY_KAFKA_VERSION
 from tests import kafka_helpers as kh
 from tests.conftest import health_json, start_sandbox, wait_until

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from kafkaops.collect.kafka import CollectOptions, collect_snapshot
+from kafkaops.collect.admin import CollectOptions
+from kafkaops.collect.snapshot import collect_snapshot
 from kafkaops.sandbox.tools import run_tool
 from tests import kafka_helpers as kh
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
-from kafkaops.collect.kafka import CollectOptions, collect_snapshot
+from kafkaops.collect.admin import CollectOptions
+from kafkaops.collect.snapshot import collect_snapshot
 from kafkaops.lag.time_lag import interpolated_time_lag
 from tests import kafka_helpers as kh
 

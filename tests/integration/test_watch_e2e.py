@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from kafkaops.collect.kafka import CollectOptions, collect_snapshot
+from kafkaops.collect.admin import CollectOptions
+from kafkaops.collect.snapshot import collect_snapshot
 from tests import kafka_helpers as kh
 from tests.conftest import wait_until
 from tests.notify.receivers import Recorder

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kafkaops.collect.kafka import CollectOptions
+from kafkaops.collect.admin import CollectOptions
 from kafkaops.config import Config
 from kafkaops.pipeline.health import Target
 from kafkaops.pipeline.runtime import open_runtime

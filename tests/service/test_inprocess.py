@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from kafkaops.collect.kafka import CollectOptions
+from kafkaops.collect.admin import CollectOptions
 from kafkaops.config import Config
 from kafkaops.config.service import ServiceSettings
 from kafkaops.core.errors import ConfigError

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from kafkaops.collect.kafka import CollectOptions
+from kafkaops.collect.admin import CollectOptions
 from kafkaops.config import Config
 from kafkaops.pipeline.health import Target
 from kafkaops.pipeline.watch import Watcher

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kafkaops.collect.kafka import _parse_log_dirs, _partition_lag
+from kafkaops.collect.snapshot import _parse_log_dirs, _partition_lag
 from kafkaops.core.model import ClusterSnapshot, PartitionState
 
 

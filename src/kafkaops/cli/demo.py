@@ -38,7 +38,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.rule import Rule
 
-from kafkaops.collect.kafka import CollectOptions, collect_snapshot
+from kafkaops.collect.admin import CollectOptions
+from kafkaops.collect.snapshot import collect_snapshot
 from kafkaops.core.errors import KafkaopsError
 from kafkaops.sandbox.cluster import Sandbox
 from kafkaops.sandbox.workload import Workload

@@ -16,8 +16,9 @@ import time
 from dataclasses import replace
 from typing import Any, Protocol
 
-from kafkaops.collect.kafka import CollectOptions, collect_snapshot
+from kafkaops.collect.admin import CollectOptions
 from kafkaops.collect.settings import MetricsSettings
+from kafkaops.collect.snapshot import collect_snapshot
 from kafkaops.core.broker_metrics import ClusterMetrics, MetricSource
 from kafkaops.core.model import ClusterSnapshot
 

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kafkaops.collect.kafka import CollectOptions, collect_snapshot
+from kafkaops.collect.admin import CollectOptions
 from kafkaops.collect.probe import ClusterProbe
 from kafkaops.collect.settings import MetricsSettings
+from kafkaops.collect.snapshot import collect_snapshot
 from kafkaops.config import Config, default_config, load_config
 from kafkaops.core.errors import ClusterUnreachable, ConfigError
 from kafkaops.core.model import ClusterSnapshot, HealthReport

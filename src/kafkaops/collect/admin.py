@@ -1,0 +1,299 @@
+"""The kafka-python admin client behind a small adapter, and its workarounds.
+
+Why a module of its own: everything that knows kafka-python's internals (its async admin
+methods, the connection manager's ``send``, the ``describe_groups`` ACL quirk, retrying
+any-node requests away from a hung broker, keeping its DEBUG log — SASL password included —
+away from handlers) is here, so snapshot assembly (:mod:`kafkaops.collect.snapshot`) deals in
+plain data and a kafka-python upgrade touches one file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kafka import TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.protocol.consumer import OffsetSpec
+from kafka.protocol.consumer.offsets import IsolationLevel
+from kafka.protocol.metadata import MetadataRequest
+
+from kafkaops.core.errors import ClusterUnreachable
+from kafkaops.core.model import CollectionError
+
+# kafka-python logs its whole configuration (SASL password included) at DEBUG when a client
+# starts; never let that reach a handler, whatever the root log level is.
+for _name in ("kafka", "kafka.admin", "kafka.conn", "kafka.net", "kafka.client"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    """How much to collect and how long to wait for it."""
+
+    request_timeout_ms: int = 10_000
+    connect_timeout_ms: int = 5_000
+    #: "exact" reads the first unconsumed record's timestamp; "none" skips time lag.
+    time_lag_method: str = "exact"
+    #: Budget for exact time lag: distinct (partition, offset) positions to read …
+    time_lag_max_positions: int = 5_000
+    #: … and wall time to spend reading them.
+    time_lag_budget_ms: int = 5_000
+    include_log_dirs: bool = True
+    client_id: str = "kafkaops"
+
+
+@dataclass
+class Errors:
+    """What failed while collecting, for ``snapshot.errors``: the snapshot carries on."""
+
+    items: list[CollectionError] = field(default_factory=list)
+
+    def add(self, source: str, target: str, exc: BaseException | str) -> None:
+        message = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        self.items.append(CollectionError(source, target, str(message)[:500]))
+
+
+class KafkaAdmin:
+    """Thin adapter over kafka-python's admin client: plain data in, plain data out.
+
+    Keeps kafka-python's quirks in one place: counting requests, its ``describe_groups`` that
+    raises ``ValueError`` on an ACL operation code it does not know (we do not need ACL
+    operations, so they are passed through untouched), and per-broker error isolation.
+    """
+
+    def __init__(self, client_kwargs: Mapping[str, Any], options: CollectOptions) -> None:
+        self.options = options
+        self.client_kwargs = dict(client_kwargs)
+        self.round_trips: Counter[str] = Counter()
+        kwargs = {
+            "client_id": options.client_id,
+            "request_timeout_ms": options.request_timeout_ms,
+            "bootstrap_timeout_ms": options.connect_timeout_ms,
+            **self.client_kwargs,
+        }
+        servers = bootstrap_text(kwargs)
+        try:
+            self._admin = KafkaAdminClient(**kwargs)
+        except KafkaTimeoutError as exc:
+            # kafka-python retries failed SASL handshakes until the bootstrap timeout, so a
+            # wrong password looks like silence: say both.
+            why = " (or authentication failed)" if kwargs.get("sasl_mechanism") else ""
+            raise ClusterUnreachable(
+                f"cluster unreachable: no broker answered{why} at {servers} "
+                f"within {options.connect_timeout_ms / 1000:g}s"
+            ) from exc
+        except KafkaError as exc:
+            raise ClusterUnreachable(f"cluster unreachable at {servers}: {exc}") from exc
+        self._admin._process_acl_operations = lambda obj: obj  # type: ignore[method-assign]
+        manager = self._admin._manager
+        original_send = manager.send
+
+        #: Broker that answers requests any broker could serve (metadata, configs, …): set to
+        #: one that has answered, so a hung broker is not picked for them at random.
+        self._preferred: int | None = None
+
+        def counting_send(
+            request: Any, node_id: int | None = None, request_timeout_ms: int | None = None
+        ) -> Any:
+            self.round_trips[type(request).__name__.removesuffix("Request")] += 1
+            if node_id is None:
+                node_id = self._preferred
+            return original_send(request, node_id=node_id, request_timeout_ms=request_timeout_ms)
+
+        manager.send = counting_send
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._admin.close()
+
+    def __enter__(self) -> KafkaAdmin:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reads ---------------------------------------------------------------------------
+    def _candidates(self) -> list[int]:
+        """Brokers to ask cluster-wide questions: bootstrap servers first, then the others."""
+        servers = set(bootstrap_text(self.client_kwargs).split(","))
+        brokers = list(self._admin._manager.cluster.brokers())
+        first = [b.node_id for b in brokers if f"{b.host}:{b.port}" in servers]
+        return first + [b.node_id for b in brokers if b.node_id not in first]
+
+    def describe_cluster(self) -> dict[str, Any]:
+        """DescribeCluster from the first broker that answers; it then serves any-node requests.
+
+        kafka-python would otherwise pick a random broker, and a hung one (SIGSTOP, a frozen
+        host) accepts connections but never answers.
+        """
+        last: BaseException | None = None
+        candidates: list[int | None] = [*self._candidates()[:4]] or [None]
+        for node in candidates:
+            self._preferred = node
+            try:
+                return self._admin.describe_cluster()
+            except KafkaError as exc:
+                last = exc
+        self._preferred = None
+        raise last if last is not None else KafkaError("no broker to ask")
+
+    def _prefer_another(self) -> None:
+        candidates = [n for n in self._candidates() if n != self._preferred]
+        self._preferred = candidates[0] if candidates else None
+
+    def gather(self, calls: list[Call]) -> list[Any]:
+        """Run independent requests concurrently on kafka-python's IO loop.
+
+        Returns one result per call, in order; a call that failed yields its exception instead
+        of failing the others (one dead broker must not hide the rest of the cluster).
+        """
+        manager = self._admin._manager
+
+        async def run_all() -> list[Any]:
+            futures = [manager.call_soon(call.fn, *call.args) for call in calls]
+            results: list[Any] = []
+            for future in futures:
+                try:
+                    results.append(await future)
+                except Exception as exc:  # returned to the caller, per call
+                    results.append(exc)
+            return results
+
+        results = manager.run(run_all)
+        retry = [
+            i
+            for i, (c, r) in enumerate(zip(calls, results, strict=True))
+            if c.any_node and isinstance(r, BaseException)
+        ]
+        if retry:
+            self._prefer_another()
+            again = self.gather([replace(calls[i], any_node=False) for i in retry])
+            for i, result in zip(retry, again, strict=True):
+                results[i] = result
+        return results
+
+    # Each method below returns a Call: what to run, for gather().  They use kafka-python's
+    # async admin internals (pinned version) so requests to different brokers overlap.
+    def quorum_call(self) -> Call:
+        return Call(self._admin._async_describe_quorum, ("__cluster_metadata", 0), any_node=True)
+
+    def metadata_call(self) -> Call:
+        return Call(self._async_metadata, (), any_node=True)
+
+    async def _async_metadata(self) -> dict[str, Any]:
+        """Every topic's partitions, read straight off the response objects.
+
+        kafka-python's ``_get_cluster_metadata`` asks for ACL operations we do not use and
+        converts the whole response with ``to_dict()`` — a tenth of a 10,000-partition snapshot.
+        """
+        request = MetadataRequest(
+            topics=None,
+            allow_auto_topic_creation=False,
+            include_cluster_authorized_operations=False,
+            include_topic_authorized_operations=False,
+        )
+        response = await self._admin._manager.send(request)
+        topics = []
+        for t in response.topics:
+            topics.append(
+                {
+                    "name": t.name,
+                    "error_code": t.error_code,
+                    "is_internal": bool(getattr(t, "is_internal", False)),
+                    "partitions": [
+                        {
+                            "partition_index": p.partition_index,
+                            "leader_id": p.leader_id,
+                            "replica_nodes": p.replica_nodes,
+                            "isr_nodes": p.isr_nodes,
+                            "offline_replicas": getattr(p, "offline_replicas", None) or (),
+                        }
+                        for p in t.partitions
+                    ],
+                }
+            )
+        return {"topics": topics}
+
+    def list_groups_call(self, broker_id: int) -> Call:
+        return Call(self._admin._async_list_groups, ([broker_id],))
+
+    def log_dirs_call(self, broker_id: int) -> Call:
+        # topics=None asks the broker for every partition: no metadata round trip needed.
+        return Call(self._admin._async_describe_log_dirs, (None, [broker_id]))
+
+    def topic_configs_call(self, topics: list[str], keys: list[str]) -> Call:
+        resources = [
+            ConfigResource(ConfigResourceType.TOPIC, t, dict.fromkeys(keys)) for t in topics
+        ]
+        return Call(self._admin._async_describe_configs, (resources, False, "all"), any_node=True)
+
+    def list_offsets_call(self, partitions: list[TopicPartition], spec: OffsetSpec) -> Call:
+        return Call(
+            self._admin._async_list_partition_offsets,
+            (dict.fromkeys(partitions, spec), IsolationLevel.READ_UNCOMMITTED, None),
+        )
+
+    def leader_offsets_call(
+        self, leader: int, partitions: list[TopicPartition], spec: OffsetSpec
+    ) -> Call:
+        """ListOffsets straight to a leader known from our Metadata (kafka-python's own
+        list_partition_offsets re-fetches metadata for every call: 2 extra full Metadata
+        round trips per snapshot, the slowest responses on a 10,000-partition cluster)."""
+        return Call(self._async_leader_offsets, (leader, partitions, spec))
+
+    async def _async_leader_offsets(
+        self, leader: int, partitions: list[TopicPartition], spec: OffsetSpec
+    ) -> tuple[dict[TopicPartition, int], list[TopicPartition]]:
+        admin = self._admin
+        request = admin._list_partition_offsets_request(
+            dict.fromkeys(partitions, spec), IsolationLevel.READ_UNCOMMITTED.value
+        )
+        response = await admin._manager.send(request, node_id=leader)
+        found: dict[TopicPartition, int] = {}
+        failed: list[TopicPartition] = []
+        for topic in response.topics:
+            for p in topic.partitions:
+                tp = TopicPartition(topic.name, p.partition_index)
+                if p.error_code:
+                    failed.append(tp)  # e.g. leadership moved since our Metadata: retried
+                else:
+                    found[tp] = p.offset
+        return found, failed
+
+    def find_coordinators_call(self, group_ids: list[str]) -> Call:
+        return Call(self._admin._find_coordinator_ids, (group_ids,), any_node=True)
+
+    def describe_groups_call(self, group_ids: list[str], coordinator: int) -> Call:
+        return Call(self._admin._async_describe_groups, (group_ids, coordinator))
+
+    def group_offsets_call(self, group_ids: list[str]) -> Call:
+        return Call(self._admin._async_list_group_offsets, (dict.fromkeys(group_ids),))
+
+
+@dataclass(frozen=True)
+class Call:
+    """One admin request to run concurrently with others.
+
+    ``any_node`` requests (metadata, configs, coordinators, quorum) may go to any broker; if the
+    one kafka-python picked did not answer (a hung host), they are retried once — the client
+    then avoids the node it just timed out on.
+    """
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    any_node: bool = False
+
+
+def error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def bootstrap_text(client_kwargs: Mapping[str, Any]) -> str:
+    servers = client_kwargs.get("bootstrap_servers", "")
+    return servers if isinstance(servers, str) else ",".join(servers)

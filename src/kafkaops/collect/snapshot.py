@@ -1,0 +1,426 @@
+"""Snapshot assembly: the admin protocol's answers turned into one :class:`ClusterSnapshot`.
+
+Round trips are bounded by the number of brokers, never by the number of groups or topics:
+
+* Metadata + DescribeCluster + DescribeQuorum: once each;
+* DescribeConfigs (min.insync.replicas of every topic): once;
+* ListOffsets: one per partition leader for log-start and one for log-end;
+* ListGroups: one per broker; FindCoordinator: one batched request (v4+, KIP-699);
+* DescribeGroups and OffsetFetch (v8+, KIP-709): one per group coordinator;
+* DescribeLogDirs: one per broker.
+
+Every request has a timeout (``request_timeout_ms``); a broker that does not answer is recorded
+in ``snapshot.errors`` and marked unreachable instead of failing the whole snapshot.  The only
+fatal case is a cluster where no bootstrap server answers: :class:`ClusterUnreachable`.
+
+The kafka-python adapter is :mod:`kafkaops.collect.admin`; the exact time-lag reader is
+:mod:`kafkaops.collect.record_time`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from kafka import TopicPartition
+from kafka.errors import KafkaError
+from kafka.protocol.consumer import OffsetSpec
+
+from kafkaops.collect.admin import (
+    Call,
+    CollectOptions,
+    Errors,
+    KafkaAdmin,
+    bootstrap_text,
+    error_text,
+)
+from kafkaops.collect.record_time import with_exact_time_lag
+from kafkaops.core.errors import ClusterUnreachable
+from kafkaops.core.model import (
+    Broker,
+    ClusterSnapshot,
+    ConsumerGroup,
+    GroupMember,
+    LogDir,
+    PartitionLag,
+    PartitionState,
+    Topic,
+)
+
+
+def collect_snapshot(
+    cluster_name: str,
+    client_kwargs: Mapping[str, Any],
+    options: CollectOptions | None = None,
+) -> ClusterSnapshot:
+    """Take one snapshot; raises :class:`ClusterUnreachable` if no bootstrap server answers.
+
+    Three concurrent phases after DescribeCluster, each a few requests per broker:
+    (1) quorum, metadata, groups per broker, log dirs per broker; (2) topic configs, log-start
+    and log-end offsets, group coordinators; (3) group descriptions and committed offsets per
+    coordinator.  Then, optionally, exact time lag from one record per lagging position.
+    """
+    options = options or CollectOptions()
+    started = time.monotonic()
+    taken_at_ms = int(time.time() * 1000)
+    errors = Errors()
+    with KafkaAdmin(client_kwargs, options) as admin:
+        try:
+            cluster = admin.describe_cluster()
+        except KafkaError as exc:
+            raise ClusterUnreachable(f"cluster unreachable: DescribeCluster failed: {exc}") from exc
+        brokers_raw = {b["broker_id"]: b for b in cluster.get("brokers", [])}
+        # A fenced broker is registered but not heartbeating (stopped, crashed, partitioned):
+        # report it as down and do not wait on requests to it.
+        fenced = {bid for bid, b in brokers_raw.items() if b.get("is_fenced")}
+        live = sorted(set(brokers_raw) - fenced)
+        unreachable: dict[int, str] = {
+            bid: "fenced: registered but not heartbeating to the controller" for bid in fenced
+        }
+
+        # Metadata first, on its own, from the broker that just answered DescribeCluster.
+        # DescribeQuorum goes last: brokers forward it to the controller, and Kafka answers
+        # one request at a time per connection, so with no controller it would hold up every
+        # request queued behind it.
+        [metadata] = admin.gather([admin.metadata_call()])
+        if isinstance(metadata, BaseException):
+            raise ClusterUnreachable(f"cluster unreachable: Metadata failed: {metadata}")
+        raw_topics = metadata["topics"]
+
+        # Phase 1: per-broker requests, concurrently.
+        calls = [admin.list_groups_call(b) for b in live]
+        if options.include_log_dirs:
+            calls += [admin.log_dirs_call(b) for b in live]
+        results = admin.gather(calls)
+        listed: dict[str, dict[str, Any]] = {}
+        for broker_id, res in zip(live, results[: len(live)], strict=True):
+            if isinstance(res, BaseException):
+                errors.add("ListGroups", f"broker {broker_id}", res)
+                unreachable[broker_id] = error_text(res)
+            else:
+                listed.update((g["group_id"], g) for g in res)
+        log_dirs: list[LogDir] = []
+        for broker_id, res in zip(live, results[len(live) :], strict=False):
+            if isinstance(res, BaseException):
+                errors.add("DescribeLogDirs", f"broker {broker_id}", res)
+                unreachable[broker_id] = error_text(res)
+            else:
+                log_dirs.extend(_parse_log_dirs(broker_id, res))
+
+        # Phase 2
+        names = sorted(t["name"] for t in raw_topics if not t.get("error_code"))
+        by_leader: dict[int, list[TopicPartition]] = defaultdict(list)
+        for t in raw_topics:
+            for p in t.get("partitions", []):
+                if p.get("leader_id", -1) >= 0:
+                    by_leader[p["leader_id"]].append(
+                        TopicPartition(t["name"], p["partition_index"])
+                    )
+        group_ids = sorted(listed)
+        leaders = sorted(by_leader)
+        phase2: list[Call | None] = [
+            admin.topic_configs_call(names, ["min.insync.replicas"]) if names else None,
+            admin.find_coordinators_call(group_ids) if group_ids else None,
+            *(admin.leader_offsets_call(b, by_leader[b], OffsetSpec.EARLIEST) for b in leaders),
+            *(admin.leader_offsets_call(b, by_leader[b], OffsetSpec.LATEST) for b in leaders),
+        ]
+        it = iter(admin.gather([c for c in phase2 if c is not None]))
+        configs_raw, coords_raw, *offsets_raw = (next(it) if c is not None else {} for c in phase2)
+        configs = _parse_configs(configs_raw, errors)
+        n = len(leaders)
+        starts = _offsets_or_retry(
+            admin, by_leader, leaders, offsets_raw[:n], OffsetSpec.EARLIEST, "log-start", errors
+        )
+        ends = _offsets_or_retry(
+            admin, by_leader, leaders, offsets_raw[n:], OffsetSpec.LATEST, "log-end", errors
+        )
+        topics = _build_topics(raw_topics, configs, starts, ends, errors)
+        if isinstance(coords_raw, BaseException):
+            errors.add("FindCoordinator", "groups", coords_raw)
+            coords_raw = {}
+
+        # Phase 3
+        groups = _groups(admin, listed, coords_raw, topics, errors)
+        [quorum_raw] = admin.gather([admin.quorum_call()])
+        quorum_leader, voters = _parse_quorum(quorum_raw, errors)
+        round_trips = dict(admin.round_trips)
+    if options.time_lag_method == "exact":
+        groups, rounds = with_exact_time_lag(groups, client_kwargs, options, taken_at_ms, errors)
+        if rounds:
+            round_trips["Fetch rounds (time lag)"] = rounds
+    brokers = tuple(
+        Broker(
+            node_id=b["broker_id"],
+            host=b["host"],
+            port=b["port"],
+            rack=b.get("rack"),
+            reachable=b["broker_id"] not in unreachable,
+            error=unreachable.get(b["broker_id"]),
+        )
+        for _, b in sorted(brokers_raw.items())
+    )
+    return ClusterSnapshot(
+        cluster_name=cluster_name,
+        bootstrap=bootstrap_text(client_kwargs),
+        taken_at_ms=taken_at_ms,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        cluster_id=cluster.get("cluster_id"),
+        controller_id=cluster.get("controller_id"),
+        quorum_leader_id=quorum_leader,
+        quorum_voters=voters,
+        brokers=brokers,
+        topics=tuple(topics),
+        groups=tuple(groups),
+        log_dirs=tuple(log_dirs),
+        errors=tuple(errors.items),
+        round_trips=round_trips,
+    )
+
+
+def _parse_quorum(raw: Any, errors: Errors) -> tuple[int | None, tuple[int, ...]]:
+    """Active KRaft controller and voters; (None, ()) when the cluster cannot tell us."""
+    if isinstance(raw, BaseException):
+        # ZooKeeper clusters and old brokers do not support it; a KRaft cluster without a
+        # quorum leader fails it.  The evaluator tells the two apart from the message.
+        errors.add("DescribeQuorum", "controller quorum", raw)
+        return None, ()
+    for topic in raw.get("topics", []):
+        for part in topic.get("partitions", []):
+            voters = tuple(v["replica_id"] for v in part.get("current_voters", []))
+            leader = part.get("leader_id")
+            return (leader if leader is not None and leader >= 0 else None), voters
+    return None, ()
+
+
+def _parse_configs(raw: Any, errors: Errors) -> dict[str, dict[str, str]]:
+    if isinstance(raw, BaseException):
+        errors.add("DescribeConfigs", "topics", raw)
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for name, entries in (raw or {}).get("topic", {}).items():
+        out[name] = {k: v.get("value") for k, v in entries.items() if v.get("value") is not None}
+    return out
+
+
+def _offsets_or_retry(
+    admin: KafkaAdmin,
+    by_leader: Mapping[int, list[TopicPartition]],
+    leaders: list[int],
+    raws: list[Any],
+    spec: OffsetSpec,
+    what: str,
+    errors: Errors,
+) -> dict[TopicPartition, int]:
+    """Per-leader ListOffsets results; partitions that failed (a leader that did not answer,
+    leadership that moved) are retried per topic through a metadata refresh, so one bad leader
+    hides as little as possible."""
+    out: dict[TopicPartition, int] = {}
+    retry: list[TopicPartition] = []
+    for leader, raw in zip(leaders, raws, strict=True):
+        if isinstance(raw, BaseException):
+            errors.add("ListOffsets", f"{what} on broker {leader}", raw)
+            retry.extend(by_leader[leader])
+        else:
+            found, failed = raw
+            out.update(found)
+            retry.extend(failed)
+    if not retry:
+        return out
+    by_topic: dict[str, list[TopicPartition]] = defaultdict(list)
+    for tp in retry:
+        by_topic[tp.topic].append(tp)
+    topics = sorted(by_topic)
+    results = admin.gather([admin.list_offsets_call(by_topic[t], spec) for t in topics])
+    for topic, res in zip(topics, results, strict=True):
+        if isinstance(res, BaseException):
+            errors.add("ListOffsets", f"{what} {topic}", res)
+        else:
+            out.update((tp, v.offset) for tp, v in res.items())
+    return out
+
+
+def _build_topics(
+    raw_topics: list[dict[str, Any]],
+    configs: dict[str, dict[str, str]],
+    starts: dict[TopicPartition, int],
+    ends: dict[TopicPartition, int],
+    errors: Errors,
+) -> list[Topic]:
+    topics = []
+    for t in sorted(raw_topics, key=lambda t: t["name"]):
+        if t.get("error_code"):
+            errors.add("Metadata", f"topic {t['name']}", f"error code {t['error_code']}")
+            continue
+        cfg = configs.get(t["name"], {})
+        min_isr = int(cfg.get("min.insync.replicas", 1))
+        parts = tuple(
+            PartitionState(
+                topic=t["name"],
+                partition=p["partition_index"],
+                leader=p.get("leader_id", -1),
+                replicas=tuple(p.get("replica_nodes", ())),
+                isr=tuple(p.get("isr_nodes", ())),
+                offline_replicas=tuple(p.get("offline_replicas", ())),
+                min_isr=min_isr,
+                log_start_offset=starts.get(TopicPartition(t["name"], p["partition_index"])),
+                log_end_offset=ends.get(TopicPartition(t["name"], p["partition_index"])),
+            )
+            for p in sorted(t.get("partitions", []), key=lambda p: p["partition_index"])
+        )
+        topics.append(Topic(t["name"], bool(t.get("is_internal")), parts, cfg))
+    return topics
+
+
+def _groups(
+    admin: KafkaAdmin,
+    listed: dict[str, dict[str, Any]],
+    coordinators: dict[str, int],
+    topics: list[Topic],
+    errors: Errors,
+) -> list[ConsumerGroup]:
+    """Describe every group and fetch its offsets: one request of each kind per coordinator."""
+    if not listed:
+        return []
+    group_ids = sorted(listed)
+    by_coordinator: dict[int, list[str]] = defaultdict(list)
+    for gid, node in coordinators.items():
+        if node is not None and node >= 0:
+            by_coordinator[node].append(gid)
+    nodes = sorted(by_coordinator)
+    calls = [admin.describe_groups_call(by_coordinator[n], n) for n in nodes]
+    calls += [admin.group_offsets_call(by_coordinator[n]) for n in nodes]
+    results = admin.gather(calls)
+    descriptions: dict[str, dict[str, Any]] = {}
+    offsets: dict[str, dict[TopicPartition, Any]] = {}
+    group_errors: dict[str, str] = {}
+    for node, res in zip(nodes, results[: len(nodes)], strict=True):
+        if isinstance(res, BaseException):
+            errors.add("DescribeGroups", f"coordinator {node}", res)
+            for gid in by_coordinator[node]:
+                group_errors[gid] = f"describe failed: {res}"
+        else:
+            descriptions.update(res)
+    for node, res in zip(nodes, results[len(nodes) :], strict=True):
+        if isinstance(res, BaseException):
+            errors.add("OffsetFetch", f"coordinator {node}", res)
+            offsets.update(_group_offsets_one_by_one(admin, by_coordinator[node], group_errors))
+        else:
+            offsets.update(res)
+    for gid in group_ids:
+        if coordinators.get(gid) in (None, -1):
+            group_errors.setdefault(gid, "no coordinator available")
+
+    partitions = {(p.topic, p.partition): p for t in topics for p in t.partitions}
+    result = []
+    for gid in group_ids:
+        desc = descriptions.get(gid, {})
+        members = tuple(_member(m) for m in desc.get("members", []) or [])
+        owner = {tp: m.member_id for m in members for tp in m.assignment}
+        committed = {(tp.topic, tp.partition): om.offset for tp, om in offsets.get(gid, {}).items()}
+        keys = sorted(set(committed) | set(owner))
+        lags = tuple(
+            _partition_lag(key, committed.get(key), partitions.get(key), owner.get(key))
+            for key in keys
+        )
+        result.append(
+            ConsumerGroup(
+                group_id=gid,
+                state=desc.get("group_state") or listed[gid].get("group_state") or "Unknown",
+                protocol_type=listed[gid].get("protocol_type", ""),
+                coordinator=coordinators.get(gid),
+                members=members,
+                partitions=lags,
+                error=desc.get("error") or group_errors.get(gid),
+            )
+        )
+    return result
+
+
+def _group_offsets_one_by_one(
+    admin: KafkaAdmin, gids: list[str], group_errors: dict[str, str]
+) -> dict[str, dict[TopicPartition, Any]]:
+    """Fallback when a coordinator's batched OffsetFetch failed.
+
+    kafka-python raises on the first group-level error, so one group that is loading or
+    migrating would otherwise hide every other group's offsets.
+    """
+    out: dict[str, dict[TopicPartition, Any]] = {}
+    results = admin.gather([admin.group_offsets_call([gid]) for gid in gids])
+    for gid, res in zip(gids, results, strict=True):
+        if isinstance(res, BaseException):
+            group_errors[gid] = f"offset fetch failed: {res}"
+        else:
+            out.update(res)
+    return out
+
+
+def _member(raw: Mapping[str, Any]) -> GroupMember:
+    assignment: list[tuple[str, int]] = []
+    data = raw.get("member_assignment")
+    if isinstance(data, Mapping):
+        for entry in data.get("assigned_partitions", []) or []:
+            assignment.extend((entry["topic"], p) for p in entry.get("partitions", []))
+    return GroupMember(
+        member_id=raw.get("member_id", ""),
+        client_id=raw.get("client_id", ""),
+        host=str(raw.get("client_host", "")).lstrip("/"),
+        assignment=tuple(sorted(assignment)),
+    )
+
+
+def _partition_lag(
+    key: tuple[str, int],
+    committed: int | None,
+    part: PartitionState | None,
+    member: str | None,
+) -> PartitionLag:
+    """Lag as ``max(0, log_end − committed)``, committed clamped up to the log start."""
+    start = part.log_start_offset if part else None
+    end = part.log_end_offset if part else None
+    if committed is not None and committed < 0:
+        committed = None  # the protocol's "no offset" sentinel
+    lag: int | None = None
+    below_start = False
+    if committed is not None and end is not None:
+        effective = committed
+        if start is not None and committed < start:
+            below_start = True
+            effective = start
+        lag = max(0, end - effective)
+    return PartitionLag(
+        topic=key[0],
+        partition=key[1],
+        committed=committed,
+        log_start_offset=start,
+        log_end_offset=end,
+        lag=lag,
+        committed_below_log_start=below_start,
+        member_id=member,
+    )
+
+
+def _parse_log_dirs(broker_id: int, raw: Iterable[Mapping[str, Any]]) -> list[LogDir]:
+    out = []
+    for entry in raw:
+        for d in entry.get("log_dirs", []):
+            sizes = {
+                f"{t['name']}-{p['partition_index']}": int(p.get("partition_size", 0))
+                for t in d.get("topics", [])
+                for p in t.get("partitions", [])
+                if not p.get("is_future_key")
+            }
+            total = d.get("total_bytes")
+            usable = d.get("usable_bytes")
+            out.append(
+                LogDir(
+                    broker=broker_id,
+                    path=d.get("log_dir", ""),
+                    error=None if not d.get("error_code") else f"error code {d['error_code']}",
+                    partition_bytes=sizes,
+                    total_bytes=total if total is not None and total >= 0 else None,
+                    usable_bytes=usable if usable is not None and usable >= 0 else None,
+                )
+            )
+    return out
