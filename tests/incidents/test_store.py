@@ -17,9 +17,11 @@ from kafkaops.incidents.incident import (
     open_incident,
     record_paged,
 )
+from kafkaops.incidents.ledger import SentEntry, SentLedger
 from kafkaops.incidents.routing import channels
+from kafkaops.incidents.silences import Silence
 from kafkaops.incidents.store import ConcurrentUpdateError, IncidentStore, inc_audit
-from kafkaops.incidents.windows import AdHocWindow, Matchers, SentEntry, SentLedger, Silence
+from kafkaops.incidents.windows import AdHocWindow, Matchers
 
 from .conftest import T0, at, finding
 

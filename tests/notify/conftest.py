@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from kafkaops.core.model import CheckStatus, Finding, Severity
+from kafkaops.incidents.ledger import Notification
 from kafkaops.incidents.routing import ChannelRef
-from kafkaops.incidents.windows import Notification
 from kafkaops.notify.message import OutboundMessage, from_notification
 from kafkaops.notify.outbox import Outbox
 from tests.notify.receivers import Recorder

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from kafkaops.core.model import Severity
-from kafkaops.incidents.windows import MaintenanceNotice
+from kafkaops.incidents.notices import MaintenanceNotice
 from kafkaops.notify.dispatcher import Dispatcher
 from kafkaops.notify.message import from_notice
 from kafkaops.notify.outbox import Outbox

@@ -16,8 +16,8 @@ import pytest
 
 from kafkaops.core.model import Severity
 from kafkaops.incidents.incident import IncidentAction
+from kafkaops.incidents.notices import MaintenanceNotice
 from kafkaops.incidents.routing import ChannelRef
-from kafkaops.incidents.windows import MaintenanceNotice
 from kafkaops.notify.channels.webhook import verify
 from kafkaops.notify.dispatcher import Dispatcher
 from kafkaops.notify.message import from_incident_action, from_notice

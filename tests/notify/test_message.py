@@ -10,8 +10,8 @@ import pytest
 
 from kafkaops.core.model import Severity
 from kafkaops.incidents.incident import Contact, IncidentAction
+from kafkaops.incidents.notices import MaintenanceNotice
 from kafkaops.incidents.routing import ChannelRef
-from kafkaops.incidents.windows import MaintenanceNotice
 from kafkaops.notify.message import (
     OutboundMessage,
     from_incident_action,

@@ -9,22 +9,23 @@ from pydantic import ValidationError
 
 from kafkaops.core.model import CheckStatus, Finding, Severity
 from kafkaops.incidents.alerts import AlertPolicy, AlertState, AlertStatus, PerSeverity, step
-from kafkaops.incidents.routing import channels
-from kafkaops.incidents.windows import (
-    AdHocWindow,
+from kafkaops.incidents.ledger import SentLedger, decide_notifications
+from kafkaops.incidents.notices import (
     MaintenanceNotice,
-    Matchers,
-    RecurringWindow,
-    SentLedger,
-    Silence,
-    active_windows,
-    decide_notifications,
     due_notices,
     emergency_window,
-    is_muted,
-    next_windows,
     notice_due_at,
     notice_for,
+)
+from kafkaops.incidents.routing import channels
+from kafkaops.incidents.silences import Silence
+from kafkaops.incidents.windows import (
+    AdHocWindow,
+    Matchers,
+    RecurringWindow,
+    active_windows,
+    is_muted,
+    next_windows,
 )
 
 

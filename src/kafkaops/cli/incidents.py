@@ -590,7 +590,7 @@ def maintenance_silence(
       kafkaops maintenance silence --severity P2 --duration 30m --comment 'noisy disk alert'
     """
     from kafkaops.core.units import parse_duration_ms
-    from kafkaops.incidents.windows import Silence
+    from kafkaops.incidents.silences import Silence
 
     if not comment.strip():
         fail("--comment must say why (it is kept with the silence)")

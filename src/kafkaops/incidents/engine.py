@@ -46,22 +46,12 @@ from kafkaops.incidents.incident import (
     record_paged,
     resolve,
 )
+from kafkaops.incidents.ledger import Notification, decide_notifications
+from kafkaops.incidents.notices import MaintenanceNotice, due_notices, emergency_window, notice_for
 from kafkaops.incidents.routing import ChannelRef
 from kafkaops.incidents.settings import IncidentSettings, settings_from_config
 from kafkaops.incidents.store import ConcurrentUpdateError, IncidentStore
-from kafkaops.incidents.windows import (
-    AdHocWindow,
-    Impact,
-    MaintenanceNotice,
-    Matchers,
-    Notification,
-    Occurrence,
-    Window,
-    decide_notifications,
-    due_notices,
-    emergency_window,
-    notice_for,
-)
+from kafkaops.incidents.windows import AdHocWindow, Impact, Matchers, Occurrence, Window
 
 #: Recompute attempts when a save loses an optimistic-lock race.
 MAX_ATTEMPTS = 5

@@ -328,7 +328,7 @@ def apply_alert_events(
 
     Returns every incident (by id) and the resolve actions of incidents that closed because
     their last alert resolved.  Paging of new alerts is not decided here but by
-    :func:`kafkaops.incidents.windows.decide_notifications`, which knows about maintenance.
+    :func:`kafkaops.incidents.ledger.decide_notifications`, which knows about maintenance.
     """
     now = ensure_utc(now)
     out = dict(incidents)

@@ -26,15 +26,13 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from kafkaops.incidents.alerts import AlertPolicy
 from kafkaops.incidents.incident import Contacts, EscalationPolicy
+from kafkaops.incidents.notices import DEFAULT_CONTACT, DEFAULT_SERVICES, NOTICE_LEAD
 from kafkaops.incidents.routing import RoutingConfig
+from kafkaops.incidents.silences import Silence
 from kafkaops.incidents.windows import (
-    DEFAULT_CONTACT,
-    DEFAULT_SERVICES,
-    NOTICE_LEAD,
     AdHocWindow,
     PositiveSeconds,
     RecurringWindow,
-    Silence,
     Window,
     default_windows,
 )

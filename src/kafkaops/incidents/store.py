@@ -63,8 +63,10 @@ from kafkaops.incidents.incident import (
     IncidentStatus,
     Member,
 )
+from kafkaops.incidents.ledger import SentEntry, SentLedger
 from kafkaops.incidents.routing import ChannelRef
-from kafkaops.incidents.windows import AdHocWindow, SentEntry, SentLedger, Silence
+from kafkaops.incidents.silences import Silence
+from kafkaops.incidents.windows import AdHocWindow
 from kafkaops.store import db
 from kafkaops.store.lease import Leases
 

@@ -32,8 +32,9 @@ from typing import Any, Literal, get_args
 from kafkaops.core.clock import utc_now
 from kafkaops.core.model import Finding, Severity
 from kafkaops.incidents.incident import IncidentAction
+from kafkaops.incidents.ledger import Notification
+from kafkaops.incidents.notices import MaintenanceNotice
 from kafkaops.incidents.routing import ChannelRef
-from kafkaops.incidents.windows import MaintenanceNotice, Notification
 
 Action = Literal["trigger", "acknowledge", "resolve", "notice"]
 ACTIONS: frozenset[str] = frozenset(get_args(Action))
