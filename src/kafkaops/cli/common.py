@@ -105,3 +105,19 @@ LoopIntervalOption = Annotated[
     float | None,
     typer.Option(min=1, help="Seconds between cycles (default: watch.interval, 10 s)."),
 ]
+
+# The commands that read a sandbox (watch, health, lag, sandbox …) and a history store.
+SandboxDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--dir", help="Sandbox state folder (default .sandbox/default or $KAFKAOPS_SANDBOX_DIR)."
+    ),
+]
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="History store URL (sqlite:///FILE or postgresql+psycopg://…); default: store.url "
+        "from the config. Enables consumer status and estimated time lag.",
+    ),
+]

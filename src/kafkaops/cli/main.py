@@ -21,14 +21,14 @@ from kafkaops.cli.common import (
     EXIT_P1_P0,
     EXIT_P2,
     JsonFlag,
-    LoopBootstrapOption,
-    LoopClustersOption,
-    LoopConfigOption,
-    LoopIntervalOption,
+    SandboxDir,
+    StoreOption,
     emit_json,
     exit_table_text,
     fail,
 )
+from kafkaops.cli.sandbox import sandbox_app
+from kafkaops.cli.watch import watch
 from kafkaops.core.errors import KafkaopsError
 from kafkaops.core.model import Severity
 
@@ -42,16 +42,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-sandbox_app = typer.Typer(
-    help="A real local Apache Kafka cluster (KRaft, one JVM per node) for demos and tests.\n\n"
-    "Examples:\n\n"
-    "  kafkaops sandbox up --brokers 3\n\n"
-    "  kafkaops sandbox status --json\n\n"
-    "  kafkaops sandbox stop-broker 2 && kafkaops health; kafkaops sandbox start-broker 2\n\n"
-    "  kafkaops sandbox down",
-    no_args_is_help=True,
     rich_markup_mode=None,
 )
 app.add_typer(sandbox_app, name="sandbox")
@@ -81,13 +71,6 @@ def _register_subcommands(argv: list[str]) -> None:
 out = Console()
 err = Console(stderr=True)
 
-SandboxDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--dir", help="Sandbox state folder (default .sandbox/default or $KAFKAOPS_SANDBOX_DIR)."
-    ),
-]
-
 
 class TimeLagChoice(enum.StrEnum):
     exact = "exact"
@@ -101,14 +84,6 @@ TimeLagMethodOption = Annotated[
         "--time-lag-method",
         help="exact: timestamp of the first unconsumed record; estimated: interpolated from "
         "the history store; none: offset lag only. Default: the cluster's config (exact).",
-    ),
-]
-StoreOption = Annotated[
-    str | None,
-    typer.Option(
-        "--store",
-        help="History store URL (sqlite:///FILE or postgresql+psycopg://…); default: store.url "
-        "from the config. Enables consumer status and estimated time lag.",
     ),
 ]
 
@@ -334,94 +309,7 @@ def lag(
                     )
 
 
-@app.command()
-def watch(
-    config: LoopConfigOption = None,
-    cluster: LoopClustersOption = None,
-    bootstrap: LoopBootstrapOption = None,
-    store: StoreOption = None,
-    interval: LoopIntervalOption = None,
-    count: Annotated[
-        int | None, typer.Option(min=1, help="Stop after N cycles (default: run until Ctrl-C).")
-    ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="One JSON line per cycle on stdout.")
-    ] = False,
-    sandbox_dir: SandboxDir = None,
-) -> None:
-    """Watch clusters: collect → evaluate → incidents → notify, every interval, in the foreground.
-
-    Alerts become incidents (grouped per cluster), escalate per the runbook matrix when nobody
-    acknowledges, and are delivered through the outbox to the channels in the config (PagerDuty,
-    Slack, e-mail, SNS, webhook, Alertmanager) with retries; nothing is lost on a restart.  A
-    cluster unreachable for watch.offline_after_cycles cycles in a row is a P0.  With two
-    watchers on one PostgreSQL store, only the lease holder pages.
-
-    Examples:
-
-      kafkaops watch -c kafkaops.yaml
-
-      kafkaops watch -c kafkaops.yaml --cluster prod --interval 30
-
-      kafkaops watch --bootstrap 127.0.0.1:19092 --store sqlite:///kafkaops.db --count 6 --json
-    """
-    import dataclasses
-
-    from kafkaops.pipeline.runtime import open_watch
-    from kafkaops.pipeline.watch import CycleOutcome
-
-    try:
-        runtime, watcher = open_watch(
-            config,
-            clusters=cluster,
-            bootstrap=bootstrap,
-            store=store,
-            sandbox_dir=sandbox_dir,
-            interval_s=interval,
-        )
-    except KafkaopsError as exc:
-        fail(str(exc))
-    targets = watcher.targets
-    targets_text = ", ".join(
-        f"{t.name} ({t.client_kwargs.get('bootstrap_servers')})" for t in targets
-    )
-    err.print(
-        f"watching {targets_text} every {watcher.interval_s:g}s; store "
-        f"{runtime.store_url.split('@')[-1]}; Ctrl-C to stop",
-        markup=False,
-        soft_wrap=True,
-    )
-
-    def show(outcome: CycleOutcome) -> None:
-        if as_json:
-            emit_json(dataclasses.asdict(outcome), compact=True)
-            return
-        for c in outcome.clusters:
-            state = "unreachable" if not c.reachable else c.severity.value
-            err.print(
-                f"{outcome.at:%Y-%m-%dT%H:%M:%SZ} {c.cluster}: {state}, {c.triggered} triggered, "
-                f"{c.notifications} notifications, {c.actions} incident actions"
-                + (f" ({c.error})" if c.error else "")
-                + ("" if outcome.leader else " [standby: another watcher holds the lease]"),
-                markup=False,
-                soft_wrap=True,
-            )
-        if outcome.delivered or outcome.failed or outcome.retried:
-            err.print(
-                f"  notifications delivered {outcome.delivered}, retrying {outcome.retried}, "
-                f"failed {outcome.failed}",
-                markup=False,
-            )
-        for key, reason in sorted(outcome.errors.items()):
-            err.print(f"  {key}: {reason}", markup=False, soft_wrap=True)
-
-    try:
-        watcher.run(count=count, on_cycle=show)
-    except KeyboardInterrupt:
-        err.print("stopping", markup=False)
-    finally:
-        watcher.close()
-        runtime.close()
+app.command()(watch)
 
 
 @app.command("config-check")
@@ -441,246 +329,6 @@ def config_check(
     except KafkaopsError as exc:
         fail(str(exc))
     out.print(f"{path}: OK ({len(cfg.clusters)} cluster(s))", markup=False)
-
-
-# ---------------------------------------------------------------------------- sandbox
-def _sandbox(root: Path | None) -> Any:
-    from kafkaops.sandbox.cluster import Sandbox
-
-    return Sandbox(root)
-
-
-@sandbox_app.command("up")
-def sandbox_up(
-    brokers: Annotated[int, typer.Option(min=1, max=9, help="Broker JVMs.")] = 3,
-    controllers: Annotated[int, typer.Option(min=1, max=3, help="KRaft controller JVMs.")] = 1,
-    kafka_version: Annotated[
-        str | None, typer.Option(help="Apache Kafka version (default 4.1.1; e.g. 3.9.2).")
-    ] = None,
-    base_port: Annotated[int | None, typer.Option(help="First broker port.")] = None,
-    heap_mb: Annotated[int, typer.Option(help="Broker heap (MiB).")] = 512,
-    sasl_scram: Annotated[
-        bool, typer.Option(help="Also open a SASL_PLAINTEXT/SCRAM-SHA-512 listener (port+50).")
-    ] = False,
-    jmx_exporter: Annotated[
-        bool,
-        typer.Option(
-            help="Run the Prometheus JMX exporter agent in every node, like MSK Open "
-            "Monitoring (metrics at http://127.0.0.1:<port>/metrics, see 'sandbox status')."
-        ),
-    ] = True,
-    node_exporter: Annotated[
-        bool,
-        typer.Option(
-            help="Run a Prometheus node exporter for host CPU, memory and disk, like MSK Open "
-            "Monitoring's port 11002 (one for all nodes: they share this host)."
-        ),
-    ] = True,
-    sandbox_dir: SandboxDir = None,
-) -> None:
-    """Start (or resume) the sandbox cluster and print its bootstrap servers.
-
-    Examples:
-
-      kafkaops sandbox up
-
-      kafkaops sandbox up --brokers 4 --kafka-version 3.9.2
-    """
-    from kafkaops.sandbox.jars import DEFAULT_KAFKA_VERSION
-
-    box = _sandbox(sandbox_dir)
-    try:
-        with err.status("starting the sandbox …"):
-            bootstrap = box.up(
-                brokers=brokers,
-                controllers=controllers,
-                version=kafka_version or DEFAULT_KAFKA_VERSION,
-                base_port=base_port,
-                heap_mb=heap_mb,
-                sasl_scram=sasl_scram,
-                jmx_exporter=jmx_exporter,
-                node_exporter=node_exporter,
-                progress=lambda m: err.print(m, markup=False, highlight=False),
-            )
-    except KafkaopsError as exc:
-        fail(str(exc))
-    if kafka_version and kafka_version != box.version:
-        err.print(
-            f"note: the sandbox already runs Kafka {box.version}; "
-            "'kafkaops sandbox down' first to change version",
-            markup=False,
-        )
-    out.print(bootstrap, markup=False, highlight=False)
-
-
-@sandbox_app.command("down")
-def sandbox_down(
-    keep_data: Annotated[bool, typer.Option(help="Keep logs and data on disk.")] = False,
-    sandbox_dir: SandboxDir = None,
-) -> None:
-    """Stop every sandbox JVM (and delete its data unless --keep-data).
-
-    Example:
-
-      kafkaops sandbox down
-    """
-    stopped = _sandbox(sandbox_dir).down(keep_data=keep_data)
-    err.print(f"stopped {stopped} process(es)", markup=False)
-
-
-@sandbox_app.command("status")
-def sandbox_status(as_json: JsonFlag = False, sandbox_dir: SandboxDir = None) -> None:
-    """Bootstrap servers and each node's id, role, port, pid and whether it is up.
-
-    Examples:
-
-      kafkaops sandbox status
-
-      kafkaops sandbox status --json | jq '.nodes[] | select(.up == false)'
-    """
-    from rich.table import Table
-
-    box = _sandbox(sandbox_dir)
-    try:
-        data = box.status_dict()
-    except KafkaopsError as exc:
-        fail(str(exc))
-    if as_json:
-        emit_json(data)
-        return
-    if not box.exists:
-        out.print(f"no sandbox at {box.root} (start one with 'kafkaops sandbox up')")
-        return
-    out.print(f"bootstrap: {data['bootstrap']}   Kafka {data['version']}", markup=False)
-    if data.get("sasl_bootstrap"):
-        out.print(f"SASL/SCRAM-SHA-512 bootstrap: {data['sasl_bootstrap']}", markup=False)
-    if data.get("node_exporter"):
-        state = "up" if data.get("node_exporter_up") else "DOWN"
-        out.print(f"node exporter: {data['node_exporter']} ({state})", markup=False)
-    table = Table("id", "role", "port", "pid", "rack", "metrics", "state")
-    for n in data["nodes"]:
-        state = "[green]up[/green]" if n["up"] else "[red]down[/red]"
-        metrics = n.get("metrics_port")
-        table.add_row(
-            str(n["node_id"]),
-            n["role"],
-            str(n["port"]),
-            str(n["pid"] or "-"),
-            n["rack"] or "-",
-            f"127.0.0.1:{metrics}/metrics" if metrics else "-",
-            state,
-        )
-    out.print(table)
-
-
-def _node_command(action: str, node_id: int, sandbox_dir: Path | None) -> None:
-    box = _sandbox(sandbox_dir)
-    try:
-        if action == "stop":
-            box.stop_node(node_id)
-        elif action == "kill":
-            box.kill_node(node_id)
-        else:
-            with err.status(f"starting node {node_id} …"):
-                box.start_node(node_id)
-    except KafkaopsError as exc:
-        fail(str(exc))
-    err.print(f"node {node_id}: {action} done", markup=False)
-
-
-@sandbox_app.command("stop-broker")
-def stop_broker(
-    node_id: Annotated[int, typer.Argument(help="Node id (brokers 1..N, controllers 100+).")],
-    sandbox_dir: SandboxDir = None,
-) -> None:
-    """Stop a broker gracefully (SIGTERM, controlled shutdown).
-
-    Example:
-
-      kafkaops sandbox stop-broker 2
-    """
-    _node_command("stop", node_id, sandbox_dir)
-
-
-@sandbox_app.command("start-broker")
-def start_broker(
-    node_id: Annotated[int, typer.Argument(help="Node id.")],
-    sandbox_dir: SandboxDir = None,
-) -> None:
-    """Start a stopped broker and wait until it has rejoined the cluster.
-
-    Example:
-
-      kafkaops sandbox start-broker 2
-    """
-    _node_command("start", node_id, sandbox_dir)
-
-
-@sandbox_app.command("kill-broker")
-def kill_broker(
-    node_id: Annotated[int, typer.Argument(help="Node id.")],
-    sandbox_dir: SandboxDir = None,
-) -> None:
-    """SIGKILL a broker: no controlled shutdown, like a crashed host.
-
-    Example:
-
-      kafkaops sandbox kill-broker 3
-    """
-    _node_command("kill", node_id, sandbox_dir)
-
-
-@sandbox_app.command(
-    "kafka-tool", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)
-def kafka_tool(
-    ctx: typer.Context,
-    tool: Annotated[str, typer.Argument(help="kafka-topics, kafka-consumer-groups, …")],
-    sandbox_dir: SandboxDir = None,
-) -> None:
-    """Run one of Kafka's own CLI tools from the sandbox's jars (the reference implementation).
-
-    Examples:
-
-      kafkaops sandbox kafka-tool kafka-topics --bootstrap-server 127.0.0.1:19092 --list
-
-      kafkaops sandbox kafka-tool kafka-consumer-groups --bootstrap-server 127.0.0.1:19092 \\
-          --describe --all-groups
-    """
-    import subprocess
-
-    from kafkaops.sandbox.tools import tool_command
-
-    box = _sandbox(sandbox_dir)
-    try:
-        cmd = tool_command(box, tool, list(ctx.args))
-    except KafkaopsError as exc:
-        fail(str(exc))
-    raise typer.Exit(subprocess.call(cmd))
-
-
-@sandbox_app.command("workload")
-def workload(
-    duration: Annotated[float, typer.Option(help="Seconds to run (bounded).")] = 30.0,
-    rate: Annotated[int, typer.Option(help="Records per second produced.")] = 200,
-    prefix: Annotated[str, typer.Option(help="Prefix for topic and group names.")] = "demo",
-    sandbox_dir: SandboxDir = None,
-) -> None:
-    """A realistic, bounded workload: topics, a producer, a healthy, a lagging and a stopped group.
-
-    Example:
-
-      kafkaops sandbox workload --duration 60 --rate 200
-    """
-    from kafkaops.sandbox.workload import Workload
-
-    box = _sandbox(sandbox_dir)
-    try:
-        wl = Workload(box.bootstrap(), prefix=prefix, rate=rate)
-        wl.setup()
-        wl.run(duration, progress=lambda m: err.print(m, markup=False))
-    except KafkaopsError as exc:
-        fail(str(exc))
 
 
 _register_subcommands(sys.argv[1:])
