@@ -16,7 +16,7 @@ milliseconds (CloudWatch's ``EstimatedMaxTimeLag`` is in *seconds*; its source m
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -159,14 +159,3 @@ class ClusterMetrics:
 def _sum_int(values: Iterable[int | None]) -> int | None:
     present = [v for v in values if v is not None]
     return sum(present) if present else None
-
-
-def first_measured(
-    sources: Sequence[ClusterMetrics], pick: str
-) -> tuple[ClusterMetrics, list[NodeMetrics]] | None:
-    """The first source (in configured order) whose brokers report attribute ``pick``."""
-    for metrics in sources:
-        nodes = [n for n in metrics.brokers if getattr(n, pick) is not None]
-        if nodes:
-            return metrics, nodes
-    return None

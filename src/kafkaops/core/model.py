@@ -266,7 +266,7 @@ class CheckStatus(enum.StrEnum):
 class Finding:
     """One runbook rule evaluated against one subject.
 
-    ``rule`` + ``subject`` is a stable identity (later used as the alert dedup key).
+    ``rule`` + ``subject`` is a stable identity (with the cluster, the alert dedup key).
     ``value``/``threshold`` carry explicit ``unit`` ("count", "ms", "percent", "ratio", "bytes").
     """
 

@@ -111,8 +111,3 @@ RESPONSE_STEPS: dict[Severity, tuple[str, ...]] = {
 def response_for(severity: Severity) -> tuple[str, ...]:
     """The runbook's response steps for ``severity`` (``()`` for OK)."""
     return RESPONSE_STEPS[severity]
-
-
-def procedure_for(severity: Severity) -> Procedure | None:
-    """The whole procedure (impact, response time, channels, steps); None for OK."""
-    return PROCEDURES.get(severity)

@@ -1,6 +1,8 @@
 """The daily health check: resolve a target, take a snapshot, classify it (collect → evaluate).
 
-Both faces (CLI now, the service later) call :func:`check_health`; neither holds logic of its own.
+``kafkaops health`` calls :func:`check_health`; the watch loop (``kafkaops watch`` and the service,
+``kafkaops serve``) builds the same report with :func:`report_for`.  Neither face holds logic of
+its own.
 """
 
 from __future__ import annotations

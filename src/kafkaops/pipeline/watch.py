@@ -1,9 +1,9 @@
 """The watch loop: collect → evaluate → incidents → notify, every N seconds, per cluster.
 
-``kafkaops watch`` runs it in the foreground; ``kafkaops serve`` will host the same object.  One
-:class:`Watcher` owns, for every watched cluster, a target (how to connect) and a count of
-consecutive failed collections, and shares one store (history, incidents, outbox) and one
-dispatcher.
+``kafkaops watch`` runs it in the foreground; ``kafkaops serve`` hosts the same object (behind
+the API, ``/metrics`` and the scheduled checks).  One :class:`Watcher` owns, for every watched
+cluster, a target (how to connect) and a count of consecutive failed collections, and shares one
+store (history, incidents, outbox) and one dispatcher.
 
 Why "unreachable for N consecutive cycles" and not at once: one lost snapshot (a GC pause, a
 rolling restart of the broker we happened to ask) must not page anyone as "MSK cluster

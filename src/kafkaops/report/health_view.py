@@ -25,7 +25,7 @@ def utc(ms: int) -> str:
 
 
 def health_to_dict(report: HealthReport) -> dict[str, Any]:
-    """The JSON contract of ``kafkaops health --json`` (and later the service's msk-health)."""
+    """The JSON contract of ``kafkaops health --json`` and of the service's msk-health."""
     return {
         "cluster": report.cluster_name,
         "bootstrap": report.bootstrap,

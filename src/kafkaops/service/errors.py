@@ -31,10 +31,6 @@ class ApiError(Exception):
         self.headers = headers
 
 
-def not_found(message: str) -> ApiError:
-    return ApiError(404, message)
-
-
 def error_response(
     status: int, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
