@@ -10,7 +10,8 @@ from fastapi import FastAPI
 
 from kafkaops import __version__
 from kafkaops.service import api, api_history, api_incidents, errors, ui
-from kafkaops.service.exporter import Exporter, metrics_router
+from kafkaops.service.exporter.cache import Exporter
+from kafkaops.service.exporter.route import metrics_router
 from kafkaops.service.state import ServiceState
 
 DESCRIPTION = """\

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import uvicorn
 
     from kafkaops.pipeline.watch import CycleOutcome
-    from kafkaops.service.exporter import Exporter
+    from kafkaops.service.exporter.cache import Exporter
     from kafkaops.service.state import ServiceState
 
 log = logging.getLogger("kafkaops.serve")

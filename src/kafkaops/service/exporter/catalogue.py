@@ -1,37 +1,21 @@
-"""``/metrics``: the watch loop's facts in the Prometheus exposition format.
+"""Every metric on ``/metrics``: names, help, labels, and which facts feed them.
 
-Names follow kafka_exporter where one exists (``kafka_brokers``, ``kafka_topic_partitions``,
-``kafka_topic_partition_current_offset``, ``kafka_consumergroup_lag``,
-``kafka_consumergroup_lag_sum``, ``kafka_consumergroup_members``), so existing dashboards and
-alerts keep working; everything kafkaops adds is ``kafkaops_*``.  Every series carries a
-``cluster`` label.  The full list is in ``docs/metrics.md``.
-
-Why custom collectors over the watcher's snapshots instead of global ``Gauge`` objects: a gauge
-set per partition keeps series of deleted topics and groups forever, and updating 10,000
-children every cycle costs more than rendering them.  Why pre-rendered: the snapshot families
-change once per cycle but are scraped by every Prometheus replica and dashboard; they are
-rendered once per cycle (in the loop's thread, right after the cycle) and served as bytes, so a
-scrape of a 10,000-partition cluster costs a byte copy plus the few live families (incidents,
-loop counters).
+Per-cycle families come from each cluster's last snapshot and report (rendered once per cycle);
+live families (incidents, loop counters, leadership) are read at every scrape.  The names are
+documented in ``docs/metrics.md``: change both together.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import threading
-import time
-import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from kafkaops.core.model import CheckStatus, ClusterSnapshot, HealthReport, Severity
 from kafkaops.lag.status import LagStatus
-from kafkaops.service.auth import require_read
+from kafkaops.service.exporter.render import Family
 from kafkaops.service.state import ServiceState
 from kafkaops.service.views import active_controller, disk_percent
 
@@ -69,82 +53,11 @@ def _g(name: str, doc: str, labels: Iterable[str]) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, labels=list(labels))
 
 
-def _f(name: str, doc: str, labels: Iterable[str]) -> _Family:
-    return _Family(name, doc, labels)
+def _f(name: str, doc: str, labels: Iterable[str]) -> Family:
+    return Family(name, doc, labels)
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _esc(value: str) -> str:
-    """Label value escaping of the text format (backslash, double quote, newline)."""
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-class _Family:
-    """One gauge family written straight to exposition lines.
-
-    Why not ``GaugeMetricFamily``: it builds a ``Sample`` (with a label dict) per value and
-    ``generate_latest`` formats each again; for the ~100,000 samples of a 10,000-partition
-    cluster with its consumer groups that took ~1.4 s per cycle, this takes a fraction of it.
-    The output is checked with prometheus_client's own parser in the tests.
-    """
-
-    __slots__ = ("head", "lines", "name", "template")
-
-    def __init__(self, name: str, doc: str, labels: Iterable[str]) -> None:
-        self.name = name
-        self.head = f"# HELP {name} {doc}\n# TYPE {name} gauge\n"
-        names = tuple(labels)
-        inner = ",".join(f'{k}="%s"' for k in names)
-        self.template = f"{name}{{{inner}}} %s" if names else f"{name} %s"
-        self.lines: list[str] = []
-
-    def add(self, values: Sequence[str], value: float) -> None:
-        labels = tuple(_esc(v) for v in values)
-        self.lines.append(self.template % (*labels, _number(value)))
-
-    def text(self) -> str:
-        return self.head + "".join(line + "\n" for line in self.lines)
-
-
-def _number(value: float) -> str:
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
-        return str(int(value))
-    return repr(float(value))
-
-
-# ------------------------------------------------------------------- per-cycle families
-class SnapshotRenderer:
-    """Families derived from the last snapshot and report of every cluster (once per cycle)."""
-
-    def __init__(self, state: ServiceState) -> None:
-        self.state = state
-
-    def render(self) -> bytes:
-        return "".join(f.text() for f in self.families()).encode("utf-8")
-
-    def families(self) -> Iterator[_Family]:
-        fams = _Families()
-        for name in self.state.cluster_names():
-            cs = self.state.cluster(name)
-            fams.cluster(name, cs.failures, cs.last_report, cs.last_snapshot)
-            snap = cs.last_snapshot
-            if snap is not None:
-                fams.brokers(name, snap)
-                fams.topics(name, snap)
-                fams.groups(name, snap, self._statuses(name))
-                for source in snap.metrics:
-                    fams.broker_metrics(name, source)
-        yield from fams.all()
-
-    def _statuses(self, name: str) -> dict[str, Any]:
-        try:
-            return self.state.statuses(name)
-        except Exception as exc:  # a store hiccup must not cost the whole scrape
-            log.warning("consumer status for %s unavailable: %s", name, type(exc).__name__)
-            return {}
-
-
-class _Families:
+class SnapshotFamilies:
     """Builds every family once, adding each cluster's samples to it."""
 
     def __init__(self) -> None:
@@ -249,9 +162,9 @@ class _Families:
             (attr, _f(f"kafkaops_broker_{suffix}", doc, bm)) for attr, suffix, doc in BROKER_METRICS
         ]
 
-    def all(self) -> Iterator[_Family]:
+    def all(self) -> Iterator[Family]:
         for value in vars(self).values():
-            if isinstance(value, _Family):
+            if isinstance(value, Family):
                 yield value
         for _, fam in self.node:
             yield fam
@@ -432,137 +345,3 @@ class LiveCollector:
 def _incident_counts(state: ServiceState) -> dict[tuple[str, str, str], int]:
     """Open and acknowledged incidents by (cluster, severity, status), from the store."""
     return state.runtime.incidents.active_incident_counts()
-
-
-# ---------------------------------------------------------------------------- exporter
-class Exporter:
-    """Renders the per-cycle families once per change and serves them as bytes."""
-
-    def __init__(self, state: ServiceState) -> None:
-        self.state = state
-        self._renderer = SnapshotRenderer(state)
-        self._lock = threading.Lock()
-        self._key: tuple[Any, ...] | None = None
-        self._body = b""
-        self._gzip: _GzipHead | None = None
-        self._stale_since: float | None = None
-        self.render_seconds = 0.0
-
-    def _current_key(self) -> tuple[Any, ...]:
-        """What the per-cycle families show: the watcher's current objects, compared by
-        identity.  Holding the objects (not their ``id()``) means a freed snapshot's id cannot
-        be reused by the next one and leave the cache stale."""
-        parts: list[Any] = []
-        for name in self.state.cluster_names():
-            cs = self.state.cluster(name)
-            parts += [name, cs.failures, cs.last_snapshot, cs.last_report]
-        return tuple(parts)
-
-    def _unchanged(self, key: tuple[Any, ...]) -> bool:
-        old = self._key
-        if old is None or len(old) != len(key):
-            return False
-        return all(
-            a is b or (isinstance(a, str | int) and a == b) for a, b in zip(old, key, strict=True)
-        )
-
-    def refresh(self) -> bytes:
-        """Re-render if the watcher has new facts; cheap when nothing changed."""
-        key = self._current_key()
-        if self._unchanged(key):
-            return self._body
-        with self._lock:
-            if not self._unchanged(key):
-                started = time.perf_counter()
-                body = self._renderer.render()
-                gzip = _GzipHead(body)
-                self.render_seconds = time.perf_counter() - started
-                self._body, self._gzip, self._key = body, gzip, key
-                self._stale_since = None
-            return self._body
-
-    def _scrape_body(self) -> bytes:
-        """The per-cycle body for a scrape, which never waits for a render in progress.
-
-        The loop thread re-renders right after each cycle (``refresh``); on a big cluster that
-        takes seconds (10,000 partitions and 2,000 groups: ~8 s on 2 busy cores, mostly the
-        consumer statuses read from the store).  A scrape that waited on the lock meanwhile was
-        the whole /metrics p99 (bench/README.md, "Service load and soak"), so scrapes serve the
-        previous body until the new one is ready.  A scrape renders itself only when there is
-        no body yet, or the loop has not refreshed a changed view for three intervals (at least
-        60 s): a render that failed in the loop is retried by the next scrape after that.
-        """
-        key = self._current_key()
-        if not self._body or self._unchanged(key):
-            return self.refresh()
-        now = time.monotonic()
-        if self._stale_since is None:
-            self._stale_since = now
-        if now - self._stale_since < max(3 * self.state.interval_s, 60.0):
-            return self._body
-        return self.refresh()
-
-    def render(self, *, gzip: bool = False) -> bytes:
-        """The page; ``gzip``: as one gzip stream (the per-cycle part compressed once)."""
-        body = self._scrape_body()
-        head = self._gzip
-        live = generate_latest(LiveCollector(self.state, self.render_seconds))
-        if gzip and head is not None and head.body is body:
-            return head.finish(live)
-        if gzip:
-            return zlib.compress(body + live, 1, wbits=31)
-        return body + live
-
-
-class _GzipHead:
-    """The per-cycle body compressed once, its gzip stream left open for each scrape's tail.
-
-    Prometheus asks for ``Accept-Encoding: gzip``; the body of a 10,000-partition cluster is
-    ~14 MB of text and ~0.4 MB gzipped (level 1, ~20 ms once per cycle).  Sending 14 MB per
-    scrape through the event loop was most of the remaining /metrics latency.  A copy of the
-    open compressor finishes one valid gzip member with the live families, so clients that
-    read only the first member of a stream (Python's ``zlib`` decoders) get the whole page.
-    """
-
-    __slots__ = ("_z", "body", "head")
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-        self._z = zlib.compressobj(1, zlib.DEFLATED, 31)
-        self.head = self._z.compress(body)
-
-    def finish(self, tail: bytes) -> bytes:
-        z = self._z.copy()
-        return self.head + z.compress(tail) + z.flush()
-
-
-def accepts_gzip(accept_encoding: str) -> bool:
-    """``gzip`` listed in Accept-Encoding and not refused with ``q=0``."""
-    for item in accept_encoding.lower().split(","):
-        name, _, params = item.partition(";")
-        if name.strip() in ("gzip", "x-gzip"):
-            q = params.replace(" ", "")
-            return not (q.startswith("q=0") and q.strip("q=0.") == "")
-    return False
-
-
-def metrics_router(exporter: Exporter) -> APIRouter:
-    router = APIRouter()
-
-    @router.get(
-        "/metrics",
-        tags=["metrics"],
-        response_class=Response,
-        dependencies=[Depends(require_read)],
-        responses={200: {"content": {CONTENT_TYPE_PLAIN_0_0_4: {}}, "description": "metrics"}},
-    )
-    def metrics(request: Request) -> Response:
-        """Prometheus exposition format (text 0.0.4); names in docs/metrics.md.  Gzipped when
-        the client accepts it (Prometheus does)."""
-        gzip = accepts_gzip(request.headers.get("accept-encoding", ""))
-        headers = {"Vary": "Accept-Encoding"} | ({"Content-Encoding": "gzip"} if gzip else {})
-        return Response(
-            exporter.render(gzip=gzip), media_type=CONTENT_TYPE_PLAIN_0_0_4, headers=headers
-        )
-
-    return router
