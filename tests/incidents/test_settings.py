@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from kafkaops.config import default_config
@@ -15,9 +16,31 @@ from kafkaops.incidents.settings import (
     DEFAULT_SETTINGS,
     EXAMPLE_PATH,
     IncidentSettings,
-    load_settings_file,
     settings_from_config,
 )
+
+
+def load_settings_file(path: Path | str) -> IncidentSettings:
+    """Read a YAML file holding an ``incidents:`` section (or just its content).
+
+    Only these tests read the example file on its own; the main config loader
+    (:mod:`kafkaops.config`) owns the real file.  Raises ``ValueError`` naming the file.
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: cannot read incident settings: {exc}") from None
+    if isinstance(data, dict) and "incidents" in data:
+        data = data["incidents"] or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: incidents must be a mapping of settings")
+    try:
+        return IncidentSettings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise ValueError(f"{path}: incidents.{where}: {first['msg']}") from None
 
 
 def test_defaults_are_the_runbook() -> None:

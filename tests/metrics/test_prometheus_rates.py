@@ -352,7 +352,7 @@ def test_failed_endpoints_become_errors(clock: FakeClock) -> None:
     assert by_id[1].role == "broker"  # unreachable, not a voter: still a broker
     assert len(metrics.errors) == 2
     assert pages.calls[JMX_1] == 1  # not tried again after a failed first sample
-    assert [n.node_id for n in metrics.unreachable_nodes()] == [1, 100]
+    assert [n.node_id for n in metrics.nodes if n.error] == [1, 100]
 
 
 def test_unreachable_node_roles_follow_metadata(clock: FakeClock) -> None:

@@ -25,6 +25,7 @@ from kafkaops.notify.dispatcher import DeliveryReport, Dispatcher
 from kafkaops.notify.outbox import Outbox
 from kafkaops.notify.settings import ChannelsSettings
 from tests.notify.conftest import message
+from tests.notify.drain import run_until_idle
 from tests.notify.receivers import Recorder
 
 CHILD = textwrap.dedent(
@@ -110,7 +111,7 @@ def test_two_dispatchers_deliver_each_message_exactly_once(
         try:
             with Dispatcher(box, settings, owner) as d:
                 barrier.wait()
-                reports[owner] = d.run_until_idle(timeout_s=60, poll_s=0.05)
+                reports[owner] = run_until_idle(d, timeout_s=60, poll_s=0.05)
         finally:
             box.close()
 

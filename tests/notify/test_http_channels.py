@@ -24,6 +24,7 @@ from kafkaops.notify.message import from_incident_action, from_notice
 from kafkaops.notify.outbox import Outbox, to_ms
 from kafkaops.notify.settings import ChannelsSettings
 from tests.notify.conftest import T0, FakeClock, message
+from tests.notify.drain import run_until_idle
 from tests.notify.receivers import Recorder, free_port
 
 pytestmark = pytest.mark.timeout(60)
@@ -234,7 +235,7 @@ def test_500_twice_then_ok_delivered_once_after_backoff(
         assert row is not None and row.last_error and "HTTP 500" in row.last_error
         assert row.next_at_ms >= to_ms(clock())
         start = clock()
-        report = d.run_until_idle(timeout_s=60)
+        report = run_until_idle(d, timeout_s=60)
     assert report.delivered == [msg.idempotency_key]
     assert len(recorder.requests) == 3
     assert recorder.completed_keys() == [msg.idempotency_key]
@@ -251,7 +252,7 @@ def test_400_fails_without_retry(
     msg = message("pagerduty")
     sqlite_outbox.enqueue([msg], clock())
     with dispatcher(sqlite_outbox, settings(recorder.url), clock) as d:
-        report = d.run_until_idle(timeout_s=60)
+        report = run_until_idle(d, timeout_s=60)
     assert report.failed == [msg.idempotency_key]
     assert len(recorder.requests) == 1
     row = sqlite_outbox.get(msg.idempotency_key)
@@ -293,7 +294,7 @@ def test_receiver_down_then_up_each_delivered_exactly_once(
         assert row.last_error and "ConnectError" in row.last_error
         rec = Recorder(port=port)
         try:
-            report = d.run_until_idle(timeout_s=120)
+            report = run_until_idle(d, timeout_s=120)
             assert sorted(report.delivered) == sorted(m.idempotency_key for m in msgs)
             assert sorted(rec.completed_keys()) == sorted(m.idempotency_key for m in msgs)
         finally:
@@ -311,7 +312,7 @@ def test_timeout_is_retryable(sqlite_outbox: Outbox, recorder: Recorder, clock: 
         assert report.retried == [msg.idempotency_key]
         assert "timed out" in report.errors[msg.idempotency_key]
         recorder.release()
-        assert d.run_until_idle(timeout_s=60).delivered == [msg.idempotency_key]
+        assert run_until_idle(d, timeout_s=60).delivered == [msg.idempotency_key]
     assert recorder.completed_keys() == [msg.idempotency_key]
 
 
@@ -323,7 +324,7 @@ def test_gives_up_after_max_attempts_with_reason(
     sqlite_outbox.enqueue([msg], clock())
     s = settings(recorder.url, retry={"base_backoff": "1s", "max_attempts": 3})
     with dispatcher(sqlite_outbox, s, clock) as d:
-        report = d.run_until_idle(timeout_s=600)
+        report = run_until_idle(d, timeout_s=600)
     assert report.failed == [msg.idempotency_key]
     assert len(recorder.requests) == 3
     row = sqlite_outbox.get(msg.idempotency_key)
@@ -351,7 +352,7 @@ def test_slack_at_most_one_message_per_second_per_webhook(
     sqlite_outbox.enqueue(msgs)
     s = settings(recorder.url)
     with Dispatcher(sqlite_outbox, s, "real-time") as d:
-        report = d.run_until_idle(timeout_s=15, poll_s=0.2)
+        report = run_until_idle(d, timeout_s=15, poll_s=0.2)
     assert sorted(report.delivered) == sorted(m.idempotency_key for m in msgs)
     times = sorted(r.at for r in recorder.completed)
     assert len(times) == 3
@@ -367,7 +368,7 @@ def test_no_secret_in_logs_or_stored_errors(
     msgs = [message("slack:#ops-critical"), message("pagerduty")]
     sqlite_outbox.enqueue(msgs, clock())
     with dispatcher(sqlite_outbox, settings(recorder.url), clock) as d:
-        d.run_until_idle(timeout_s=60)
+        run_until_idle(d, timeout_s=60)
         assert "SLACKSECRET" not in repr(d) + repr(d.channel_for(msgs[0]))
     stored = " ".join(str(r.last_error) for r in sqlite_outbox.list())
     for secret in ("SLACKSECRET", ROUTING_KEY):

@@ -15,7 +15,6 @@ from kafkaops.incidents.alerts import (
     ensure_utc,
     firing,
     step,
-    utc_from_ms,
 )
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -195,7 +194,3 @@ def test_naive_datetimes_are_refused():
         step({}, [], datetime(2026, 1, 1), cluster="prod")
     with pytest.raises(ValueError, match="naive"):
         ensure_utc(datetime(2026, 1, 1))
-
-
-def test_utc_from_ms():
-    assert utc_from_ms(1_800_000_000_000) == datetime(2027, 1, 15, 8, 0, tzinfo=UTC)

@@ -152,9 +152,6 @@ class ClusterMetrics:
             return None
         return 100.0 * node.network_bytes_per_s / self.network_capacity_bytes_per_s
 
-    def unreachable_nodes(self) -> list[NodeMetrics]:
-        return [n for n in self.nodes if n.error]
-
 
 def _sum_int(values: Iterable[int | None]) -> int | None:
     present = [v for v in values if v is not None]

@@ -58,11 +58,6 @@ def ensure_utc(when: datetime) -> datetime:
     return when.astimezone(UTC)
 
 
-def utc_from_ms(epoch_ms: int) -> datetime:
-    """Epoch milliseconds (the ``*_ms`` convention of :mod:`kafkaops.core.model`) as aware UTC."""
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-
-
 def dedup_key(cluster: str, finding: Finding) -> str:
     """Stable alert identity: the same condition on the same subject is the same alert."""
     return f"{cluster}/{finding.rule}/{finding.subject}"

@@ -21,8 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from kafkaops.incidents.alerts import AlertPolicy
 from kafkaops.incidents.incident import Contacts, EscalationPolicy
@@ -121,26 +120,3 @@ def settings_from_config(cfg: Any) -> IncidentSettings:
     if isinstance(section, BaseModel):
         return IncidentSettings.model_validate(section.model_dump())
     return IncidentSettings.model_validate(section)
-
-
-def load_settings_file(path: Path | str) -> IncidentSettings:
-    """Read a YAML file holding an ``incidents:`` section (or just its content).
-
-    For the example file and for tests; the main config loader owns the real file.  Raises
-    ``ValueError`` with one line naming the file on a bad file.
-    """
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read incident settings: {exc}") from None
-    if isinstance(data, dict) and "incidents" in data:
-        data = data["incidents"] or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: incidents must be a mapping of settings")
-    try:
-        return IncidentSettings.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise ValueError(f"{path}: incidents.{where}: {first['msg']}") from None

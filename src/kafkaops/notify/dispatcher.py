@@ -303,22 +303,3 @@ class Dispatcher:
         report.failed.append(msg.idempotency_key)
         report.errors[msg.idempotency_key] = reason
         log.error("outbox: failed %s %s: %s", msg.channel, msg.idempotency_key, reason)
-
-    def run_until_idle(self, timeout_s: float, poll_s: float = 0.5) -> DeliveryReport:
-        """Deliver until nothing is pending, or ``timeout_s`` (clock time) has passed.
-
-        Between rounds it sleeps until the next message is due (at most ``poll_s``, and never
-        past the deadline), using the injected ``sleep``: with a fake clock whose sleep advances
-        time, backoffs pass instantly.
-        """
-        report = DeliveryReport()
-        deadline = to_ms(self.clock()) + round(timeout_s * 1000)
-        while True:
-            report.merge(self.deliver_due(self.clock()))
-            now_ms = to_ms(self.clock())
-            next_due = self.outbox.next_due_ms()
-            if next_due is None or now_ms >= deadline:
-                return report
-            if next_due > now_ms:
-                wait_ms = min(next_due - now_ms, round(poll_s * 1000), deadline - now_ms)
-                self.sleep(max(wait_ms, 1) / 1000)

@@ -142,22 +142,6 @@ class OutboundMessage:
     def from_json(cls, text: str) -> OutboundMessage:
         return cls.from_dict(json.loads(text))
 
-    def with_channel(self, channel: ChannelRef | str) -> OutboundMessage:
-        """The same message addressed elsewhere (new idempotency key: it is another delivery)."""
-        name = str(channel)
-        key = f"{self.idempotency_key}|via:{name}"
-        return OutboundMessage(
-            key,
-            name,
-            self.action,
-            self.dedup_key,
-            self.severity,
-            self.cluster,
-            self.summary,
-            dict(self.details),
-            self.created_at,
-        )
-
 
 # --- builders ---------------------------------------------------------------------------------
 
