@@ -15,6 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 import kafkaops.cli.incidents as cli
+import kafkaops.cli.maintenance as maintenance_cli
 from kafkaops.core.model import Severity
 from kafkaops.incidents.engine import IncidentEngine
 from kafkaops.incidents.store import IncidentStore
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.pages
 
 root = typer.Typer()
 root.add_typer(cli.incidents_app, name="incidents")
-root.add_typer(cli.maintenance_app, name="maintenance")
+root.add_typer(maintenance_cli.maintenance_app, name="maintenance")
 runner = CliRunner()
 
 
@@ -33,6 +34,7 @@ runner = CliRunner()
 def clock(monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
     now = [T0]
     monkeypatch.setattr(cli, "utcnow", lambda: now[0])
+    monkeypatch.setattr(maintenance_cli, "utcnow", lambda: now[0])
     return now
 
 

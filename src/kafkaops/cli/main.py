@@ -60,7 +60,8 @@ def _register_subcommands(argv: list[str]) -> None:
         register(app)
     if first not in (None, "incidents", "maintenance", "outbox"):
         return
-    from kafkaops.cli.incidents import incidents_app, maintenance_app
+    from kafkaops.cli.incidents import incidents_app
+    from kafkaops.cli.maintenance import maintenance_app
     from kafkaops.cli.outbox import outbox_app
 
     app.add_typer(incidents_app, name="incidents")
