@@ -244,3 +244,21 @@ def test_silence_needs_a_matcher_and_a_reason(store_url: str, clock: list[dateti
     assert code == 3 and "--cluster" in err
     code, _, err = run(store_url, "maintenance", "silence", "--severity", "P9", "--comment", "x")
     assert code == 3 and "P9" in err
+
+
+def test_incidents_show_and_list_say_what_is_muted_and_until_when(
+    store_url: str, clock: list[datetime]
+) -> None:
+    daily = datetime(2026, 12, 1, 2, 30, tzinfo=UTC)  # inside the runbook's daily window
+    engine = IncidentEngine(IncidentStore(store_url))
+    engine.cycle("prod", [finding()], daily)
+    inc_id = engine.cycle("prod", [finding()], daily + timedelta(seconds=10)).incidents[0].id
+    clock[0] = daily + timedelta(minutes=1)
+    code, out, _ = run(store_url, "incidents", "show", inc_id)
+    assert code == 0
+    assert "muted by window `daily` until 2026-12-01 04:00Z" in " ".join(out.split())
+    code, out, _ = run(store_url, "incidents", "show", inc_id, "--json")
+    (muted,) = json.loads(out)["muted"]
+    assert muted["window"] == "daily" and muted["until"] == "2026-12-01T04:00:00Z"
+    code, out, _ = run(store_url, "incidents", "list")
+    assert code == 0 and "not paged yet" in out and "04:00Z" in out

@@ -320,3 +320,34 @@ def test_start_emergency_mutes_now_and_notifies_once(engine: IncidentEngine) -> 
     assert stored.created_by == "alice" and stored.reason == "disk failure"
     # After the emergency window the muted prod alert is sent at once.
     assert engine.cycle("prod", [finding()], at(minutes=90)).notifications
+
+
+# --- mutes are never silent (issue 10, item 1) ------------------------------------------------
+
+
+def test_a_muted_page_is_reported_with_its_window_and_end(engine: IncidentEngine) -> None:
+    start = DAILY_START + timedelta(minutes=30)  # 02:30, inside the daily 02:00-04:00 window
+    engine.cycle("prod", [finding()], start)
+    fired = engine.cycle("prod", [finding()], start + timedelta(seconds=10))
+    assert fired.opened == 1 and not fired.notifications  # fires (for: 10s), opens, muted
+    (mute,) = fired.mutes
+    assert mute.window == "daily" and mute.until == DAILY_START + timedelta(hours=2)
+    assert mute.describe().startswith("muted by window `daily` until 2026-12-01 04:00Z")
+    assert "will be sent then if still firing" in mute.describe()
+    # Asked later (incidents show, the API), the same mute is still visible ...
+    (again,) = engine.mutes("prod", start + timedelta(minutes=20))
+    assert again.key == mute.key and again.channels == mute.channels
+    # ... and gone once the window ended and the page went out.
+    end = DAILY_START + timedelta(hours=2)
+    released = engine.cycle("prod", [finding()], end)
+    assert released.notifications and not released.mutes
+    assert engine.mutes("prod", end) == []
+
+
+def test_cycle_counts_opened_and_resolved_incidents(engine: IncidentEngine) -> None:
+    pending = engine.cycle("prod", [finding()], T0)
+    assert (pending.opened, pending.resolved) == (0, 0)  # pending for 10 s: no incident yet
+    fired = engine.cycle("prod", [finding()], at(10))
+    assert (fired.opened, fired.resolved) == (1, 0)
+    gone = [engine.cycle("prod", [], at(s)) for s in (20, 30, 40, 600)]
+    assert sum(r.resolved for r in gone) == 1 and sum(r.opened for r in gone) == 0

@@ -128,3 +128,53 @@ def test_two_watchers_on_one_postgresql_only_the_lease_holder_pages(postgres_url
     finally:
         a.close()
         b.close()
+
+
+class _BrokenTarget(Target):
+    """A cluster whose collection raises something that is not "unreachable" (a bug, a
+    malformed response): it must not stop the other clusters of the same cycle."""
+
+    def probe(self):  # type: ignore[override]
+        raise RuntimeError("collector exploded")
+
+
+def test_one_broken_cluster_does_not_blind_the_others(bootstrap, tmp_path):
+    """Issue 10, item 5: the broken cluster comes first (sorted by name), and the other
+    cluster's P1 is still paged in the same cycle; the broken one is a visible P1 finding."""
+    from tests.notify.receivers import Recorder
+
+    hook = Recorder()
+    try:
+        cfg = Config.model_validate(
+            {"incidents": {"maintenance": NO_WINDOWS,
+                           "routing": {"p0": ["webhook:ops"], "p1": ["webhook:ops"],
+                                       "p2": ["webhook:ops"]},
+                           "alerts": {"for_s": {"p0": 0, "p1": 0, "p2": 0}}},
+             "channels": {"webhooks": {"ops": {"url": f"{hook.url}/hook"}}, "timeout": "5s"},
+             # Any used disk is "critical": the healthy sandbox yields a P1 to page.
+             "thresholds": {"critical": {"disk_usage": "0.01%"}, "warning": {"disk_usage": "0.001%"}}}
+        )  # fmt: skip
+        runtime = open_runtime(cfg, f"sqlite:///{tmp_path / 'watch.db'}")
+        options = CollectOptions(connect_timeout_ms=5000, request_timeout_ms=10000,
+                                 time_lag_method="none")  # fmt: skip
+        good = Target(name="b-good", client_kwargs={"bootstrap_servers": bootstrap},
+                      options=options, config=cfg)  # fmt: skip
+        broken = _BrokenTarget(name="a-broken", client_kwargs={"bootstrap_servers": bootstrap},
+                               options=options, config=cfg)  # fmt: skip
+        watcher = Watcher(targets=[broken, good], engine=runtime.engine,
+                          dispatcher=runtime.dispatcher, interval_s=10)  # fmt: skip
+        try:
+            out = watcher.cycle(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+        finally:
+            watcher.close()
+            runtime.close()
+        by_name = {c.cluster: c for c in out.clusters}
+        assert by_name["a-broken"].error and "collector exploded" in by_name["a-broken"].error
+        assert by_name["a-broken"].severity.value == "P1"
+        assert by_name["b-good"].severity.value == "P1" and by_name["b-good"].error is None
+        bodies = [r.json() for r in hook.completed]
+        texts = " ".join(str(b) for b in bodies)
+        assert "disk_usage" in texts, "the healthy cluster's P1 was not paged in that cycle"
+        assert "watch_cycle_failed" in texts, "the broken cluster's blind spot was not paged"
+    finally:
+        hook.stop()

@@ -172,8 +172,11 @@ def incidents_list(
             found = sorted(found, key=lambda i: (i.opened_at, i.id), reverse=True)[:limit]
         else:
             found = engine.store.list_incidents(status, cluster, limit)
+        open_clusters = sorted({i.cluster for i in found if i.is_open})
+        mutes = [m for c in open_clusters for m in engine.mutes(c, now)]
+    views = {i.id: incident_dict(i, now, audit=False, mutes=mutes) for i in found}
     if as_json:
-        emit_json([incident_dict(i, now, audit=False) for i in found])
+        emit_json(list(views.values()))
         return
     if not found:
         out.print("no incidents", markup=False)
@@ -202,6 +205,10 @@ def incidents_list(
             _text(owner),
         )
     out.print(table)
+    # Under the table, not in it: a mute's explanation is long and must stay whole at 80 columns.
+    for i in found:
+        for m in views[i.id]["muted"]:
+            out.print(f"{i.id}: {m['alert']} not paged yet — {m['text']}", markup=False)
 
 
 @incidents_app.command("show")
@@ -224,11 +231,13 @@ def incidents_show(
     now = utcnow()
     with open_engine(config, store) as engine:
         inc = engine.store.get_incident(incident_id)
+        mutes = engine.mutes(inc.cluster, now) if inc is not None and inc.is_open else []
     if inc is None:
         hint = "see 'kafkaops incidents list --status all'"
         fail(f"no incident {incident_id!r} ({hint})", EXIT_NOT_FOUND)
+    view = incident_dict(inc, now, mutes=mutes)
     if as_json:
-        emit_json(incident_dict(inc, now))
+        emit_json(view)
         return
     p = out.print
     p(f"{inc.id}  [{inc.status.value}]  {inc.severity.value}  cluster {inc.cluster}", markup=False)
@@ -239,6 +248,8 @@ def incidents_show(
         p(f"resolved {_iso(inc.resolved_at)} by {inc.resolved_by}", markup=False)
     paged = ", ".join(sorted(str(c) for c in inc.paged)) or "(nothing paged yet)"
     p(f"paged: {paged}", markup=False, highlight=False)
+    for m in view["muted"]:
+        p(f"not paged yet: {m['alert']} → {', '.join(m['channels'])}: {m['text']}", markup=False)
     if inc.escalations_done:
         p(f"escalation steps done: {', '.join(inc.escalations_done)}", markup=False)
     members = make_table("alert", "severity", "state", "joined (UTC)", "title", title="alerts")

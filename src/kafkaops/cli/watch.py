@@ -7,7 +7,7 @@ The loop itself is :mod:`kafkaops.pipeline.watch`, imported inside the command.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,6 +23,9 @@ from kafkaops.cli.common import (
     fail,
 )
 from kafkaops.core.errors import KafkaopsError
+
+if TYPE_CHECKING:
+    from kafkaops.pipeline.watch import ClusterOutcome, CycleOutcome
 
 err = Console(stderr=True)
 
@@ -60,7 +63,6 @@ def watch(
     import dataclasses
 
     from kafkaops.pipeline.runtime import open_watch
-    from kafkaops.pipeline.watch import CycleOutcome
 
     try:
         runtime, watcher = open_watch(
@@ -83,25 +85,19 @@ def watch(
         markup=False,
         soft_wrap=True,
     )
+    err.print(windows_line(runtime.engine.settings.maintenance), markup=False, soft_wrap=True)
 
     def show(outcome: CycleOutcome) -> None:
         if as_json:
             emit_json(dataclasses.asdict(outcome), compact=True)
             return
         for c in outcome.clusters:
-            state = "unreachable" if not c.reachable else c.severity.value
-            err.print(
-                f"{outcome.at:%Y-%m-%dT%H:%M:%SZ} {c.cluster}: {state}, {c.triggered} triggered, "
-                f"{c.notifications} notifications, {c.actions} incident actions"
-                + (f" ({c.error})" if c.error else "")
-                + ("" if outcome.leader else " [standby: another watcher holds the lease]"),
-                markup=False,
-                soft_wrap=True,
-            )
+            err.print(cycle_line(outcome, c), markup=False, soft_wrap=True)
+            for why in c.muted:
+                err.print(f"  {why}", markup=False, soft_wrap=True)
         if outcome.delivered or outcome.failed or outcome.retried:
             err.print(
-                f"  notifications delivered {outcome.delivered}, retrying {outcome.retried}, "
-                f"failed {outcome.failed}",
+                f"  sent {outcome.delivered}, retrying {outcome.retried}, failed {outcome.failed}",
                 markup=False,
             )
         for key, reason in sorted(outcome.errors.items()):
@@ -114,3 +110,49 @@ def watch(
     finally:
         watcher.close()
         runtime.close()
+
+
+def cycle_line(outcome: CycleOutcome, c: ClusterOutcome) -> str:
+    """One cluster's cycle in one line: what was found and what happened because of it.
+
+    The counters count events, not rows: incidents opened/escalated/resolved, messages queued
+    for delivery, alerts muted by a window (each mute is then explained on its own line).
+    """
+    state = "unreachable" if not c.reachable else c.severity.value
+    parts = [f"{outcome.at:%Y-%m-%dT%H:%M:%SZ} {c.cluster}: {state}, {c.triggered} triggered"]
+    changes = [
+        f"{n} {word}"
+        for n, word in ((c.opened, "opened"), (c.escalated, "escalated"), (c.resolved, "resolved"))
+        if n
+    ]
+    if changes:
+        parts.append("incidents " + ", ".join(changes))
+    parts.append(f"queued {c.queued}")
+    if c.muted:
+        parts.append(f"muted {len(c.muted)}")
+    line = "; ".join(parts)
+    if c.error:
+        line += f" ({c.error})"
+    if not outcome.leader:
+        line += " [standby: another watcher holds the lease]"
+    return line
+
+
+def windows_line(maintenance: Any) -> str:
+    """Which maintenance windows mute P1/P2 pages — said at start, so a quiet pager at 03:00
+    is never a mystery."""
+    from kafkaops.core.clock import is_shifted, utc_now
+
+    windows = list(maintenance.windows)
+    clock = f" (clock set by KAFKAOPS_NOW: {utc_now():%Y-%m-%dT%H:%M:%SZ})" if is_shifted() else ""
+    if not windows and not maintenance.adhoc and not maintenance.silences:
+        return "maintenance windows: none configured — every alert pages" + clock
+    names = (
+        ", ".join(
+            f"{w.name} ({w.rrule.removeprefix('RRULE:')}, {w.duration_s / 3600:g} h)"
+            for w in windows
+        )
+        or "none recurring"
+    )
+    p0 = "P0 still pages" if maintenance.p0_pages_during_maintenance else "P0 muted too"
+    return f"maintenance windows mute P1/P2 ({p0}): {names}" + clock

@@ -38,9 +38,11 @@ RULES: dict[str, str] = {
     "broker_memory": "Broker memory",
     "producer_error_rate": "Producer error rate",
     "network_io": "Network I/O",
+    "watch_cycle_failed": "kafkaops could not evaluate this cluster (monitoring blind spot)",
 }
 _UNITS = {
     "cluster_offline": "state",
+    "watch_cycle_failed": "state",
     "consumer_lag": "ms",
     "consumer_status": "status",
     "disk_usage": "percent",

@@ -46,7 +46,7 @@ from kafkaops.incidents.incident import (
     record_paged,
     resolve,
 )
-from kafkaops.incidents.ledger import Notification, decide_notifications
+from kafkaops.incidents.ledger import Mute, Notification, decide_notifications, pending_mutes
 from kafkaops.incidents.notices import MaintenanceNotice, due_notices, emergency_window, notice_for
 from kafkaops.incidents.routing import ChannelRef
 from kafkaops.incidents.settings import IncidentSettings, settings_from_config
@@ -89,6 +89,12 @@ class CycleResult:
     #: Incidents created or changed by this cycle.
     incidents: tuple[Incident, ...]
     alerts: dict[str, AlertState] = field(default_factory=dict)
+    #: Firing alerts held back by a window or silence this cycle (never silent: shown).
+    mutes: tuple[Mute, ...] = ()
+    #: Incidents this cycle opened, escalated (a step ran) and resolved.
+    opened: int = 0
+    escalated: int = 0
+    resolved: int = 0
 
     @property
     def delivery(self) -> Delivery:
@@ -179,11 +185,20 @@ class IncidentEngine:
             )
             incidents[inc_id] = inc
             actions.extend(acts)
+        windows = self.windows(now)
         ledger, notifications = decide_notifications(
             loaded.ledger,
             now,
             new_alerts,
-            self.windows(now),
+            windows,
+            routing=s.routing,
+            p0_pages_during_maintenance=s.maintenance.p0_pages_during_maintenance,
+        )
+        mutes = pending_mutes(
+            ledger,
+            now,
+            new_alerts,
+            windows,
             routing=s.routing,
             p0_pages_during_maintenance=s.maintenance.p0_pages_during_maintenance,
         )
@@ -198,11 +213,31 @@ class IncidentEngine:
             events=tuple(events),
             incidents=tuple(changed),
             alerts=new_alerts,
+            mutes=tuple(mutes),
+            **_transitions(loaded.incidents, changed),
         )
         self.store.save_state(
             loaded, now, new_alerts, ledger, changed, in_tx=self._hook(result.delivery)
         )
         return result
+
+    def mutes(self, cluster: str, now: datetime) -> list[Mute]:
+        """What is muted for ``cluster`` at ``now`` (for ``incidents show``, the API, the UI).
+
+        Level-based like the decision itself: recomputed from the stored alert states and
+        ledger, so it is true whenever it is asked, not only on the cycle that muted.
+        """
+        now = ensure_utc(now)
+        state = self.store.load_state(cluster)
+        s = self.settings
+        return pending_mutes(
+            state.ledger,
+            now,
+            state.alerts,
+            self.windows(now),
+            routing=s.routing,
+            p0_pages_during_maintenance=s.maintenance.p0_pages_during_maintenance,
+        )
 
     # ------------------------------------------------- acknowledge / resolve
     def acknowledge(
@@ -359,3 +394,17 @@ __all__ = [
     "Outbox",
     "emit_notice",
 ]
+
+
+def _transitions(before: dict[str, Incident], changed: Sequence[Incident]) -> dict[str, int]:
+    """How many incidents a cycle opened, escalated and resolved (for the watch line)."""
+    opened = escalated = resolved = 0
+    for inc in changed:
+        prev = before.get(inc.id)
+        if prev is None:
+            opened += 1
+        elif len(inc.escalations_done) > len(prev.escalations_done):
+            escalated += 1
+        if not inc.is_open and (prev is None or prev.is_open):
+            resolved += 1
+    return {"opened": opened, "escalated": escalated, "resolved": resolved}

@@ -25,7 +25,13 @@ from typing import Literal
 from kafkaops.core.model import Finding, Severity
 from kafkaops.incidents.alerts import AlertState, AlertStatus, ensure_utc
 from kafkaops.incidents.routing import DEFAULT_ROUTING, ChannelRef, RoutingConfig
-from kafkaops.incidents.windows import DEFAULT_WINDOWS, Window, active_windows, muted_by
+from kafkaops.incidents.windows import (
+    DEFAULT_WINDOWS,
+    Window,
+    active_windows,
+    muted_by,
+    muting_occurrence,
+)
 
 NotificationKind = Literal["firing", "resolved"]
 
@@ -151,3 +157,58 @@ def decide_notifications(
             entries[key] = updated
         out.extend(sends)
     return SentLedger(entries), out
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    """A firing alert that would page now but is held back by a window or silence.
+
+    Why a record of its own: a mute must never be silent.  The watch line, ``incidents show``,
+    the API and the dashboard all say "muted by window `daily` until 04:00Z — will be sent then
+    if still firing"; they read it from here.
+    """
+
+    key: str
+    cluster: str
+    severity: Severity
+    #: Channels that would be paged now (those already told are not waiting).
+    channels: tuple[ChannelRef, ...]
+    window: str
+    kind: str
+    until: datetime
+
+    def describe(self) -> str:
+        what = "silence" if self.kind == "silence" else "window"
+        return (
+            f"muted by {what} `{self.window}` until {self.until:%Y-%m-%d %H:%MZ} — will be sent "
+            "then if still firing"
+        )
+
+
+def pending_mutes(
+    ledger: SentLedger,
+    now: datetime,
+    alerts: Mapping[str, AlertState],
+    windows: Sequence[Window] = DEFAULT_WINDOWS,
+    *,
+    routing: RoutingConfig = DEFAULT_ROUTING,
+    p0_pages_during_maintenance: bool = True,
+) -> list[Mute]:
+    """The firing alerts :func:`decide_notifications` held back at ``now``, with the window."""
+    now = ensure_utc(now)
+    occs = active_windows(now, windows)
+    out: list[Mute] = []
+    for key, alert in sorted(alerts.items()):
+        if alert.status != AlertStatus.FIRING:
+            continue
+        occ = muting_occurrence(occs, alert, p0_pages_during_maintenance)
+        if occ is None:
+            continue
+        entry = ledger.entries.get(key)
+        told = entry.channels if entry else frozenset()
+        waiting = tuple(ch for ch in routing.channels_for(alert.severity) if ch not in told)
+        if waiting:
+            out.append(
+                Mute(key, alert.cluster, alert.severity, waiting, occ.name, occ.kind, occ.end)
+            )
+    return out

@@ -285,3 +285,16 @@ def is_muted(
 
 def muted_by(occs: Sequence[Occurrence], alert: AlertState, p0_pages: bool) -> bool:
     return any(_mutes(o, alert, p0_pages) for o in occs)
+
+
+def muting_occurrence(
+    occs: Sequence[Occurrence], alert: AlertState, p0_pages: bool
+) -> Occurrence | None:
+    """The window or silence that mutes ``alert`` the longest (None: not muted).
+
+    The longest, because "will be sent at 04:00Z" must name the moment the alert is really
+    unmuted: overlapping windows (daily 02–04 inside the first-Sunday 00–06) mute until the
+    last one ends.
+    """
+    muting = [o for o in occs if _mutes(o, alert, p0_pages)]
+    return max(muting, key=lambda o: o.end) if muting else None

@@ -24,6 +24,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,7 +32,8 @@ from typing import Any
 from kafkaops.collect.probe import ClusterProbe
 from kafkaops.core.clock import utc_now
 from kafkaops.core.errors import ClusterUnreachable
-from kafkaops.core.model import CheckStatus, ClusterSnapshot, HealthReport, Severity
+from kafkaops.core.model import CheckStatus, ClusterSnapshot, Finding, HealthReport, Severity
+from kafkaops.evaluate.findings import result
 from kafkaops.lag.status import GroupStatus
 from kafkaops.pipeline.health import (
     Target,
@@ -45,6 +47,8 @@ from kafkaops.store.history import HistoryStore
 
 log = logging.getLogger(__name__)
 
+#: Clusters evaluated at the same time in one cycle (each mostly waits on the network).
+MAX_PARALLEL_CLUSTERS = 8
 #: Name of the database lease that elects the one watcher allowed to page.
 LEASE_NAME = "kafkaops-watch"
 #: How often the leader applies history retention and prunes delivered notifications.
@@ -95,10 +99,22 @@ class ClusterOutcome:
     failures: int
     severity: Severity
     triggered: int
+    #: Notifications (firing/resolved) and incident actions (pages, acks, resolves) queued
+    #: in the outbox by this cycle.
     notifications: int
     actions: int
     duration_s: float
     error: str | None = None
+    opened: int = 0
+    escalated: int = 0
+    resolved: int = 0
+    #: Firing alerts held back by a maintenance window or silence, each described in words
+    #: ("muted by window `daily` until 2026-12-01 04:00Z — will be sent then if still firing").
+    muted: tuple[str, ...] = ()
+
+    @property
+    def queued(self) -> int:
+        return self.notifications + self.actions
 
 
 @dataclass(frozen=True)
@@ -166,10 +182,8 @@ class Watcher:
         or third depending on how long the collections happened to take.
         """
         now = now or self.clock()
-        outcomes = []
         leader = self.is_leader(now)
-        for name in sorted(self.states):
-            outcomes.append(self._cluster_cycle(self.states[name], leader, now))
+        outcomes = self._all_clusters(leader, now)
         self.leader = leader
         report = self.deliver()
         if leader:
@@ -218,12 +232,59 @@ class Watcher:
             log.warning("delivery of %s: %s", key, reason)
         return report
 
+    def _all_clusters(self, leader: bool, now: datetime) -> list[ClusterOutcome]:
+        """Every cluster's cycle, concurrently and each isolated from the others.
+
+        Why: walking clusters in turn let one slow cluster (a 30 s metadata timeout) delay
+        every later cluster's page, and one exception skip them all.  Each cluster now runs in
+        its own thread (they spend their time waiting on the network), and whatever one raises
+        becomes that cluster's outcome, never another's.
+        """
+        names = sorted(self.states)
+        if len(names) <= 1:
+            return [self._isolated_cycle(self.states[n], leader, now) for n in names]
+        workers = min(len(names), MAX_PARALLEL_CLUSTERS)
+        with ThreadPoolExecutor(workers, thread_name_prefix="kafkaops-cluster") as pool:
+            futures = [
+                pool.submit(self._isolated_cycle, self.states[n], leader, now) for n in names
+            ]
+            return [f.result() for f in futures]
+
+    def _isolated_cycle(self, state: ClusterState, leader: bool, now: datetime) -> ClusterOutcome:
+        started = time.monotonic()
+        try:
+            return self._cluster_cycle(state, leader, now)
+        except Exception as exc:  # one cluster's bug or store hiccup must not blind the others
+            reason = f"{type(exc).__name__}: {exc}"
+            log.error("cycle of cluster %s failed: %s", state.target.name, reason)
+            log.debug("cluster cycle failure", exc_info=True)
+            state.last_error = reason
+            return ClusterOutcome(
+                cluster=state.target.name,
+                reachable=state.failures == 0,
+                failures=state.failures,
+                severity=Severity.P1,
+                triggered=1,
+                notifications=0,
+                actions=0,
+                duration_s=time.monotonic() - started,
+                error=reason,
+            )
+
     def _cluster_cycle(self, state: ClusterState, leader: bool, now: datetime) -> ClusterOutcome:
         started = time.monotonic()
         target = state.target
         report: HealthReport | None
         try:
-            snapshot = take_snapshot(target, state.current_probe())
+            try:
+                snapshot = take_snapshot(target, state.current_probe())
+            except ClusterUnreachable:
+                raise
+            except Exception as exc:
+                # Not "unreachable" (that has its own N-cycle rule): kafkaops itself failed to
+                # collect or evaluate.  The cluster's other alerts are held as they were and a
+                # P1 "blind spot" finding is added, so the failure pages like any other.
+                return self._evaluation_failed(state, leader, now, exc, started)
         except ClusterUnreachable as exc:
             state.failures += 1
             state.last_error = str(exc)
@@ -244,27 +305,65 @@ class Watcher:
                 snapshot, statuses = snapshot, None
             state.last_snapshot = snapshot
             state.last_statuses = (snapshot, statuses) if statuses is not None else None
-            report = report_for(target, snapshot, statuses)
+            try:
+                report = report_for(target, snapshot, statuses)
+            except Exception as exc:
+                return self._evaluation_failed(state, leader, now, exc, started)
         if report is not None:
             state.last_report = report
-        notifications = actions = 0
-        if leader and report is not None:
-            result = self.engine.cycle(target.name, report.checks, now)
-            notifications, actions = len(result.notifications), len(result.actions)
-        triggered = (
-            sum(1 for f in report.checks if f.status == CheckStatus.TRIGGERED) if report else 0
-        )
+        return self._judge(state, leader, now, report, started)
+
+    def _judge(
+        self,
+        state: ClusterState,
+        leader: bool,
+        now: datetime,
+        report: HealthReport | None,
+        started: float,
+        extra: Sequence[Finding] = (),
+    ) -> ClusterOutcome:
+        """Run the incident engine on ``report`` (leader only) and describe what happened."""
+        checks = (*(report.checks if report else ()), *extra)
+        result = None
+        if leader and (report is not None or extra):
+            result = self.engine.cycle(state.target.name, checks, now)
+        triggered = sum(1 for f in checks if f.status == CheckStatus.TRIGGERED)
+        severity = Severity.worst([f.severity for f in checks if f.status == CheckStatus.TRIGGERED])
         return ClusterOutcome(
-            cluster=target.name,
+            cluster=state.target.name,
             reachable=state.failures == 0,
             failures=state.failures,
-            severity=report.severity if report else Severity.OK,
+            severity=severity,
             triggered=triggered,
-            notifications=notifications,
-            actions=actions,
+            notifications=len(result.notifications) if result else 0,
+            actions=len(result.actions) if result else 0,
             duration_s=time.monotonic() - started,
             error=state.last_error,
+            opened=result.opened if result else 0,
+            escalated=result.escalated if result else 0,
+            resolved=result.resolved if result else 0,
+            muted=tuple(m.describe() for m in result.mutes) if result else (),
         )
+
+    def _evaluation_failed(
+        self, state: ClusterState, leader: bool, now: datetime, exc: Exception, started: float
+    ) -> ClusterOutcome:
+        reason = f"{type(exc).__name__}: {exc}"
+        log.error("cluster %s: collection or evaluation failed: %s", state.target.name, reason)
+        log.debug("evaluation failure", exc_info=True)
+        state.last_error = reason
+        held = state.last_report
+        held_checks = [f for f in (held.checks if held else ()) if f.rule != "watch_cycle_failed"]
+        blind = result(
+            "watch_cycle_failed",
+            Severity.P1,
+            True,
+            1,
+            0,
+            evidence=(reason[:300],),
+            source="kafkaops",
+        )
+        return self._judge(state, leader, now, None, started, extra=(*held_checks, blind))
 
     # ------------------------------------------------------------------ the loop
     def run(

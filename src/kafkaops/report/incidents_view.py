@@ -6,10 +6,12 @@ script and a dashboard read the same fields: times in UTC ISO-8601 (``…Z``), a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from kafkaops.incidents.incident import Incident, IncidentAction
+from kafkaops.incidents.ledger import Mute
 from kafkaops.incidents.windows import Occurrence
 
 
@@ -38,13 +40,31 @@ def age(when: datetime, now: datetime) -> str:
     return f"{span(delta)} ago" if delta >= 0 else f"in {span(delta)}"
 
 
-def incident_dict(inc: Incident, now: datetime, *, audit: bool = True) -> dict[str, Any]:
-    """JSON view of an incident: stored fields plus severity, age and the audit trail."""
+def mute_dict(m: Mute) -> dict[str, Any]:
+    """A held-back page, in the words every face shows (and its parts, for scripts)."""
+    return {
+        "alert": m.key,
+        "severity": m.severity.value,
+        "channels": [str(c) for c in m.channels],
+        "window": m.window,
+        "kind": m.kind,
+        "until": iso(m.until),
+        "text": m.describe(),
+    }
+
+
+def incident_dict(
+    inc: Incident, now: datetime, *, audit: bool = True, mutes: Sequence[Mute] = ()
+) -> dict[str, Any]:
+    """JSON view of an incident: stored fields plus severity, age, the audit trail, and the
+    pages its alerts are waiting to send because a window or silence mutes them."""
     from kafkaops.incidents.store import incident_to_json
 
     data = incident_to_json(inc)
     data["age_s"] = round((now - inc.opened_at).total_seconds(), 3)
     data["firing"] = list(inc.firing_keys)
+    keys = {m.key for m in inc.members}
+    data["muted"] = [mute_dict(m) for m in mutes if m.key in keys] if inc.is_open else []
     if audit:
         data["audit"] = [
             {

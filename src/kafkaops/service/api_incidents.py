@@ -9,6 +9,7 @@ The JSON is the CLI's ``--json`` (:func:`kafkaops.report.incidents_view.incident
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 
 from kafkaops.core.clock import utc_now
 from kafkaops.incidents.incident import IncidentTransitionError
+from kafkaops.incidents.ledger import Mute
 from kafkaops.report.incidents_view import action_dict, incident_dict, occurrence_dict
 from kafkaops.service import schemas as s
 from kafkaops.service.api import ERRORS, Reader
@@ -56,7 +58,8 @@ def list_incidents(
         found = sorted(found, key=lambda i: (i.opened_at, i.id), reverse=True)[:limit]
     else:
         found = store.list_incidents(status.value, cluster, limit)
-    return [incident_dict(i, now, audit=False) for i in found]
+    mutes = _mutes(state, {i.cluster for i in found if i.is_open}, now)
+    return [incident_dict(i, now, audit=False, mutes=mutes) for i in found]
 
 
 @router.get("/api/incidents/{incident_id}", response_model=s.IncidentOut, tags=["incidents"])
@@ -65,7 +68,10 @@ def show_incident(incident_id: IncidentId, state: Reader) -> Any:
     inc = state.runtime.incidents.get_incident(incident_id)
     if inc is None:
         raise ApiError(404, f"no incident {incident_id!r}")
-    return incident_dict(inc, utc_now())
+    now = utc_now()
+    return incident_dict(
+        inc, now, mutes=_mutes(state, {inc.cluster} if inc.is_open else set(), now)
+    )
 
 
 def _transition(
@@ -148,3 +154,11 @@ def jobs(
     if sched is None:
         return {"next_runs": {}, "runs": []}
     return {"next_runs": sched.next_runs(), "runs": sched.store.recent(job, limit)}
+
+
+def _mutes(state: ServiceState, clusters: set[str], now: datetime) -> list[Mute]:
+    """Pages the engine holds back right now for ``clusters`` (never silent: shown)."""
+    engine = state.runtime.engine
+    if engine is None:
+        return []
+    return [m for c in sorted(clusters) for m in engine.mutes(c, now)]

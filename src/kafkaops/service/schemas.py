@@ -272,6 +272,16 @@ class AuditOut(_Out):
     detail: str
 
 
+class MuteOut(_Out):
+    alert: str
+    severity: str
+    channels: list[str]
+    window: str
+    kind: str
+    until: str | None
+    text: str
+
+
 class IncidentOut(_Out):
     """``kafkaops incidents show --json``."""
 
@@ -293,6 +303,8 @@ class IncidentOut(_Out):
     acknowledged_by: str | None
     resolved_at: str | None
     resolved_by: str | None
+    #: Pages held back by a maintenance window or silence ("muted by window `daily` until …").
+    muted: list[MuteOut] = []
     audit: list[AuditOut] | None = None
 
 

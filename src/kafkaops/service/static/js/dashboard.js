@@ -432,7 +432,9 @@ function renderIncidents(force = false) {
     h('td', {}, h('span', { class: `sev ${sevClass(inc.severity)}` }, inc.severity)),
     h('td', {}, h('div', { class: 'incident-title' }, incidentTitle(inc)),
       h('div', { class: 'incident-id' }, multiCluster && !inc.id.startsWith(`${inc.cluster}-`) ? `${inc.cluster} · ${inc.id}` : inc.id)),
-    h('td', {}, h('span', { class: `status status-${inc.status}` }, inc.status), statusSub),
+    h('td', {}, h('span', { class: `status status-${inc.status}` }, inc.status), statusSub,
+      ...(inc.muted || []).map((m) => h('div', { class: 'muted-note', title: m.text, dataset: { window: m.window } },
+        `muted by ${m.kind === 'silence' ? 'silence' : 'window'} ${m.window} until ${m.until}`))),
     h('td', { class: 'nowrap' }, when(inc.opened_at, 'stack')),
     actions));
     const err = app.rowErrors.get(inc.id);
