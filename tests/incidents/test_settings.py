@@ -133,3 +133,26 @@ def test_the_repository_example_documents_the_same_section() -> None:
     end = text.index("\n# ---", start)
     packaged = EXAMPLE_PATH.read_text()
     assert text[start:end].rstrip() == packaged[packaged.index("incidents:\n") :].rstrip()
+
+
+@pytest.mark.parametrize(
+    ("rule", "why"),
+    [
+        ("RRULE:FREQ=SECONDLY", "FREQ=SECONDLY"),
+        ("RRULE:FREQ=MINUTELY;INTERVAL=5", "FREQ=MINUTELY"),
+        ("RRULE:FREQ=HOURLY", "FREQ=HOURLY"),
+        ("RRULE:FREQ=DAILY;BYHOUR=2;BYMINUTE=0,10,20", "less than an hour apart"),
+        ("RRULE:FREQ=FORTNIGHTLY", "not an RFC 5545 rule"),
+        ("garbage", "not an RFC 5545 rule"),
+    ],
+)
+def test_window_rules_that_would_freeze_the_loop_are_refused_with_the_reason(
+    rule: str, why: str
+) -> None:
+    """Issue 10, item 6: FREQ=SECONDLY passed config-check and froze `watch` for > 60 s."""
+    with pytest.raises(ValidationError) as err:
+        IncidentSettings.model_validate(
+            {"maintenance": {"windows": [{"name": "w", "rrule": rule, "duration": "1h"}]}}
+        )
+    text = str(err.value)
+    assert why in text and "unpack" not in text

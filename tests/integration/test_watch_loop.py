@@ -152,7 +152,8 @@ def test_one_broken_cluster_does_not_blind_the_others(bootstrap, tmp_path):
                            "alerts": {"for_s": {"p0": 0, "p1": 0, "p2": 0}}},
              "channels": {"webhooks": {"ops": {"url": f"{hook.url}/hook"}}, "timeout": "5s"},
              # Any used disk is "critical": the healthy sandbox yields a P1 to page.
-             "thresholds": {"critical": {"disk_usage": "0.01%"}, "warning": {"disk_usage": "0.001%"}}}
+             "thresholds": {"critical": {"disk_usage": "0.01%"},
+                            "warning": {"disk_usage": "0.001%"}}}
         )  # fmt: skip
         runtime = open_runtime(cfg, f"sqlite:///{tmp_path / 'watch.db'}")
         options = CollectOptions(connect_timeout_ms=5000, request_timeout_ms=10000,

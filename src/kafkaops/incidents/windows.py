@@ -114,12 +114,49 @@ def to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+#: dateutil's frequency constants, slowest first; maintenance windows repeat at most daily.
+_FREQ_NAMES = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY")
+_MAX_FREQ = 3  # DAILY
+#: Occurrences closer than this are refused (BYHOUR=0,1,…,23 on a DAILY rule is hourly).
+_MIN_GAP = timedelta(hours=1)
+
+
 @functools.lru_cache(maxsize=256)
 def _parse_rule(text: str, dtstart: datetime) -> RRule:
-    # cache=True: occurrences are remembered, so per-cycle lookups do not re-iterate from dtstart.
-    parsed = rrulestr(text, dtstart=dtstart, cache=True)
+    """Parse and bound an RFC 5545 rule.
+
+    Why bounded: ``FREQ=SECONDLY`` passed the config check and then froze the watch loop (every
+    cycle enumerated occurrences since 2025, one per second).  Windows repeat at most daily, and
+    no two occurrences are less than an hour apart; anything else is refused with the reason.
+    """
+    try:
+        # cache=True: occurrences are remembered, so per-cycle lookups do not re-iterate.
+        parsed = rrulestr(text, dtstart=dtstart, cache=True)
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+        why = str(exc)
+        if not why or "unpack" in why:  # dateutil's own words for a part without "="
+            why = "expected NAME=VALUE parts separated by ';'"
+        raise ValueError(
+            f"{text!r} is not an RFC 5545 rule ({why}); e.g. "
+            "RRULE:FREQ=DAILY;BYHOUR=2;BYMINUTE=0;BYSECOND=0"
+        ) from None
     if not isinstance(parsed, RRule):
         raise ValueError("give a single RRULE (no RDATE/EXDATE sets)")
+    freq = parsed._freq  # dateutil keeps it private; the value is RFC 5545's FREQ
+    if freq > _MAX_FREQ:
+        raise ValueError(
+            f"FREQ={_FREQ_NAMES[freq]} would open a window every "
+            f"{_FREQ_NAMES[freq].removesuffix('LY').lower()}; maintenance windows repeat at "
+            "most daily (use FREQ=DAILY, WEEKLY, MONTHLY or YEARLY)"
+        )
+    first = list(itertools.islice(iter(parsed), 25))
+    for a, b in itertools.pairwise(first):
+        if b - a < _MIN_GAP:
+            raise ValueError(
+                f"occurrences {a:%Y-%m-%dT%H:%M:%SZ} and {b:%H:%M:%SZ} are less than an hour "
+                "apart; maintenance windows repeat at most hourly within a day (check BYHOUR/"
+                "BYMINUTE/BYSECOND)"
+            )
     return parsed
 
 
