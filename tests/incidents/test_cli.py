@@ -262,3 +262,20 @@ def test_incidents_show_and_list_say_what_is_muted_and_until_when(
     assert muted["window"] == "daily" and muted["until"] == "2026-12-01T04:00:00Z"
     code, out, _ = run(store_url, "incidents", "list")
     assert code == 0 and "not paged yet" in out and "04:00Z" in out
+
+
+def test_incidents_list_reads_well_at_80_columns(
+    store_url: str, clock: list[datetime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10, item 3: ids, statuses and severities stay whole ("statu/s" was folded)."""
+    from rich.console import Console
+
+    inc_id = seed(store_url)
+    clock[0] = at(minutes=5)
+    monkeypatch.setattr(cli, "out", Console(width=80))
+    code, out, _ = run(store_url, "incidents", "list")
+    assert code == 0
+    lines = out.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    (row,) = [line for line in lines if inc_id in line]
+    assert " P1 " in row and " open " in row

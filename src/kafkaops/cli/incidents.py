@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -107,16 +108,20 @@ def open_engine(config: Path | None, store_url: str | None) -> Iterator[Incident
 # --- formatting --------------------------------------------------------------------------------
 
 
-def make_table(*columns: str, title: str | None = None, whole: int = 0) -> Table:
+def make_table(
+    *columns: str, title: str | None = None, whole: int = 0, keep: Sequence[str] = ()
+) -> Table:
     """A table whose cells fold instead of being cut with "…": ids and times must stay whole.
 
     The first column is kept on one line at least ``whole`` characters wide, so an incident id
-    can be copied from a narrow terminal.
+    can be copied from a narrow terminal; columns named in ``keep`` never wrap either.
     """
-    table = Table(title=title)
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     for i, name in enumerate(columns):
         if i == 0 and whole:
             table.add_column(name, no_wrap=True, min_width=whole)
+        elif name in keep:
+            table.add_column(name, no_wrap=True)
         else:
             table.add_column(name, overflow="fold")
     return table
@@ -181,29 +186,27 @@ def incidents_list(
     if not found:
         out.print("no incidents", markup=False)
         return
-    table = make_table(
-        "id",
-        "cluster",
-        "status",
-        "sev",
-        "opened (UTC)",
-        "age",
-        "alerts",
-        "owner",
-        whole=max(len(i.id) for i in found),
-    )
+    # Wide terminals get every column; at 80 columns the opening time and the cluster (the
+    # id starts with it) give way, so ids, statuses and severities stay whole.
+    wide = out.width >= 110
+    columns = ["id", "sev", "status", "age", "firing", "owner"]
+    if wide:
+        columns[1:1] = ["cluster"]
+        columns.insert(4, "opened (UTC)")
+    table = make_table(*columns, whole=max(len(i.id) for i in found), keep=("sev", "status"))
     for i in found:
         owner = i.acknowledged_by or i.resolved_by
-        table.add_row(
-            i.id,
-            i.cluster,
-            i.status.value,
-            i.severity.value,
-            _iso(i.opened_at),
-            age(i.opened_at, now),
-            f"{len(i.firing_keys)}/{len(i.members)} firing",
-            _text(owner),
-        )
+        row = {
+            "id": i.id,
+            "cluster": i.cluster,
+            "sev": i.severity.value,
+            "status": i.status.value,
+            "opened (UTC)": _iso(i.opened_at),
+            "age": age(i.opened_at, now),
+            "firing": f"{len(i.firing_keys)}/{len(i.members)}",
+            "owner": _text(owner),
+        }
+        table.add_row(*(row[c] for c in columns))
     out.print(table)
     # Under the table, not in it: a mute's explanation is long and must stay whole at 80 columns.
     for i in found:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
@@ -93,22 +94,32 @@ def render_health(report: HealthReport, console: Console) -> None:
     console.print(Panel("\n".join(lines), title="kafkaops health", expand=False))
 
     if report.findings:
-        table = Table(title="Findings", show_lines=True)
-        for col in ("sev", "rule", "subject", "value", "threshold", "evidence"):
-            table.add_column(col, overflow="fold")
+        # Evidence goes under the table, not in a column: at 80 columns a sixth column left it
+        # 15 characters wide and folded statuses and names ("sandb/ox").  Severity, value and
+        # threshold never wrap; the title and subject fold only if they must.
+        table = Table(title="Findings", box=box.SIMPLE_HEAD, pad_edge=False)
+        table.add_column("sev", no_wrap=True)
+        table.add_column("finding", overflow="fold", ratio=3)
+        table.add_column("subject", overflow="fold", ratio=2)
+        table.add_column("value", no_wrap=True, justify="right")
+        table.add_column("threshold", no_wrap=True, justify="right")
         for f in report.findings:
-            evidence = "\n".join(f.evidence[:8])
-            if len(f.evidence) > 8:
-                evidence += f"\n… {len(f.evidence) - 8} more (see --json)"
             table.add_row(
                 f"[{SEVERITY_STYLE[f.severity]}]{f.severity.value}[/]",
                 f.title,
                 f.subject,
                 _fmt_value(f.value, f.unit),
                 _fmt_value(f.threshold, f.unit),
-                evidence,
             )
         console.print(table)
+        for f in report.findings:
+            if not f.evidence:
+                continue
+            console.print(f"[bold]{f.title}[/] ({f.subject}):", highlight=False)
+            for line in f.evidence[:8]:
+                console.print(f"  {line}", markup=False, highlight=False)
+            if len(f.evidence) > 8:
+                console.print(f"  … {len(f.evidence) - 8} more (see --json)", markup=False)
         worst = report.findings[0]
         if worst.response:
             steps = "\n".join(f"{i}. {step}" for i, step in enumerate(worst.response, 1))
@@ -133,7 +144,8 @@ def _checks_table(report: HealthReport) -> Table:
     """
     table = Table(title="Runbook checks", box=None, pad_edge=False)
     table.add_column("rule", no_wrap=True)
-    for col in ("status", "worst value", "threshold", "source"):
+    table.add_column("status", no_wrap=True)
+    for col in ("worst value", "threshold", "source"):
         table.add_column(col, overflow="fold")
     by_rule: dict[str, list[Finding]] = {}
     for c in report.checks:
