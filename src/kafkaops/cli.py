@@ -66,6 +66,10 @@ def _register_subcommands(argv: list[str]) -> None:
         from kafkaops.cli_serve import register
 
         register(app)
+    if first in (None, "capacity"):
+        from kafkaops.cli_capacity import capacity_app
+
+        app.add_typer(capacity_app, name="capacity")
     if first not in (None, "incidents", "maintenance", "outbox"):
         return
     from kafkaops.cli_incidents import incidents_app, maintenance_app

@@ -38,6 +38,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from kafkaops.capacity.settings import CapacitySettings
 from kafkaops.collect.settings import MetricsSettings
 from kafkaops.errors import ConfigError
 from kafkaops.incidents.settings import IncidentSettings
@@ -509,6 +510,8 @@ class Config(_Model):
     #: Where notifications go: PagerDuty, Slack, e-mail, SNS, webhook, Alertmanager.
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    #: Capacity forecasts and recommendations (thresholds, MSK limits, the runbook's steps).
+    capacity: CapacitySettings = Field(default_factory=CapacitySettings)
 
     _source: str | None = PrivateAttr(default=None)
 
