@@ -125,7 +125,7 @@ def storage_plan(
             notes=tuple(notes),
         )
     sizes = (
-        list(range(current_gib + step, target, step)) + [target]
+        [*range(current_gib + step, target, step), target]
         if settings.one_step_per_change
         else [target]
     )
