@@ -177,7 +177,7 @@ def render(report: CapacityReport) -> None:
     for d in report.disks:
         used = "-" if d.used_bytes is None else format_bytes(d.used_bytes)
         if d.capacity_bytes:
-            used += f" / {format_bytes(d.capacity_bytes)} ({d.used_percent:.0f}%)"
+            used = f"{d.used_percent:.0f}% of {format_bytes(d.capacity_bytes)}"
         name = f"{d.broker} {d.log_dir}"
         if d.fit is None:
             why = str(d.not_enough) if d.not_enough else "-"

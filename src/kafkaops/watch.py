@@ -238,7 +238,14 @@ class Watcher:
             state.last_report = report
         notifications = actions = 0
         if leader and report is not None:
-            result = self.engine.cycle(target.name, report.checks, now)
+            checks = report.checks
+            if report.reachable and state.last_snapshot is not None and state.failures == 0:
+                from kafkaops.capacity.watch_hook import capacity_cycle
+
+                checks = (*checks, *capacity_cycle(
+                    target.store_url, target.config.capacity, state.last_snapshot
+                ))  # fmt: skip
+            result = self.engine.cycle(target.name, checks, now)
             notifications, actions = len(result.notifications), len(result.actions)
         triggered = (
             sum(1 for f in report.checks if f.status == CheckStatus.TRIGGERED) if report else 0

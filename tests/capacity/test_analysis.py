@@ -103,15 +103,28 @@ def test_storage_plan_steps_cooldown_and_exact_command(tmp_path) -> None:
 def test_retention_steady_state_caps_the_forecast(tmp_path) -> None:
     store = CapacityStore(f"sqlite:///{tmp_path / 'h.db'}")
     try:
-        # Growing 10 GiB/day, but every topic has a 1-hour retention: the steady state (bytes
-        # in × 1 h × RF) is tiny, so the disk is not forecast to fill.
+        # Growing 10 GiB/day towards a retention plateau: bytes in (derived from the offsets,
+        # ≈ 0.35 MB/s) × 25 days × RF 3 ≈ 2,110 GiB across the cluster, ≈ 703 GiB a broker —
+        # above today's 605 GiB, below the 800 GiB warning line: never warned, never full.
         _grow(store, 20, {1: 10.0, 2: 10.0, 3: 10.0}, {1: 400.0, 2: 400.0, 3: 400.0},
-              retention_ms=3_600_000)  # fmt: skip
+              retention_ms=25 * 86_400_000)  # fmt: skip
         report = analyse(store, "c1", CapacitySettings(), now=NOW)
         assert report.steady_state["bounded"] is True
         d1 = report.disks[0]
         assert d1.steady_state_bytes is not None
+        assert 650 * GiB < d1.steady_state_bytes < 760 * GiB
+        assert d1.crossings["warning"].days is None
         assert d1.crossings["full"].days is None
+        assert d1.projection(90)[-1][1] == pytest.approx(d1.steady_state_bytes)
+        # The same growth with a 1-hour retention: a steady state far below today's usage
+        # contradicts the trend, so it is reported and not applied.
+        store2 = CapacityStore(f"sqlite:///{tmp_path / 'h2.db'}")
+        _grow(store2, 20, {1: 10.0, 2: 10.0, 3: 10.0}, {1: 400.0, 2: 400.0, 3: 400.0},
+              retention_ms=3_600_000)  # fmt: skip
+        other = analyse(store2, "c1", CapacitySettings(), now=NOW).disks[0]
+        assert other.note and "not applied" in other.note
+        assert other.crossings["full"].days is not None
+        store2.close()
     finally:
         store.close()
 

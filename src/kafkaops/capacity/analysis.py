@@ -262,13 +262,20 @@ def analyse(
             capacity = volume
             overhead = 0.0
         disk = DiskForecast(broker, path, basis, hist[-1][3] if hist else None, capacity, hist)
+        cap = None
         if steady["bounded"] and kafka_total > 0:
             share = kafka_now.get(subject, 0.0) / kafka_total
             disk.steady_state_bytes = steady["bytes"] * share + overhead
-        fit = fit_trend(
-            [Point(day, mx) for day, _, _, mx in hist],
-            cap=disk.steady_state_bytes,
-        )
+            # A steady state below today's peak contradicts the growth just observed (traffic
+            # measured over too short a window, or it changed): report it, do not apply it.
+            if hist and disk.steady_state_bytes >= hist[-1][3]:
+                cap = disk.steady_state_bytes
+            else:
+                disk.note = (
+                    "retention steady state below current usage: traffic estimate not "
+                    "consistent with the trend, not applied"
+                )
+        fit = fit_trend([Point(day, mx) for day, _, _, mx in hist], cap=cap)
         if isinstance(fit, NotEnoughHistory):
             disk.not_enough = fit
         else:
@@ -346,7 +353,7 @@ def analyse(
         az,
         max_partitions=max((b.partitions or 0 for b in brokers), default=None),
         limit=limit,
-        max_cpu=max((b.cpu_percent for b in brokers if b.cpu_percent is not None), default=None),
+        max_cpu=_week_cpu(store, cluster, now),
         max_network=None,
         settings=settings,
         arn=settings.msk.cluster_arn,
@@ -369,6 +376,18 @@ def analyse(
     return CapacityReport(
         cluster, now, horizon, settings, disks, brokers, limit, steady, recs, notes
     )
+
+
+def _week_cpu(store: CapacityStore, cluster: str, now: datetime) -> float | None:
+    """The busiest broker's mean CPU over the last 7 days (one busy sample is no reason to
+    buy brokers)."""
+    today = int(now.timestamp() * 1000) // DAY_MS
+    means = []
+    for days in store.daily(cluster, "broker", "cpu_percent", since_day=today - 7).values():
+        vals = [d.mean for d in days if d.mean is not None]
+        if vals:
+            means.append(sum(vals) / len(vals))
+    return max(means) if means else None
 
 
 def _int(v: Any) -> int | None:
