@@ -303,3 +303,65 @@ def backfill(
     )
     for e in result.errors:
         out.print(f"warning: {e}")
+
+
+review_app = typer.Typer(
+    help="The runbook's reviews.  'weekly': 7-day trends (disk per broker, throughput, producer "
+    "error rate, time lag of the top groups), the week's incidents with time to acknowledge "
+    "and resolve, capacity and recommendations, what changed since the week before.\n\n"
+    "Examples:\n\n"
+    "  kafkaops review weekly                           # last full week, Markdown\n\n"
+    "  kafkaops review weekly --week 2026-W48 --html review.html\n\n"
+    "  kafkaops review weekly -c kafkaops.yaml --cluster prod --json",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+@review_app.command("weekly")
+def weekly(
+    config: ConfigOpt = None,
+    cluster: ClusterOpt = None,
+    store_url: StoreOpt = None,
+    week: Annotated[
+        str | None, typer.Option("--week", help="ISO week, e.g. 2026-W48 (default: last week).")
+    ] = None,
+    html_file: Annotated[
+        Path | None, typer.Option("--html", help="Write the HTML report (inline SVG charts).")
+    ] = None,
+    as_json: JsonFlag = False,
+    sandbox_dir: DirOpt = None,
+) -> None:
+    """The weekly review as Markdown (for chat), JSON, and an HTML report with charts."""
+    from kafkaops.capacity.review import build_review, parse_week, to_html, to_markdown
+    from kafkaops.cli_incidents import utcnow
+
+    try:
+        start, end = parse_week(week, utcnow())
+    except ValueError as exc:
+        fail(f"--week: {exc}")
+    target = _target(config, cluster, sandbox_dir)
+    url = store_url or target.store_url
+    with _store(target, url) as store:
+        review = build_review(
+            store,
+            target.name,
+            target.config.capacity,
+            start=start,
+            end=end,
+            history_url=url,
+            incidents_url=url,
+        )
+    if html_file is not None:
+        try:
+            html_file.write_text(to_html(review), encoding="utf-8")
+        except OSError as exc:
+            fail(f"--html {html_file}: {exc.strerror or exc}")
+    if as_json:
+        data = review.to_dict()
+        data["html"] = str(html_file) if html_file else None
+        emit_json(data)
+    else:
+        out.print(to_markdown(review), markup=False, highlight=False)
+        if html_file is not None:
+            out.print(f"HTML report: {html_file}")
