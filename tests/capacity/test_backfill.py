@@ -107,3 +107,39 @@ def test_backfill_needs_a_cluster_name(tmp_path) -> None:
             backfill_cloudwatch(store, "prod", CapacitySettings())
     finally:
         store.close()
+
+
+def test_weekly_cost_from_cost_explorer(aws: str) -> None:
+    from kafkaops.capacity.cost import weekly_cost
+
+    def day(d: str, groups: list[tuple[str, str]]) -> dict:
+        return {
+            "TimePeriod": {"Start": d, "End": d},
+            "Total": {},
+            "Groups": [
+                {"Keys": [k], "Metrics": {"UnblendedCost": {"Amount": a, "Unit": "USD"}}}
+                for k, a in groups
+            ],
+            "Estimated": False,
+        }
+
+    results = {
+        "results": [
+            {
+                "ResultsByTime": [
+                    day("2026-03-02", [("cluster$prod", "10.5"), ("cluster$dev", "1.25")]),
+                    day("2026-03-03", [("cluster$prod", "11.5"), ("cluster$", "0.5")]),
+                ]
+            }
+        ]
+    }
+    httpx.post(f"{aws}/moto-api/static/ce/cost-and-usage-results", json=results,
+               timeout=10).raise_for_status()  # fmt: skip
+    settings = CapacitySettings(cost_tag="cluster", msk={"endpoint_url": aws})
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    cost = weekly_cost(settings, start, start + timedelta(days=7))
+    assert cost is not None and cost.errors == []
+    assert cost.totals == {"prod": 22.0, "dev": 1.25, "(untagged)": 0.5}
+    assert cost.unit == "USD"
+    assert cost.daily["prod"] == [("2026-03-02", 10.5), ("2026-03-03", 11.5)]
+    assert weekly_cost(CapacitySettings(), start, start) is None

@@ -12,8 +12,9 @@ Sources, all already recorded by the watch loop:
 The runbook's script reads CloudWatch averages per day (``--statistics Average``), which hides
 the saw-tooth peaks that fill disks; here disk is the daily *max*.  Its ``ProducerRequestErrors``
 metric does not exist in ``AWS/Kafka`` (see :mod:`kafkaops.collect.cloudwatch`); the error rate
-here is failed ÷ total produce requests from the metrics source.  Cost (AWS Cost Explorer) is
-not part of this module yet.
+here is failed ÷ total produce requests from the metrics source.  Cost comes from AWS Cost
+Explorer grouped by a cluster tag (:mod:`kafkaops.capacity.cost`) when ``capacity.cost_tag``
+is set.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class WeeklyReview:
     incidents: list[dict[str, Any]]
     capacity: CapacityReport
     changes: list[str]
+    cost: Any = None  # kafkaops.capacity.cost.WeeklyCost | None
 
     @property
     def week(self) -> str:
@@ -107,7 +109,9 @@ class WeeklyReview:
             "incident_summary": self.incident_summary(),
             "capacity": self.capacity.to_dict(),
             "changes_since_last_week": self.changes,
-            "cost": {"status": "not collected (Cost Explorer is not wired in yet)"},
+            "cost": self.cost.to_dict()
+            if self.cost is not None
+            else {"status": "not configured (capacity.cost_tag)"},
         }
 
 
@@ -252,9 +256,13 @@ def build_review(
     end: datetime,
     history_url: str | None = None,
     incidents_url: str | None = None,
+    cost_client: Any | None = None,
 ) -> WeeklyReview:
+    from kafkaops.capacity.cost import weekly_cost
+
     a, b = int(start.timestamp()) // 86400, int(end.timestamp()) // 86400
     store.rollup(cluster)
+    cost = weekly_cost(settings, start, end, client=cost_client)
     return WeeklyReview(
         cluster=cluster,
         start=start,
@@ -266,6 +274,7 @@ def build_review(
         incidents=_incidents(incidents_url, cluster, start, end),
         capacity=analyse(store, cluster, settings, now=min(end, datetime.now(UTC))),
         changes=_changes(store, cluster, a, b),
+        cost=cost,
     )
 
 
@@ -317,6 +326,7 @@ def to_markdown(r: WeeklyReview) -> str:
         lines.append(f"• Lag {g}: max {max(v for _, v in pts) / 1000:.0f} s")
     for c in r.changes:
         lines.append(f"• Changed: {c}")
+    lines.append(f"• Cost: {_cost_line(r)}")
     return "\n".join(lines) + "\n"
 
 
@@ -423,9 +433,25 @@ acknowledge {_dur(inc["median_time_to_ack_s"])} · to resolve
 <table><tr><th>broker</th><th>used</th><th>full</th></tr>{disks}</table>
 <h3>Recommendations</h3><ul>{recs}</ul>
 <h2>What changed since last week</h2><ul>{changes}</ul>
-<h2>Cost</h2><p>Not collected: Cost Explorer is not wired in yet.</p>
+<h2>Cost</h2><p>{e(_cost_line(r))}</p>
 </body></html>
 """
+
+
+def _cost_line(r: WeeklyReview) -> str:
+    c = r.cost
+    if c is None:
+        return "not configured (set capacity.cost_tag to the clusters' cost-allocation tag)"
+    if c.errors:
+        return "Cost Explorer failed: " + c.errors[0]
+    mine = c.totals.get(r.cluster)
+    others = ", ".join(f"{k} {v:.2f}" for k, v in sorted(c.totals.items()) if k != r.cluster)
+    head = (
+        f"{r.cluster}: {mine:.2f} {c.unit or ''} this week"
+        if mine is not None
+        else (f"no MSK cost tagged {c.tag}={r.cluster}")
+    )
+    return head + (f" (other clusters: {others})" if others else "")
 
 
 def _pct(v: float | None) -> str:

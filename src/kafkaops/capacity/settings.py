@@ -61,3 +61,6 @@ class CapacitySettings(BaseModel):
     cpu_scale_percent: Percent = 70.0
     network_scale_percent: Percent = 60.0
     msk: MskCapacity = Field(default_factory=MskCapacity)
+    #: Weekly review cost (AWS Cost Explorer, MSK service): the cost-allocation tag whose value
+    #: names the cluster, e.g. "cluster".  None: cost is not collected.
+    cost_tag: str | None = None
