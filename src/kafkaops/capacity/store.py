@@ -183,8 +183,9 @@ class CapacityStore:
         self.engine.dispose()
 
     # ------------------------------------------------------------------ write
-    def record(self, snapshot: ClusterSnapshot) -> int:
-        """One snapshot's capacity facts; returns rows written."""
+    def record(self, snapshot: ClusterSnapshot, *, topics: bool = True) -> int:
+        """One snapshot's capacity facts; returns rows written.  ``topics=False`` skips the
+        per-topic rows (thousands on a big cluster; the watch hook samples them hourly)."""
         cluster, ts = snapshot.cluster_name, snapshot.taken_at_ms
         logdirs = [
             {
@@ -201,11 +202,15 @@ class CapacityStore:
         ]
         brokers = _broker_rows(snapshot)
         with self.engine.begin() as conn:
-            topics = _topic_rows(snapshot, self._last_topics(conn, cluster))
-            for table, rows in ((cap_logdir, logdirs), (cap_broker, brokers), (cap_topic, topics)):
+            topic_rows = _topic_rows(snapshot, self._last_topics(conn, cluster)) if topics else []
+            for table, rows in (
+                (cap_logdir, logdirs),
+                (cap_broker, brokers),
+                (cap_topic, topic_rows),
+            ):
                 if rows:
                     conn.execute(insert(table), rows)
-        return len(logdirs) + len(brokers) + len(topics)
+        return len(logdirs) + len(brokers) + len(topic_rows)
 
     def write_daily(
         self,
@@ -417,9 +422,11 @@ class CapacityStore:
         return {r.topic: dict(r._mapping) for r in conn.execute(q.where(c.cluster == cluster))}
 
 
-def record_capacity_sample(store: CapacityStore, snapshot: ClusterSnapshot) -> int:
-    """What the watch cycle calls after each good snapshot (leader only, like history)."""
-    return store.record(snapshot)
+def record_capacity_sample(
+    store: CapacityStore, snapshot: ClusterSnapshot, *, topics: bool = True
+) -> int:
+    """What the watch cycle calls after a good snapshot (leader only, like history)."""
+    return store.record(snapshot, topics=topics)
 
 
 # ----------------------------------------------------------------------------- row builders
