@@ -147,10 +147,10 @@ def recorded_backtest(path: Path, day_seconds: float) -> list[Score]:
         pfit = predict_linear(raw)
         _judge(peer, pfit, truth, origin - 1, raw[-1][0] - (origin - 1), 90)
         _judge_values(peer, pfit, series, origin - 1)
-    # On a short recording the "30-day" bucket is empty: report all horizons instead.
+    # On a short recording the "30-day" bucket is nearly empty: report every origin whose
+    # truth is at least 7 days out instead.
     for sc, fitter in ((ours, "ours"), (peer, "peer")):
-        if not sc.errors_30d:
-            sc.errors_30d = _all_errors(series, fitter, days)
+        sc.errors_30d = _all_errors(series, fitter, days)
     return [ours, peer]
 
 
@@ -161,6 +161,8 @@ def _all_errors(series: Series, fitter: str, days: int) -> list[float]:
         if fill is None or series.true_fill_day(0) != fill:
             continue
         truth = fill - (origin - 1)
+        if truth < 7:
+            continue  # a relative error on a 1-3 day truth is noise, not skill
         if fitter == "ours":
             fit = fit_trend(series.daily_max(origin, 60))
             shift = 0.0

@@ -25,6 +25,7 @@ light.  Everything here is a pure function of its inputs (no clock, no store).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ DEFAULT_LEVEL = 0.80
 #: Fewer daily points than this: "not enough history", never a number.
 MIN_POINTS = 7
 #: A regime (after a change point) needs at least this many days to be fitted on its own.
-MIN_REGIME = 5
+MIN_REGIME = 7
 #: Weekday offsets are only tried with at least this many days in the regime.
 MIN_POINTS_SEASONAL = 21
 
@@ -95,6 +96,10 @@ class Fit:
     cap: float | None = None
     level: float = DEFAULT_LEVEL
     method: str = "linear"
+    #: The last observed value: "already reached" is a fact about it, not about the fit.
+    last_y: float | None = None
+    #: Lag-1 autocorrelation of the residuals the parameter covariance was widened for.
+    rho: float = 0.0
 
     @property
     def slope_per_day(self) -> float:
@@ -122,11 +127,13 @@ class Fit:
 
     def crossing(self, threshold: float, horizon_days: int) -> Crossing:
         """When mean / upper / lower bound first reach ``threshold``, in days after ``last_x``."""
-        now_mean = self.predict(self.last_x)[0]
-        if now_mean >= threshold:
+        now = self.predict(self.last_x)
+        observed = self.last_y if self.last_y is not None else now[0]
+        if observed >= threshold:
             return Crossing(threshold, 0.0, 0.0, 0.0, reached=True)
         found: list[float | None] = [None, None, None]  # mean, upper (earliest), lower (latest)
-        prev = self.predict(self.last_x)
+        # Walk from what was observed last: a fit above it must not claim "full already".
+        prev = tuple(min(v, observed) for v in now) if self.last_y is not None else now
         for h in range(1, horizon_days + 1):
             cur = self.predict(self.last_x + h)
             for k, idx in ((0, 0), (1, 2), (2, 1)):
@@ -148,6 +155,7 @@ class Fit:
             "change_points": list(self.change_points),
             "cap": self.cap,
             "interval_level": self.level,
+            "residual_autocorrelation": round(self.rho, 3),
         }
 
 
@@ -215,6 +223,13 @@ def fit_trend(
             len(regime), p + 2, f"the trend changed on day {changes[-1]}" if changes else ""
         )
     s = math.sqrt(sse / dof)
+    # Residuals that wander (a producer's rate drifting for days) are autocorrelated: the
+    # trend is then less certain than OLS says.  Widen the parameter covariance by the AR(1)
+    # variance-inflation factor (1 + ρ) / (1 − ρ) — no change for independent noise.
+    rho = _lag1_autocorrelation(regime, beta, use_season)
+    if rho > 0:
+        factor = (1 + rho) / (1 - rho)
+        cov = [[v * factor for v in row] for row in cov]
     weekday = None
     if use_season:
         effects = list(beta[2:8])
@@ -234,6 +249,8 @@ def fit_trend(
         cap=cap,
         level=level,
         method="linear+weekly" if use_season else "linear",
+        last_y=pts[-1].y,
+        rho=rho,
     )
 
 
@@ -290,9 +307,25 @@ def _change_point(pts: Sequence[Point]) -> int | None:
     if best_k is None:
         return None
     # 2 params vs 4 params + the break position.
-    if _bic(best_sse, n, 5) < _bic(one[1], n, 2) - 6.0:
+    if _bic(best_sse, n, 5) < _bic(one[1], n, 2) - 10.0:
         return best_k
     return None
+
+
+def _lag1_autocorrelation(pts: Sequence[Point], beta: Sequence[float], seasonal: bool) -> float:
+    """ρ of the fit's residuals in day order, clamped to [0, 0.9]."""
+    x0 = pts[0].x
+    res = []
+    for p in pts:
+        row = [1.0, float(p.x - x0)]
+        if seasonal:
+            row.extend(_effect_code(p.x % 7))
+        res.append(p.y - sum(b * v for b, v in zip(beta, row, strict=True)))
+    den = sum(e * e for e in res)
+    if den <= 0 or len(res) < 3:
+        return 0.0
+    rho = sum(a * b for a, b in itertools.pairwise(res)) / den
+    return min(max(rho, 0.0), 0.9)
 
 
 def _bic(sse: float, n: int, k: int) -> float:
