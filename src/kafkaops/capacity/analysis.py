@@ -250,7 +250,7 @@ def analyse(
                 if t.max is None or u.min is None or u.max is None or u.mean is None:
                     continue
                 hist.append((day, t.max - u.max, t.max - u.mean, t.max - u.min))
-            capacity = max(d.max for d in totals.values() if d.max is not None)
+            capacity: float | None = max(d.max for d in totals.values() if d.max is not None)
             overhead = (hist[-1][3] - kafka_now.get(subject, 0.0)) if hist else 0.0
         else:
             basis = "kafka"

@@ -197,7 +197,7 @@ def broker_plan(
     target = math.ceil(target / az_count) * az_count
     if target <= brokers:
         target = brokers + az_count
-    commands = ()
+    commands: tuple[str, ...] = ()
     if arn:
         commands = (
             f"aws kafka update-broker-count --cluster-arn {arn} --current-version "

@@ -347,7 +347,7 @@ def _line_svg(
             if not pts:
                 continue
             ax.plot(
-                [datetime.fromtimestamp(d * 86400, UTC) for d, _ in pts],
+                [datetime.fromtimestamp(d * 86400, UTC) for d, _ in pts],  # type: ignore[arg-type]
                 [v / scale for _, v in pts],
                 marker="o",
                 ms=3,

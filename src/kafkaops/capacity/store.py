@@ -476,6 +476,12 @@ def _int_config(configs: dict[str, str], key: str) -> int | None:
         return None
 
 
+def _sum_all(values: list[int | None]) -> int | None:
+    """The sum, or None when any value is missing (a partial sum would fake a rate)."""
+    present = [v for v in values if v is not None]
+    return sum(present) if len(present) == len(values) else None
+
+
 def _topic_rows(
     snapshot: ClusterSnapshot, previous: dict[str, dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -483,15 +489,13 @@ def _topic_rows(
     for d in snapshot.log_dirs:
         if d.error:
             continue
-        for name, size in d.partition_bytes.items():
+        for name, replica_bytes in d.partition_bytes.items():
             topic = name.rsplit("-", 1)[0]
-            sizes[topic] = sizes.get(topic, 0) + size
+            sizes[topic] = sizes.get(topic, 0) + replica_bytes
     rows = []
     for t in snapshot.topics:
-        starts = [p.log_start_offset for p in t.partitions]
-        ends = [p.log_end_offset for p in t.partitions]
-        start_sum = sum(starts) if all(v is not None for v in starts) else None  # type: ignore[misc]
-        end_sum = sum(ends) if all(v is not None for v in ends) else None  # type: ignore[misc]
+        start_sum = _sum_all([p.log_start_offset for p in t.partitions])
+        end_sum = _sum_all([p.log_end_offset for p in t.partitions])
         size = sizes.get(t.name)
         rf = t.replication_factor or None
         rate = None
