@@ -58,6 +58,11 @@ def _register_subcommands(argv: list[str]) -> None:
         from kafkaops.cli.serve import register
 
         register(app)
+    if first in (None, "capacity", "review"):
+        from kafkaops.cli.capacity import capacity_app, review_app
+
+        app.add_typer(capacity_app, name="capacity")
+        app.add_typer(review_app, name="review")
     if first not in (None, "incidents", "maintenance", "outbox"):
         return
     from kafkaops.cli.incidents import incidents_app

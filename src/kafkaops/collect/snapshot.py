@@ -121,7 +121,11 @@ def collect_snapshot(
         group_ids = sorted(listed)
         leaders = sorted(by_leader)
         phase2: list[Call | None] = [
-            admin.topic_configs_call(names, ["min.insync.replicas"]) if names else None,
+            admin.topic_configs_call(
+                names, ["min.insync.replicas", "retention.ms", "retention.bytes"]
+            )
+            if names
+            else None,
             admin.find_coordinators_call(group_ids) if group_ids else None,
             *(admin.leader_offsets_call(b, by_leader[b], OffsetSpec.EARLIEST) for b in leaders),
             *(admin.leader_offsets_call(b, by_leader[b], OffsetSpec.LATEST) for b in leaders),

@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from kafkaops.capacity.settings import CapacitySettings
 from kafkaops.collect.connection import ClusterConfig
 from kafkaops.config.service import ServiceSettings
 from kafkaops.core.errors import SECRET_ERROR, ConfigError
@@ -73,6 +74,8 @@ class Config(_Model):
     #: Where notifications go: PagerDuty, Slack, e-mail, SNS, webhook, Alertmanager.
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    #: Capacity forecasts and recommendations (thresholds, MSK limits, the runbook's steps).
+    capacity: CapacitySettings = Field(default_factory=CapacitySettings)
 
     _source: str | None = PrivateAttr(default=None)
 

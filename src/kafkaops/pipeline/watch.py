@@ -311,7 +311,20 @@ class Watcher:
                 return self._evaluation_failed(state, leader, now, exc, started)
         if report is not None:
             state.last_report = report
-        return self._judge(state, leader, now, report, started)
+        return self._judge(state, leader, now, report, started, extra=self._capacity(state, leader))
+
+    def _capacity(self, state: ClusterState, leader: bool) -> tuple[Finding, ...]:
+        """The leader records capacity samples and adds the disk-full forecast findings.
+
+        Only after a good collection (a failed one has nothing to record); capacity problems
+        never fail the health cycle (the hook returns nothing then).
+        """
+        if not leader or state.failures or state.last_snapshot is None:
+            return ()
+        from kafkaops.capacity.watch_hook import capacity_cycle
+
+        target = state.target
+        return tuple(capacity_cycle(target.store_url, target.config.capacity, state.last_snapshot))
 
     def _judge(
         self,
