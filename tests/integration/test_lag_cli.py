@@ -37,4 +37,4 @@ def test_lag_ranking_and_group_diagnosis(bootstrap, unique_name):
     assert {(p["partition"], p["lag"]) for p in diag["partitions"]} == {(0, 20), (1, 15)}
 
     proc = run_cli("lag", "no-such-group", "--bootstrap", bootstrap)
-    assert proc.returncode == 3 and "not found" in proc.stderr
+    assert proc.returncode == 4 and "not found" in proc.stderr

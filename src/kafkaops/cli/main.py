@@ -17,6 +17,7 @@ from kafkaops import __version__
 from kafkaops.cli.common import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
+    EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_P1_P0,
     EXIT_P2,
@@ -295,7 +296,7 @@ def lag(
         return
     diagnosis = diagnose_group(snap, group)
     if diagnosis is None:
-        fail(f"consumer group {group!r} not found on {snap.bootstrap}")
+        fail(f"consumer group {group!r} not found on {snap.bootstrap}", EXIT_NOT_FOUND)
     group_st = statuses.get(group)
     if as_json:
         data = diagnosis_to_dict(diagnosis, snap)
