@@ -6,8 +6,10 @@ Scenario (bounded, ends by itself, leaves nothing running unless ``--keep``):
    group, a lagging group and a stopped group;
 2. ``kafkaops health`` — healthy (exit 0), lag visible but under the runbook thresholds;
 3. stop broker 2 — ``kafkaops health`` shows a P1 with the under-replicated partitions (exit 2);
-4. ``kafkaops watch`` turns the P1 into an incident and pages a local stand-in pager (an HTTP
-   receiver in this process); ``kafkaops incidents list`` shows it;
+4. ``kafkaops watch`` turns the P1 into an incident; a 12-second silence first holds the page
+   back (the watch line and ``incidents list`` say "muted by silence … until …"), then the page
+   reaches a local stand-in pager (an HTTP receiver in this process).  The demo's config names
+   its maintenance windows (none), so it pages the same at any hour;
 5. start broker 2 again, wait for the ISR to recover — ``kafkaops health`` is healthy again, and
    ``kafkaops watch`` resolves the incident (the pager receives the resolve);
 6. ``kafkaops serve`` runs the same loop with the dashboard, API and ``/metrics``: the demo ends
@@ -264,7 +266,17 @@ def main(argv: list[str] | None = None) -> int:
         cfg = write_demo_config(
             box, bootstrap, f"http://127.0.0.1:{pager.server_port}/", token_file
         )
-        kafkaops("watch", "-c", str(cfg), "--count", "4")
+        # A mute is never silent: a short silence holds the page back for the first cycles,
+        # the watch line and `incidents list` say so and until when, then the page goes out.
+        kafkaops(
+            "maintenance", "silence", "-c", str(cfg), "--cluster", "sandbox",
+            "--rule", "under_replicated_partitions", "--duration", "12s",
+            "--comment", "demo: a mute is shown, then the page goes out when it ends",
+        )  # fmt: skip
+        kafkaops("watch", "-c", str(cfg), "--count", "2")
+        kafkaops("incidents", "list", "-c", str(cfg))
+        time.sleep(8)  # the silence ends
+        kafkaops("watch", "-c", str(cfg), "--count", "2")
         kafkaops("incidents", "list", "-c", str(cfg))
 
         step("6. Restore broker 2 and wait for the ISR to catch up → healthy, incident resolved")
