@@ -45,6 +45,8 @@ from kafkaops.incidents.windows import Impact, Matchers, Occurrence
 from kafkaops.report.incidents_view import (
     action_dict,
     age,
+    delivery_dict,
+    incident_deliveries,
     incident_dict,
     occurrence_dict,
 )
@@ -52,6 +54,7 @@ from kafkaops.report.incidents_view import iso as _iso
 
 if TYPE_CHECKING:  # the engine and store pull in SQLAlchemy: loaded only when a command runs
     from kafkaops.incidents.engine import IncidentEngine, NoticeOutcome
+    from kafkaops.pipeline.runtime import Runtime
 
 STATUSES = ("open", "acknowledged", "resolved", "all")
 
@@ -88,6 +91,13 @@ def _safe_url(url: str) -> str:
 
 @contextmanager
 def _engine(config: Path | None, store_url: str | None) -> Iterator[IncidentEngine]:
+    """:func:`_runtime`'s incident engine."""
+    with _runtime(config, store_url) as runtime:
+        yield runtime.engine
+
+
+@contextmanager
+def _runtime(config: Path | None, store_url: str | None) -> Iterator[Runtime]:
     """Load the config and open the shared store, turning every set-up problem into one line.
 
     The engine comes wired to the outbox (:mod:`kafkaops.pipeline.runtime`): an ``ack`` or
@@ -108,7 +118,7 @@ def _engine(config: Path | None, store_url: str | None) -> Iterator[IncidentEngi
         fail(str(exc))
     url = runtime.store_url
     try:
-        yield runtime.engine
+        yield runtime
         try:
             runtime.dispatcher.deliver_due()
         except Exception as exc:  # delivery is retried by the watcher; say so, do not fail
@@ -240,13 +250,14 @@ def incidents_show(
       kafkaops incidents show prod-20261201T120010Z --json | jq '.audit[] | .action'
     """
     now = utcnow()
-    with _engine(config, store) as engine:
-        inc = engine.store.get_incident(incident_id)
+    with _runtime(config, store) as runtime:
+        inc = runtime.engine.store.get_incident(incident_id)
+        deliveries = incident_deliveries(runtime.outbox, inc) if inc is not None else None
     if inc is None:
         hint = "see 'kafkaops incidents list --status all'"
         fail(f"no incident {incident_id!r} ({hint})", EXIT_NOT_FOUND)
     if as_json:
-        emit_json(incident_dict(inc, now))
+        emit_json(incident_dict(inc, now, deliveries=deliveries))
         return
     p = out.print
     p(f"{inc.id}  [{inc.status.value}]  {inc.severity.value}  cluster {inc.cluster}", markup=False)
@@ -257,6 +268,14 @@ def incidents_show(
         p(f"resolved {_iso(inc.resolved_at)} by {inc.resolved_by}", markup=False)
     paged = ", ".join(sorted(str(c) for c in inc.paged)) or "(nothing paged yet)"
     p(f"paged: {paged}", markup=False, highlight=False)
+    if deliveries:
+        sent = _table("channel", "action", "state", "tries", "last error", title="delivery")
+        for d in (delivery_dict(r) for r in deliveries):
+            error = d["last_error"] or ""
+            if d["state"] in ("queued", "retrying") and d["next_attempt_at"]:
+                error = f"next try {d['next_attempt_at']}; {error}".rstrip("; ")
+            sent.add_row(d["channel"], d["what"], d["state"], str(d["attempts"]), error)
+        p(sent)
     if inc.escalations_done:
         p(f"escalation steps done: {', '.join(inc.escalations_done)}", markup=False)
     members = _table("alert", "severity", "state", "joined (UTC)", "title", title="alerts")

@@ -272,6 +272,20 @@ class AuditOut(_Out):
     detail: str
 
 
+class DeliveryOut(_Out):
+    """One message of an incident: where it went and whether it arrived."""
+
+    channel: str
+    action: str
+    what: str
+    state: str = Field(description="queued | retrying | sent | failed")
+    attempts: int
+    queued_at: str | None
+    delivered_at: str | None
+    next_attempt_at: str | None
+    last_error: str | None = Field(description="Why the last attempt failed (secrets redacted).")
+
+
 class IncidentOut(_Out):
     """``kafkaops incidents show --json``."""
 
@@ -294,6 +308,8 @@ class IncidentOut(_Out):
     resolved_at: str | None
     resolved_by: str | None
     audit: list[AuditOut] | None = None
+    #: Per-channel delivery state of the incident's messages (``incidents show``).
+    delivery: list[DeliveryOut] | None = None
 
 
 class ActionOut(_Out):

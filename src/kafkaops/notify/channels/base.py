@@ -128,4 +128,3 @@ def post_json(
     if 300 <= status < 400:
         raise PermanentDelivery(f"{name}: HTTP {status} redirect (not followed; fix the URL)")
     raise PermanentDelivery(f"{name}: HTTP {status} {body}".strip())
-
