@@ -49,7 +49,7 @@ class Recorded:
 
 @dataclass
 class _Plan:
-    kind: str  # "status" | "hang"
+    kind: str  # "status" | "hang" | "echo"
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
@@ -92,13 +92,18 @@ class Recorder:
                 # ``completed`` before this thread runs again.  Undone if the write fails.
                 rec.status = plan.status
                 rec.completed = 200 <= plan.status < 300
+                answer = plan.body
+                if plan.kind == "echo":
+                    # Like a debugging proxy or a misconfigured gateway: the request echoed.
+                    head = "".join(f"{k}: {v}\n" for k, v in self.headers.items())
+                    answer = f"{self.command} {self.path}\n{head}\n".encode() + body
                 try:
                     self.send_response(plan.status)
                     for key, value in plan.headers.items():
                         self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(plan.body)))
+                    self.send_header("Content-Length", str(len(answer)))
                     self.end_headers()
-                    self.wfile.write(plan.body)
+                    self.wfile.write(answer)
                     self.wfile.flush()
                 except OSError:
                     rec.completed = False
@@ -125,6 +130,11 @@ class Recorder:
     ) -> None:
         with self._lock:
             self._plans.append(_Plan("status", status, dict(headers or {}), body))
+
+    def echo(self, status: int, times: int = 1) -> None:
+        """Answer the next ``times`` requests with ``status`` and the request itself as body."""
+        with self._lock:
+            self._plans.extend(_Plan("echo", status) for _ in range(times))
 
     def hang(self, max_s: float = 10.0) -> None:
         with self._lock:

@@ -154,7 +154,7 @@ def test_p0_page_survives_15_minutes_of_receiver_outage(
         assert "webhook:gw" in page_view["last_error"] and page_view["next_attempt_at"]
 
         back = Recorder(port=port)  # the gateway returns on the same address
-        report = d.run_until_idle(timeout_s=600)
+        report = d.run_until_idle(timeout_s=600, poll_s=30)
         assert page.idempotency_key in report.delivered and not report.failed
         assert page.idempotency_key in back.completed_keys()
         assert back.completed[0].path == "/pager"
