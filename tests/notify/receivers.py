@@ -54,6 +54,7 @@ class _Plan:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     hang_s: float = 0.0
+    body_first: bool = False
 
 
 class Recorder:
@@ -96,7 +97,8 @@ class Recorder:
                 if plan.kind == "echo":
                     # Like a debugging proxy or a misconfigured gateway: the request echoed.
                     head = "".join(f"{k}: {v}\n" for k, v in self.headers.items())
-                    answer = f"{self.command} {self.path}\n{head}\n".encode() + body
+                    request = f"{self.command} {self.path}\n{head}\n".encode()
+                    answer = body + b"\n" + request if plan.body_first else request + body
                 try:
                     self.send_response(plan.status)
                     for key, value in plan.headers.items():
@@ -131,10 +133,11 @@ class Recorder:
         with self._lock:
             self._plans.append(_Plan("status", status, dict(headers or {}), body))
 
-    def echo(self, status: int, times: int = 1) -> None:
-        """Answer the next ``times`` requests with ``status`` and the request itself as body."""
+    def echo(self, status: int, times: int = 1, *, body_first: bool = False) -> None:
+        """Answer the next ``times`` requests with ``status`` and the request itself as body
+        (request line, headers, body; ``body_first``: the body, then the rest)."""
         with self._lock:
-            self._plans.extend(_Plan("echo", status) for _ in range(times))
+            self._plans.extend(_Plan("echo", status, body_first=body_first) for _ in range(times))
 
     def hang(self, max_s: float = 10.0) -> None:
         with self._lock:

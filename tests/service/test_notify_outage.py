@@ -103,9 +103,7 @@ def scrape(client: TestClient) -> dict[str, float]:
     return out
 
 
-def test_p0_page_survives_15_minutes_of_receiver_outage(
-    tmp_path: Path, receiver: Recorder
-) -> None:
+def test_p0_page_survives_15_minutes_of_receiver_outage(tmp_path: Path, receiver: Recorder) -> None:
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
     port, url = receiver.port, receiver.url
     receiver.stop()  # the paging gateway is down from the start
