@@ -159,7 +159,7 @@ class DeliveryStats:
 def configured_channels(settings: ChannelsSettings) -> list[str]:
     """Channels that have a configuration to deliver through (for the channel-failing alert).
 
-    Phone/SMS are left out: they are the pager webhook, and a P1 does not phone anyone.
+    Phone/SMS and the pager webhook they go through are left out: a P1 does not phone anyone.
     """
     out: list[str] = []
     pd = settings.pagerduty
@@ -170,7 +170,7 @@ def configured_channels(settings: ChannelsSettings) -> list[str]:
         out += [f"email:{target}" for target in settings.email.to]
     if settings.sns.region or settings.sns.endpoint_url:
         out.append("sns")
-    out += [f"webhook:{name}" for name in settings.webhooks]
+    out += [f"webhook:{name}" for name in settings.webhooks if name != settings.pager]
     if settings.alertmanager.url:
         out.append("alertmanager")
     return out
