@@ -178,11 +178,17 @@ class Outbox:
         self.redact: Redact = redact or _no_redaction
         url = url_or_engine if isinstance(url_or_engine, str) else db.url_of(url_or_engine)
         self.engine = db.acquire_serialized(url, echo=echo)
+        #: Plain (non-``BEGIN IMMEDIATE``) engine for reads that must not queue behind the
+        #: watch loop's writes: a ``/metrics`` scrape or an incident view.
+        # (An in-memory SQLite database exists once per engine: there the reader is the same.)
+        memory = url in ("sqlite://", "sqlite:///:memory:")
+        self.reader = (db.acquire_serialized if memory else db.acquire)(url, echo=echo)
         self.dialect = self.engine.dialect.name
         try:
             db.ensure_schema(self.engine, metadata)
         except BaseException:
             db.release(self.engine)
+            db.release(self.reader)
             raise
 
     def __repr__(self) -> str:
@@ -190,6 +196,7 @@ class Outbox:
 
     def close(self) -> None:
         db.release(self.engine)
+        db.release(self.reader)
 
     # ------------------------------------------------------------------ write
     def _insert(self) -> Any:
@@ -405,8 +412,14 @@ class Outbox:
         if keys:
             cond = or_(cond, and_(t.dedup_key.in_(keys), t.created_ms >= since_ms))
         query = select(outbox_messages).where(cond).order_by(t.created_ms, t.id).limit(limit)
-        with self.engine.begin() as conn:
+        with self.reader.connect() as conn:
             return [_row(r, self.redact) for r in conn.execute(query)]
+
+    def pending_count(self) -> int:
+        """Messages not yet delivered or failed (a read that never waits for the write lock)."""
+        t = outbox_messages.c
+        with self.reader.connect() as conn:
+            return int(conn.execute(select(func.count()).where(t.status == "pending")).scalar_one())
 
     def pending(self, limit: int = 1000) -> builtins.list[OutboxRow]:
         """Messages not yet delivered or failed (leased ones included), soonest first."""

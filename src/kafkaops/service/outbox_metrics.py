@@ -40,7 +40,7 @@ def outbox_families(runtime: Any) -> Iterator[Metric]:
     dispatcher = getattr(runtime, "dispatcher", None)
     if outbox is not None:
         try:
-            pending = outbox.stats()["pending"]
+            pending = outbox.pending_count()
         except Exception as exc:  # store down: leave the gauge out rather than lie with 0
             log.warning("outbox stats unavailable: %s", type(exc).__name__)
         else:
