@@ -49,11 +49,12 @@ class Recorded:
 
 @dataclass
 class _Plan:
-    kind: str  # "status" | "hang"
+    kind: str  # "status" | "hang" | "echo"
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     hang_s: float = 0.0
+    body_first: bool = False
 
 
 class Recorder:
@@ -92,13 +93,19 @@ class Recorder:
                 # ``completed`` before this thread runs again.  Undone if the write fails.
                 rec.status = plan.status
                 rec.completed = 200 <= plan.status < 300
+                answer = plan.body
+                if plan.kind == "echo":
+                    # Like a debugging proxy or a misconfigured gateway: the request echoed.
+                    head = "".join(f"{k}: {v}\n" for k, v in self.headers.items())
+                    request = f"{self.command} {self.path}\n{head}\n".encode()
+                    answer = body + b"\n" + request if plan.body_first else request + body
                 try:
                     self.send_response(plan.status)
                     for key, value in plan.headers.items():
                         self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(plan.body)))
+                    self.send_header("Content-Length", str(len(answer)))
                     self.end_headers()
-                    self.wfile.write(plan.body)
+                    self.wfile.write(answer)
                     self.wfile.flush()
                 except OSError:
                     rec.completed = False
@@ -125,6 +132,12 @@ class Recorder:
     ) -> None:
         with self._lock:
             self._plans.append(_Plan("status", status, dict(headers or {}), body))
+
+    def echo(self, status: int, times: int = 1, *, body_first: bool = False) -> None:
+        """Answer the next ``times`` requests with ``status`` and the request itself as body
+        (request line, headers, body; ``body_first``: the body, then the rest)."""
+        with self._lock:
+            self._plans.extend(_Plan("echo", status, body_first=body_first) for _ in range(times))
 
     def hang(self, max_s: float = 10.0) -> None:
         with self._lock:

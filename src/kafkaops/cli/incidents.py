@@ -40,12 +40,15 @@ from kafkaops.incidents.incident import IncidentAction, IncidentTransitionError
 from kafkaops.report.incidents_view import (
     action_dict,
     age,
+    delivery_dict,
+    incident_deliveries,
     incident_dict,
 )
 from kafkaops.report.incidents_view import iso as _iso
 
 if TYPE_CHECKING:  # the engine and store pull in SQLAlchemy: loaded only when a command runs
     from kafkaops.incidents.engine import IncidentEngine
+    from kafkaops.pipeline.runtime import Runtime
 
 STATUSES = ("open", "acknowledged", "resolved", "all")
 
@@ -71,6 +74,13 @@ def _safe_url(url: str) -> str:
 
 @contextmanager
 def open_engine(config: Path | None, store_url: str | None) -> Iterator[IncidentEngine]:
+    """:func:`_runtime`'s incident engine."""
+    with _runtime(config, store_url) as runtime:
+        yield runtime.engine
+
+
+@contextmanager
+def _runtime(config: Path | None, store_url: str | None) -> Iterator[Runtime]:
     """Load the config and open the shared store, turning every set-up problem into one line.
 
     The engine comes wired to the outbox (:mod:`kafkaops.pipeline.runtime`): an ``ack`` or
@@ -91,7 +101,7 @@ def open_engine(config: Path | None, store_url: str | None) -> Iterator[Incident
         fail(str(exc))
     url = runtime.store_url
     try:
-        yield runtime.engine
+        yield runtime
         try:
             runtime.dispatcher.deliver_due()
         except Exception as exc:  # delivery is retried by the watcher; say so, do not fail
@@ -232,9 +242,11 @@ def incidents_show(
       kafkaops incidents show prod-20261201T120010Z --json | jq '.audit[] | .action'
     """
     now = utcnow()
-    with open_engine(config, store) as engine:
+    with _runtime(config, store) as runtime:
+        engine = runtime.engine
         inc = engine.store.get_incident(incident_id)
         mutes = engine.mutes(inc.cluster, now) if inc is not None and inc.is_open else []
+        deliveries = incident_deliveries(runtime.outbox, inc) if inc is not None else None
     if inc is None:
         hint = "see 'kafkaops incidents list --status all'"
         fail(f"no incident {incident_id!r} ({hint})", EXIT_NOT_FOUND)
@@ -253,6 +265,14 @@ def incidents_show(
     p(f"paged: {paged}", markup=False, highlight=False)
     for m in view["muted"]:
         p(f"not paged yet: {m['alert']} → {', '.join(m['channels'])}: {m['text']}", markup=False)
+    if deliveries:
+        sent = make_table("channel", "action", "state", "tries", "last error", title="delivery")
+        for d in (delivery_dict(r) for r in deliveries):
+            error = d["last_error"] or ""
+            if d["state"] in ("queued", "retrying") and d["next_attempt_at"]:
+                error = f"next try {d['next_attempt_at']}; {error}".rstrip("; ")
+            sent.add_row(d["channel"], d["what"], d["state"], str(d["attempts"]), error)
+        p(sent)
     if inc.escalations_done:
         p(f"escalation steps done: {', '.join(inc.escalations_done)}", markup=False)
     members = make_table("alert", "severity", "state", "joined (UTC)", "title", title="alerts")

@@ -50,6 +50,7 @@ def _outbox(config: Path | None, store_url: str | None) -> Iterator[Outbox]:
 
     from kafkaops.config import default_config, load_config
     from kafkaops.notify.outbox import Outbox
+    from kafkaops.notify.redact import Redactor
 
     try:
         cfg = load_config(config) if config is not None else default_config()
@@ -59,7 +60,8 @@ def _outbox(config: Path | None, store_url: str | None) -> Iterator[Outbox]:
     if not url:
         fail("no store: pass --store sqlite:///FILE or set store.url in the config")
     try:
-        box = Outbox(url)
+        # Listings redact the configured secrets from stored errors (older rows included).
+        box = Outbox(url, redact=Redactor(cfg.channels))
     except (SQLAlchemyError, OSError, ValueError) as exc:
         fail(f"store {url.split('@')[-1]} cannot be opened: {type(exc).__name__}")
     try:

@@ -7,9 +7,12 @@ claim guarantees a message is handled by one of them at a time (see :mod:`.outbo
 Outcomes per message:
 
 * sent → ``delivered``;
-* :class:`RetryableDelivery` → retried at ``now + backoff`` (exponential, full jitter) or at
-  ``now + Retry-After`` when the receiver said so - unless attempts or age are used up, then
-  ``failed`` with "gave up after N attempts / age: <last error>";
+* :class:`RetryableDelivery` → retried at ``now + backoff`` (exponential, capped, full jitter)
+  or at ``now + Retry-After`` when the receiver said so, until the message is ``give_up_after``
+  old (6 h by default), then ``failed`` with "gave up after <age>: <last error>".  Attempts do
+  not end a page: with the defaults they ran out after ~7 minutes of receiver outage, and a P0
+  was dropped while the receiver was merely restarting.  ``max_attempts`` only stops a message
+  that was claimed that often *without any outcome* (its sends kill the dispatcher);
 * :class:`PermanentDelivery` (4xx, bad config) → ``failed`` at once: a 400 does not improve;
 * Slack over its per-webhook rate (1 msg/s) → deferred to the webhook's next free slot without
   counting an attempt, so other channels are not held up behind Slack.
@@ -20,18 +23,29 @@ database; the formula (AWS "full jitter") is all that is needed, with an injecta
 tests are deterministic.
 
 Clock and sleep are injected, so tests drive time instead of sleeping through backoffs.
-Logs: one line per delivery, retry or failure - channel, key, attempts, reason; never secrets
-(channels' errors are written not to contain any).
+When a message finally fails, its channel is failing: a P1 "notification channel failing" is
+queued to every *other* configured channel (:meth:`Dispatcher.raise_channel_failing`), once per
+outage - the outage is named by the channel's last delivery before it, so every message failing
+in the same outage maps to the same idempotency keys.  The next delivery through the channel
+queues the matching resolve.
+
+Logs: one line per delivery, retry or failure - channel, key, attempts, reason; never secrets:
+every error text goes through the :class:`~kafkaops.notify.redact.Redactor` of the configured
+secrets before it is logged, reported or stored.
+
+:class:`DeliveryStats` keeps what ``/metrics`` exports (failures per channel, enqueue-to-delivery
+seconds) for the life of the process.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -45,8 +59,9 @@ from kafkaops.notify.channels.smtp import EmailChannel
 from kafkaops.notify.channels.sns import SnsChannel
 from kafkaops.notify.channels.webhook import WebhookChannel
 from kafkaops.notify.errors import PermanentDelivery, RetryableDelivery
-from kafkaops.notify.message import PAGER_KINDS, OutboundMessage
+from kafkaops.notify.message import PAGER_KINDS, OutboundMessage, iso_utc
 from kafkaops.notify.outbox import Outbox, OutboxRow, to_ms
+from kafkaops.notify.redact import Redactor
 from kafkaops.notify.settings import ChannelsSettings, RetrySettings
 
 log = logging.getLogger("kafkaops.notify")
@@ -92,6 +107,73 @@ class DeliveryReport:
             "deferred": list(self.deferred),
             "errors": dict(self.errors),
         }
+
+
+#: Rule name and dedup-key prefix of the "notification channel failing" alert.
+CHANNEL_FAILING = "channel-failing"
+#: ``kafkaops_notification_delivery_seconds`` buckets: seconds to hours (a receiver outage).
+DELIVERY_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0)
+
+
+class DeliveryStats:
+    """Counters for ``/metrics``: final failures per channel and a delivery-time histogram.
+
+    In memory, per process (Prometheus counters reset on restart, which ``rate``/``increase``
+    handle); the outbox itself is the durable record.  Thread-safe: the watch loop's thread
+    writes, scrapes read.
+    """
+
+    def __init__(self, buckets: tuple[float, ...] = DELIVERY_BUCKETS) -> None:
+        self.buckets = buckets
+        self._lock = threading.Lock()
+        self._failed: dict[str, int] = {}
+        self._counts = [0] * len(buckets)
+        self._sum = 0.0
+        self._count = 0
+
+    def failed(self, channel: str) -> None:
+        with self._lock:
+            self._failed[channel] = self._failed.get(channel, 0) + 1
+
+    def delivered(self, seconds: float) -> None:
+        seconds = max(0.0, seconds)
+        with self._lock:
+            self._sum += seconds
+            self._count += 1
+            for i, bound in enumerate(self.buckets):
+                if seconds <= bound:
+                    self._counts[i] += 1
+
+    def failed_total(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._failed)
+
+    def histogram(self) -> tuple[list[tuple[str, float]], float]:
+        """Cumulative ``(le, count)`` pairs ending with ``+Inf``, and the sum of seconds."""
+        with self._lock:
+            pairs = [(repr(b), float(c)) for b, c in zip(self.buckets, self._counts, strict=True)]
+            pairs.append(("+Inf", float(self._count)))
+            return pairs, self._sum
+
+
+def configured_channels(settings: ChannelsSettings) -> list[str]:
+    """Channels that have a configuration to deliver through (for the channel-failing alert).
+
+    Phone/SMS and the pager webhook they go through are left out: a P1 does not phone anyone.
+    """
+    out: list[str] = []
+    pd = settings.pagerduty
+    if pd.routing_key_env or pd.routing_key_file:
+        out.append("pagerduty")
+    out += [f"slack:{target}" for target in settings.slack.webhooks]
+    if settings.email.host:
+        out += [f"email:{target}" for target in settings.email.to]
+    if settings.sns.region or settings.sns.endpoint_url:
+        out.append("sns")
+    out += [f"webhook:{name}" for name in settings.webhooks if name != settings.pager]
+    if settings.alertmanager.url:
+        out.append("alertmanager")
+    return out
 
 
 class RateLimiter:
@@ -140,6 +222,13 @@ class Dispatcher:
         self._http: httpx.Client | None = None
         self._channels: dict[str, Channel] = dict(channels or {})
         self.slack_limit = RateLimiter(settings.slack.min_interval)
+        self.redact = Redactor(settings)
+        self.stats = DeliveryStats()
+        #: Channels whose open channel-failing alerts were looked up (or raised) by this
+        #: dispatcher: a delivery through them checks for an alert to resolve.
+        self._watch_failing: set[str] = set()
+        self._checked: set[str] = set()
+        self._queued_alerts = False
 
     def __repr__(self) -> str:
         return f"Dispatcher(owner={self.owner!r}, outbox={self.outbox!r})"
@@ -211,24 +300,34 @@ class Dispatcher:
         )
         for row in rows:
             self._deliver(row, report)
+        if self._queued_alerts:
+            # Channel-failing alerts (or their resolves) queued by this round go out now, not
+            # one watch interval later: one more batch.
+            self._queued_alerts = False
+            for row in self.outbox.claim(
+                self.owner, now, limit=self.retry.batch, lease_s=self.retry.lease / 1000
+            ):
+                self._deliver(row, report)
         return report
 
     def _now_ms(self) -> int:
         return to_ms(self.clock())
 
     def _give_up_reason(self, row: OutboxRow, now_ms: int) -> str | None:
-        if row.attempts >= self.retry.max_attempts:
-            return f"gave up after {row.attempts} attempts"
+        """Only age ends retrying (see the module doc); ``None`` while there is time left."""
         if now_ms - row.created_ms >= self.retry.give_up_after:
-            return f"gave up after {(now_ms - row.created_ms) / 1000:.0f}s (give_up_after)"
+            return (
+                f"gave up after {(now_ms - row.created_ms) / 1000:.0f}s and {row.attempts} "
+                "attempts (give_up_after)"
+            )
         return None
 
     def _deliver(self, row: OutboxRow, report: DeliveryReport) -> None:
         msg = row.message
         key = msg.idempotency_key
         now_ms = self._now_ms()
-        if row.attempts > self.retry.max_attempts:
-            # Claimed more often than allowed without an outcome: its sends kill the process.
+        if row.attempts > self.retry.max_attempts and row.last_error is None:
+            # Claimed that often and never an outcome recorded: its sends kill the process.
             reason = f"gave up after {row.attempts - 1} attempts without an outcome"
             self._fail(row, reason, now_ms, report)
             return
@@ -253,23 +352,33 @@ class Dispatcher:
                     # request must not let the next one arrive less than an interval later.
                     self.slack_limit.block(rate_key, self._now_ms() + self.slack_limit.interval_ms)
         except RetryableDelivery as exc:
+            exc = RetryableDelivery(self.redact(exc.message) or "", exc.retry_after_s)
             if rate_key is not None and exc.retry_after_s is not None:
                 self.slack_limit.block(rate_key, now_ms + round(exc.retry_after_s * 1000))
             self._retry(row, exc, report)
             return
         except PermanentDelivery as exc:
-            self._fail(row, exc.message, self._now_ms(), report)
+            self._fail(row, self.redact(exc.message) or "", self._now_ms(), report)
             return
         except Exception as exc:  # a bug in a channel must not stop the other deliveries
-            log.exception("outbox: channel %s crashed on %s", msg.channel, key)
+            # No traceback: its frames' text may quote a URL or key.
+            log.error(
+                "outbox: channel %s crashed on %s: %s: %s",
+                msg.channel,
+                key,
+                type(exc).__name__,
+                self.redact(str(exc)),
+            )
             self._retry(row, RetryableDelivery(f"internal error: {type(exc).__name__}"), report)
             return
         done_ms = self._now_ms()
         self.outbox.mark_delivered(row.id, self.owner, done_ms)
+        self.stats.delivered((done_ms - row.created_ms) / 1000)
         report.delivered.append(key)
         log.info(
             "outbox: delivered %s %s %s (attempt %d)", msg.channel, msg.action, key, row.attempts
         )
+        self._resolve_channel_failing(msg.channel, done_ms)
 
     def _retry(self, row: OutboxRow, exc: RetryableDelivery, report: DeliveryReport) -> None:
         msg = row.message
@@ -283,23 +392,148 @@ class Dispatcher:
         )
         if exc.retry_after_s is not None:
             wait = max(wait, round(exc.retry_after_s * 1000))
-        next_at = now_ms + wait
+        # The last attempt is made at the deadline, not skipped because a backoff overshot it.
+        next_at = min(now_ms + wait, row.created_ms + self.retry.give_up_after)
+        wait = next_at - now_ms
         self.outbox.mark_retry(row.id, self.owner, next_at, exc.message, now_ms)
         report.retried.append(msg.idempotency_key)
         report.errors[msg.idempotency_key] = exc.message
         log.warning(
-            "outbox: retry %s %s in %.1fs (attempt %d/%d): %s",
+            "outbox: retry %s %s in %.1fs (attempt %d, gives up %.0fs after enqueue): %s",
             msg.channel,
             msg.idempotency_key,
             wait / 1000,
             row.attempts,
-            self.retry.max_attempts,
+            self.retry.give_up_after / 1000,
             exc.message,
         )
 
     def _fail(self, row: OutboxRow, reason: str, now_ms: int, report: DeliveryReport) -> None:
         msg = row.message
-        self.outbox.mark_failed(row.id, self.owner, reason, now_ms)
+        reason = self.redact(reason) or ""
+        if not self.outbox.mark_failed(row.id, self.owner, reason, now_ms):
+            return  # lost the lease meanwhile: the new holder decides
+        self.stats.failed(msg.channel)
         report.failed.append(msg.idempotency_key)
         report.errors[msg.idempotency_key] = reason
         log.error("outbox: failed %s %s: %s", msg.channel, msg.idempotency_key, reason)
+        try:
+            self.raise_channel_failing(msg, reason, now_ms)
+        except Exception as exc:  # the failure is stored; the alert is best effort
+            log.error("outbox: channel-failing alert not queued: %s", type(exc).__name__)
+
+    # ------------------------------------------------------------- channel failing
+    def _transport(self, channel: str) -> str:
+        """What a channel's deliveries go through: one SMTP server for every e-mail target, one
+        SNS service, the pager webhook for phone/SMS; otherwise its own endpoint."""
+        kind = channel.split(":", 1)[0]
+        if kind in ("email", "sns"):
+            return kind
+        if kind in PAGER_KINDS and self.settings.pager:
+            return f"webhook:{self.settings.pager}"
+        return channel
+
+    def _others(self, channel: str) -> list[str]:
+        """Configured channels that do not share ``channel``'s transport (it is failing)."""
+        failing = self._transport(channel)
+        return [c for c in configured_channels(self.settings) if self._transport(c) != failing]
+
+    def raise_channel_failing(
+        self, failed: OutboundMessage, reason: str, now_ms: int
+    ) -> list[OutboundMessage]:
+        """Queue a P1 "notification channel failing" to every other configured channel.
+
+        Idempotent per outage: the key carries the channel's last delivery before the outage
+        (0 if it never delivered), so the 2nd..nth message failing in the same outage queues
+        nothing new.  Returns the messages queued now.
+        """
+        channel = failed.channel
+        since = self.outbox.last_delivered_ms(channel) or 0
+        dedup = f"{CHANNEL_FAILING}|{channel}|{since}"
+        when = datetime.fromtimestamp(now_ms / 1000, UTC)
+        last_ok = (
+            iso_utc(datetime.fromtimestamp(since / 1000, UTC)) if since else "never (since start)"
+        )
+        details = {
+            "rule": "notification_channel_failing",
+            "subject": channel,
+            "title": "Notification channel failing",
+            "channel": channel,
+            "evidence": [
+                f"{channel}: {reason}",
+                f"not delivered: {failed.summary}",
+                f"last delivery through {channel}: {last_ok}",
+            ],
+            "response": [
+                f"Check {channel}'s receiver and credentials "
+                f"(kafkaops outbox list --status failed --channel {channel})",
+                "After the fix: kafkaops outbox retry <id> for messages that still matter",
+            ],
+            "failed_message": failed.idempotency_key,
+        }
+        summary = f"[P1] notification channel {channel} failing: {failed.summary}"
+        messages = [
+            OutboundMessage(
+                idempotency_key=f"{dedup}|trigger|via:{other}",
+                channel=other,
+                action="trigger",
+                dedup_key=dedup,
+                severity="P1",
+                cluster=failed.cluster,
+                summary=" ".join(summary.split())[:300],
+                details=details,
+                created_at=iso_utc(when),
+            )
+            for other in self._others(channel)
+        ]
+        added = self.outbox.enqueue(messages, now_ms) if messages else 0
+        self._watch_failing.add(channel)
+        self._queued_alerts = self._queued_alerts or added > 0
+        if added:
+            log.error(
+                "outbox: channel %s failing; P1 queued to %s",
+                channel,
+                ", ".join(m.channel for m in messages),
+            )
+        elif not messages:
+            log.error("outbox: channel %s failing and no other channel is configured", channel)
+        return messages
+
+    def _resolve_channel_failing(self, channel: str, now_ms: int) -> None:
+        """After a delivery through ``channel``: resolve its open channel-failing alerts.
+
+        Looked up once per channel per process, then only after this dispatcher raised one,
+        so a healthy channel costs no query per delivery.
+        """
+        if channel in self._checked and channel not in self._watch_failing:
+            return
+        self._checked.add(channel)
+        self._watch_failing.discard(channel)
+        try:
+            rows = self.outbox.by_dedup_prefix(f"{CHANNEL_FAILING}|{channel}|")
+            open_alerts: dict[str, list[OutboxRow]] = {}
+            resolved = {r.message.dedup_key for r in rows if r.message.action == "resolve"}
+            for r in rows:
+                if r.message.action == "trigger" and r.message.dedup_key not in resolved:
+                    open_alerts.setdefault(r.message.dedup_key, []).append(r)
+            when = iso_utc(datetime.fromtimestamp(now_ms / 1000, UTC))
+            messages = [
+                OutboundMessage(
+                    idempotency_key=f"{dedup}|resolve|via:{r.message.channel}",
+                    channel=r.message.channel,
+                    action="resolve",
+                    dedup_key=dedup,
+                    severity="P1",
+                    cluster=r.message.cluster,
+                    summary=f"RESOLVED [P1] notification channel {channel} delivers again",
+                    details={**r.message.details, "kind": "resolved", "at": when},
+                    created_at=when,
+                )
+                for dedup, triggers in open_alerts.items()
+                for r in triggers
+            ]
+            if messages and self.outbox.enqueue(messages, now_ms):
+                self._queued_alerts = True
+                log.info("outbox: channel %s delivers again; resolve queued", channel)
+        except Exception as exc:  # best effort, like raising
+            log.error("outbox: channel-failing resolve not queued: %s", type(exc).__name__)

@@ -31,7 +31,7 @@ All times are UTC epoch milliseconds.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -135,7 +135,15 @@ class OutboxRow:
         }
 
 
-def _row(r: Row[Any]) -> OutboxRow:
+#: Text → text with the configured secrets removed (:class:`kafkaops.notify.redact.Redactor`).
+Redact = Callable[[str | None], str | None]
+
+
+def _no_redaction(text: str | None) -> str | None:
+    return text
+
+
+def _row(r: Row[Any], redact: Redact = _no_redaction) -> OutboxRow:
     m = r._mapping
     return OutboxRow(
         id=int(m["id"]),
@@ -147,7 +155,7 @@ def _row(r: Row[Any]) -> OutboxRow:
         lease_owner=m["lease_owner"],
         lease_until_ms=m["lease_until_ms"],
         delivered_ms=m["delivered_ms"],
-        last_error=m["last_error"],
+        last_error=redact(m["last_error"]),
         updated_ms=int(m["updated_ms"]),
     )
 
@@ -158,16 +166,29 @@ class Outbox:
     Engines come from :mod:`kafkaops.store.db`: on PostgreSQL the pool is shared with the other
     stores of the database; on SQLite the outbox gets the ``BEGIN IMMEDIATE`` flavour, because
     those hooks must not change the transactions of the other stores' engine.
+
+    ``redact``: applied to every error text stored (``mark_retry``/``mark_failed``) and read
+    back (rows stored before a secret was configured, or by an older version), so no listing
+    of the outbox can show a configured secret; see :mod:`kafkaops.notify.redact`.
     """
 
-    def __init__(self, url_or_engine: str | Engine, *, echo: bool = False) -> None:
+    def __init__(
+        self, url_or_engine: str | Engine, *, echo: bool = False, redact: Redact | None = None
+    ) -> None:
+        self.redact: Redact = redact or _no_redaction
         url = url_or_engine if isinstance(url_or_engine, str) else db.url_of(url_or_engine)
         self.engine = db.acquire_serialized(url, echo=echo)
+        #: Plain (non-``BEGIN IMMEDIATE``) engine for reads that must not queue behind the
+        #: watch loop's writes: a ``/metrics`` scrape or an incident view.
+        # (An in-memory SQLite database exists once per engine: there the reader is the same.)
+        memory = url in ("sqlite://", "sqlite:///:memory:")
+        self.reader = (db.acquire_serialized if memory else db.acquire)(url, echo=echo)
         self.dialect = self.engine.dialect.name
         try:
             db.ensure_schema(self.engine, metadata)
         except BaseException:
             db.release(self.engine)
+            db.release(self.reader)
             raise
 
     def __repr__(self) -> str:
@@ -175,6 +196,7 @@ class Outbox:
 
     def close(self) -> None:
         db.release(self.engine)
+        db.release(self.reader)
 
     # ------------------------------------------------------------------ write
     def _insert(self) -> Any:
@@ -272,7 +294,7 @@ class Outbox:
             rows = conn.execute(
                 select(outbox_messages).where(t.id.in_(ids)).order_by(t.next_at_ms, t.id)
             )
-            return [_row(r) for r in rows]
+            return [_row(r, self.redact) for r in rows]
 
     def _finish(self, msg_id: int, owner: str | None, values: dict[str, Any]) -> bool:
         t = outbox_messages.c
@@ -305,7 +327,7 @@ class Outbox:
             "next_at_ms": to_ms(next_at),
             "lease_owner": None,
             "lease_until_ms": None,
-            "last_error": error[:ERROR_LIMIT],
+            "last_error": (self.redact(error) or "")[:ERROR_LIMIT],
             "updated_ms": to_ms(now),
         }
         return self._finish(msg_id, owner, values)
@@ -329,7 +351,7 @@ class Outbox:
         values = {
             "status": "failed",
             "lease_until_ms": None,
-            "last_error": reason[:ERROR_LIMIT],
+            "last_error": (self.redact(reason) or "")[:ERROR_LIMIT],
             "updated_ms": to_ms(now),
         }
         return self._finish(msg_id, owner, values)
@@ -353,7 +375,51 @@ class Outbox:
             r = conn.execute(
                 select(outbox_messages).where(t.idempotency_key == idempotency_key)
             ).first()
-        return _row(r) if r is not None else None
+        return _row(r, self.redact) if r is not None else None
+
+    def last_delivered_ms(self, channel: str) -> int | None:
+        """When ``channel`` last delivered a message (None: never, or pruned)."""
+        t = outbox_messages.c
+        with self.engine.begin() as conn:
+            value = conn.execute(
+                select(func.max(t.delivered_ms)).where(
+                    and_(t.channel == channel, t.status == "delivered")
+                )
+            ).scalar_one_or_none()
+        return int(value) if value is not None else None
+
+    def by_dedup_prefix(self, prefix: str, limit: int = 1000) -> builtins.list[OutboxRow]:
+        """Messages whose ``dedup_key`` starts with ``prefix`` (oldest first)."""
+        t = outbox_messages.c
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = (
+            select(outbox_messages)
+            .where(t.dedup_key.like(escaped + "%", escape="\\"))
+            .order_by(t.id)
+            .limit(limit)
+        )
+        with self.engine.begin() as conn:
+            return [_row(r, self.redact) for r in conn.execute(query)]
+
+    def for_incident(
+        self, incident_id: str, alert_keys: Iterable[str], since_ms: int, limit: int = 500
+    ) -> builtins.list[OutboxRow]:
+        """An incident's notifications: its own actions (``dedup_key`` ``incident:<id>``) and
+        its alerts' notifications since it opened; oldest first."""
+        t = outbox_messages.c
+        keys = sorted(set(alert_keys))
+        cond = t.dedup_key == f"incident:{incident_id}"
+        if keys:
+            cond = or_(cond, and_(t.dedup_key.in_(keys), t.created_ms >= since_ms))
+        query = select(outbox_messages).where(cond).order_by(t.created_ms, t.id).limit(limit)
+        with self.reader.connect() as conn:
+            return [_row(r, self.redact) for r in conn.execute(query)]
+
+    def pending_count(self) -> int:
+        """Messages not yet delivered or failed (a read that never waits for the write lock)."""
+        t = outbox_messages.c
+        with self.reader.connect() as conn:
+            return int(conn.execute(select(func.count()).where(t.status == "pending")).scalar_one())
 
     def pending(self, limit: int = 1000) -> builtins.list[OutboxRow]:
         """Messages not yet delivered or failed (leased ones included), soonest first."""
@@ -421,7 +487,7 @@ class Outbox:
         else:
             query = query.order_by(t.updated_ms.desc(), t.id.desc())
         with self.engine.begin() as conn:
-            return [_row(r) for r in conn.execute(query.limit(limit))]
+            return [_row(r, self.redact) for r in conn.execute(query.limit(limit))]
 
 
 def _now_ms() -> int:

@@ -109,6 +109,7 @@ def open_runtime(config: Config, store_url: str | None, *, owner: str | None = N
     from kafkaops.incidents.store import IncidentStore
     from kafkaops.notify.dispatcher import Dispatcher
     from kafkaops.notify.outbox import Outbox
+    from kafkaops.notify.redact import Redactor
     from kafkaops.pipeline.watch import default_owner
 
     url = store_url or config.store.url
@@ -119,7 +120,10 @@ def open_runtime(config: Config, store_url: str | None, *, owner: str | None = N
         )
     try:
         incidents = IncidentStore(url)
-        outbox = Outbox(incidents.engine if hasattr(incidents, "engine") else url)
+        outbox = Outbox(
+            incidents.engine if hasattr(incidents, "engine") else url,
+            redact=Redactor(config.channels),
+        )
     except (SQLAlchemyError, OSError, ValueError, ImportError) as exc:
         raise ConfigError(
             f"store {url.split('@')[-1]} cannot be opened: {type(exc).__name__}"

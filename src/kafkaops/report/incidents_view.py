@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kafkaops.incidents.incident import Incident, IncidentAction
 from kafkaops.incidents.ledger import Mute
 from kafkaops.incidents.windows import Occurrence
+
+if TYPE_CHECKING:
+    from kafkaops.notify.outbox import Outbox, OutboxRow
 
 
 def iso(when: datetime | None) -> str | None:
@@ -54,10 +57,20 @@ def mute_dict(m: Mute) -> dict[str, Any]:
 
 
 def incident_dict(
-    inc: Incident, now: datetime, *, audit: bool = True, mutes: Sequence[Mute] = ()
+    inc: Incident,
+    now: datetime,
+    *,
+    audit: bool = True,
+    mutes: Sequence[Mute] = (),
+    deliveries: Sequence[OutboxRow] | None = None,
 ) -> dict[str, Any]:
-    """JSON view of an incident: stored fields plus severity, age, the audit trail, and the
-    pages its alerts are waiting to send because a window or silence mutes them."""
+    """JSON view of an incident: stored fields plus severity, age and the audit trail.
+
+    ``mutes``: the pages its alerts are waiting to send because a window or silence mutes them
+    (``muted``).  ``deliveries`` (:func:`incident_deliveries`): adds ``delivery``, the state of
+    every message sent for the incident per channel - ``paged`` says what was decided, this
+    says whether it arrived (a page failed after a receiver outage must not look like a page).
+    """
     from kafkaops.incidents.store import incident_to_json
 
     data = incident_to_json(inc)
@@ -76,7 +89,49 @@ def incident_dict(
             }
             for e in inc.audit
         ]
+    if deliveries is not None:
+        data["delivery"] = [delivery_dict(r) for r in deliveries]
     return data
+
+
+def _ms_iso(ms: int | None) -> str | None:
+    return None if ms is None else iso(datetime.fromtimestamp(ms / 1000, UTC))
+
+
+def delivery_state(row: OutboxRow) -> str:
+    """``queued`` (not tried yet), ``retrying`` (tried, failed, will try again), ``sent``,
+    ``failed`` (gave up or refused)."""
+    if row.status == "delivered":
+        return "sent"
+    if row.status == "failed":
+        return "failed"
+    return "retrying" if row.last_error else "queued"
+
+
+def delivery_dict(row: OutboxRow) -> dict[str, Any]:
+    """One message's delivery state; ``last_error`` is redacted by the outbox."""
+    m = row.message
+    state = delivery_state(row)
+    return {
+        "channel": m.channel,
+        "action": m.action,
+        "what": m.details.get("incident_action") or m.details.get("kind") or m.action,
+        "state": state,
+        "attempts": row.attempts,
+        "queued_at": _ms_iso(row.created_ms),
+        "delivered_at": _ms_iso(row.delivered_ms),
+        "next_attempt_at": _ms_iso(row.next_at_ms) if state in ("queued", "retrying") else None,
+        "last_error": row.last_error,
+    }
+
+
+def incident_deliveries(outbox: Outbox | None, inc: Incident) -> list[OutboxRow] | None:
+    """The outbox messages of ``inc`` (its actions and its alerts' notifications), or None
+    when there is no outbox to ask."""
+    if outbox is None:
+        return None
+    since_ms = int(inc.opened_at.timestamp() * 1000)
+    return outbox.for_incident(inc.id, [m.key for m in inc.members], since_ms)
 
 
 def action_dict(action: IncidentAction) -> dict[str, Any]:

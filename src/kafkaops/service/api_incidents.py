@@ -18,7 +18,12 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from kafkaops.core.clock import utc_now
 from kafkaops.incidents.incident import IncidentTransitionError
 from kafkaops.incidents.ledger import Mute
-from kafkaops.report.incidents_view import action_dict, incident_dict, occurrence_dict
+from kafkaops.report.incidents_view import (
+    action_dict,
+    incident_deliveries,
+    incident_dict,
+    occurrence_dict,
+)
 from kafkaops.service import schemas as s
 from kafkaops.service.api import ERRORS, Reader
 from kafkaops.service.auth import require_write
@@ -64,14 +69,15 @@ def list_incidents(
 
 @router.get("/api/incidents/{incident_id}", response_model=s.IncidentOut, tags=["incidents"])
 def show_incident(incident_id: IncidentId, state: Reader) -> Any:
-    """One incident with members, channels paged, escalation and its audit trail."""
+    """One incident with members, channels paged (and each message's delivery state),
+    escalation and its audit trail."""
     inc = state.runtime.incidents.get_incident(incident_id)
     if inc is None:
         raise ApiError(404, f"no incident {incident_id!r}")
     now = utc_now()
-    return incident_dict(
-        inc, now, mutes=_mutes(state, {inc.cluster} if inc.is_open else set(), now)
-    )
+    mutes = _mutes(state, {inc.cluster} if inc.is_open else set(), now)
+    outbox = getattr(state.runtime, "outbox", None)
+    return incident_dict(inc, now, mutes=mutes, deliveries=incident_deliveries(outbox, inc))
 
 
 def _transition(

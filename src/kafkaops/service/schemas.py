@@ -282,6 +282,20 @@ class MuteOut(_Out):
     text: str
 
 
+class DeliveryOut(_Out):
+    """One message of an incident: where it went and whether it arrived."""
+
+    channel: str
+    action: str
+    what: str
+    state: str = Field(description="queued | retrying | sent | failed")
+    attempts: int
+    queued_at: str | None
+    delivered_at: str | None
+    next_attempt_at: str | None
+    last_error: str | None = Field(description="Why the last attempt failed (secrets redacted).")
+
+
 class IncidentOut(_Out):
     """``kafkaops incidents show --json``."""
 
@@ -306,6 +320,8 @@ class IncidentOut(_Out):
     #: Pages held back by a maintenance window or silence ("muted by window `daily` until …").
     muted: list[MuteOut] = []
     audit: list[AuditOut] | None = None
+    #: Per-channel delivery state of the incident's messages (``incidents show``).
+    delivery: list[DeliveryOut] | None = None
 
 
 class ActionOut(_Out):

@@ -92,4 +92,4 @@ class AlertmanagerChannel:
         if not body:
             return
         url = self.settings.url.rstrip("/") + "/api/v2/alerts"
-        post_json(self.client, url, "alertmanager", json_body=body)
+        post_json(self.client, url, "alertmanager", json_body=body, url_is_secret=False)

@@ -17,6 +17,7 @@ by a filter on the ``httpx`` logger (installed on import of this module).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ import httpx
 from kafkaops.core.clock import utc_now
 from kafkaops.notify.errors import PermanentDelivery, RetryableDelivery
 from kafkaops.notify.message import OutboundMessage
+from kafkaops.notify.redact import redact, url_parts
 
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 #: Longest body excerpt quoted in an error (receivers sometimes echo the request back).
@@ -74,8 +76,10 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or utc_now())).total_seconds())
 
 
-def _excerpt(text: str) -> str:
-    text = " ".join(text.split())
+def _excerpt(text: str, secrets: Iterable[str]) -> str:
+    """The start of a receiver's answer, secrets removed *before* it is cut (a secret cut in
+    half at the end would not match any more)."""
+    text = " ".join(redact(text, secrets).split())
     return text[:_BODY_EXCERPT] + ("…" if len(text) > _BODY_EXCERPT else "")
 
 
@@ -87,12 +91,19 @@ def post_json(
     json_body: Any = None,
     content: bytes | None = None,
     headers: dict[str, str] | None = None,
+    secrets: Iterable[str] = (),
+    url_is_secret: bool = True,
 ) -> httpx.Response:
     """POST and map the outcome to success / Retryable / Permanent.
 
     ``name`` is what errors call the receiver (``slack:#ops-critical``): never the URL, which
     may be a secret.  Library exceptions are re-raised ``from None`` for the same reason.
+    ``secrets``: what the request carried (routing key, HMAC secret); they and the URL's parts
+    are redacted from every error text, since receivers and proxies may echo the request.
+    ``url_is_secret=False`` (PagerDuty's and Alertmanager's public endpoints) keeps paths such
+    as ``/v2/enqueue`` readable in errors.
     """
+    hidden = {*secrets, *(url_parts(url) if url_is_secret else ())}
     try:
         if content is not None:
             response = client.post(url, content=content, headers=headers)
@@ -101,7 +112,8 @@ def post_json(
     except httpx.TimeoutException as exc:
         raise RetryableDelivery(f"{name}: timed out ({type(exc).__name__})") from None
     except httpx.TransportError as exc:
-        raise RetryableDelivery(f"{name}: {type(exc).__name__}: {_safe(exc, url)}") from None
+        text = redact(str(exc), hidden)
+        raise RetryableDelivery(f"{name}: {type(exc).__name__}: {text}") from None
     except httpx.InvalidURL:
         raise PermanentDelivery(f"{name}: the configured URL is not valid") from None
     except httpx.UnsupportedProtocol:
@@ -109,20 +121,10 @@ def post_json(
     status = response.status_code
     if 200 <= status < 300:
         return response
-    body = _excerpt(response.text)
+    body = _excerpt(response.text, hidden)
     if status in RETRYABLE_STATUS or status >= 500:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         raise RetryableDelivery(f"{name}: HTTP {status} {body}".strip(), retry_after)
     if 300 <= status < 400:
         raise PermanentDelivery(f"{name}: HTTP {status} redirect (not followed; fix the URL)")
     raise PermanentDelivery(f"{name}: HTTP {status} {body}".strip())
-
-
-def _safe(exc: Exception, url: str) -> str:
-    """The exception text with the URL (and its path) removed, in case the library quoted it."""
-    text = str(exc)
-    parsed = httpx.URL(url)
-    for secret in {url, str(parsed), parsed.path, parsed.query.decode(errors="replace")}:
-        if secret and secret not in ("/", ""):
-            text = text.replace(secret, "<redacted>")
-    return text

@@ -106,7 +106,16 @@ class PagerDutyChannel:
                 f"{base}/v2/change/enqueue",
                 name,
                 json_body=self.change_event(msg, key),
+                secrets=(key,),
+                url_is_secret=False,
             )
             return
         for event in self.events(msg, key):
-            post_json(self.client, f"{base}/v2/enqueue", name, json_body=event)
+            post_json(
+                self.client,
+                f"{base}/v2/enqueue",
+                name,
+                json_body=event,
+                secrets=(key,),
+                url_is_secret=False,
+            )

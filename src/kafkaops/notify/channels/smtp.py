@@ -25,6 +25,7 @@ from email.utils import formatdate
 
 from kafkaops.notify.errors import PermanentDelivery, RetryableDelivery
 from kafkaops.notify.message import OutboundMessage
+from kafkaops.notify.redact import redact
 from kafkaops.notify.secrets import read_secret
 from kafkaops.notify.settings import EmailSettings
 
@@ -126,6 +127,7 @@ class EmailChannel:
         if s.username:
             password = read_secret(s.password_env, s.password_file, "channels.email.password")
         where = f"smtp {s.host}:{s.port}"
+        hidden = (password.get_secret_value(),) if password is not None else ()
         try:
             with smtplib.SMTP(s.host, s.port, timeout=self.timeout_s) as smtp:
                 smtp.ehlo()
@@ -152,20 +154,22 @@ class EmailChannel:
                 raise RetryableDelivery(text) from None
             raise PermanentDelivery(text) from None
         except smtplib.SMTPResponseException as exc:
-            text = f"{where}: {exc.smtp_code} {_reply(exc.smtp_error)}"
+            text = f"{where}: {exc.smtp_code} {_reply(exc.smtp_error, hidden)}"
             if 400 <= exc.smtp_code < 500:
                 raise RetryableDelivery(text) from None
             raise PermanentDelivery(text) from None
         except smtplib.SMTPNotSupportedError as exc:
-            raise PermanentDelivery(f"{where}: {exc}") from None
+            raise PermanentDelivery(f"{where}: {redact(str(exc), hidden)}") from None
         except ssl.SSLCertVerificationError as exc:
             raise PermanentDelivery(
                 f"{where}: TLS certificate not trusted ({exc.reason})"
             ) from None
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
-            raise RetryableDelivery(f"{where}: {type(exc).__name__}: {exc}") from None
+            text = redact(str(exc), hidden)
+            raise RetryableDelivery(f"{where}: {type(exc).__name__}: {text}") from None
 
 
-def _reply(raw: bytes | str) -> str:
+def _reply(raw: bytes | str, hidden: tuple[str, ...]) -> str:
+    """The server's reply, the password removed before it is cut (a server may echo AUTH)."""
     text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
-    return " ".join(text.split())[:200]
+    return " ".join(redact(text, hidden).split())[:200]

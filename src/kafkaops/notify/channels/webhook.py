@@ -88,11 +88,21 @@ class WebhookChannel:
         body = msg.to_json().encode()
         headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: msg.idempotency_key}
         s = self.settings
+        hidden: tuple[str, ...] = ()
         if s.secret_env or s.secret_file:
             secret = read_secret(
                 s.secret_env, s.secret_file, f"channels.webhooks.{self.name}.secret"
-            )
+            ).get_secret_value()
+            hidden = (secret,)
             timestamp = str(int(self.clock()))
             headers[TIMESTAMP_HEADER] = timestamp
-            headers[s.signature_header] = sign(secret.get_secret_value().encode(), timestamp, body)
-        post_json(self.client, url, f"webhook:{self.name}", content=body, headers=headers)
+            headers[s.signature_header] = sign(secret.encode(), timestamp, body)
+        # The URL counts as secret even when inline: its path or query may carry a token.
+        post_json(
+            self.client,
+            url,
+            f"webhook:{self.name}",
+            content=body,
+            headers=headers,
+            secrets=hidden,
+        )

@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from kafkaops.core.model import CheckStatus, ClusterSnapshot, HealthReport, Severity
 from kafkaops.lag.status import LagStatus
 from kafkaops.service.exporter.render import Family
+from kafkaops.service.outbox_metrics import outbox_families
 from kafkaops.service.state import ServiceState
 from kafkaops.service.views import active_controller, disk_percent
 
@@ -306,6 +307,7 @@ class LiveCollector:
             cycles.add_metric([name], st.cycles)
         yield from (dur, errors, cycles)
         yield self._incidents()
+        yield from outbox_families(state.runtime)
         yield GaugeMetricFamily(
             "kafkaops_leader",
             "1 if this instance holds the watch lease.",
