@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from kafkaops.collect.admin import CollectOptions
 from prometheus_client.parser import text_string_to_metric_families
 
+from kafkaops.collect.admin import CollectOptions
 from kafkaops.config import Config
 from kafkaops.core.model import CheckStatus, Finding, Severity
 from kafkaops.evaluate.report import build_report
