@@ -53,6 +53,10 @@ sandbox_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(sandbox_app, name="sandbox")
+from kafkaops.cli_balance import balance_app, partitions_app  # noqa: E402
+
+app.add_typer(balance_app, name="balance")
+app.add_typer(partitions_app, name="partitions")
 
 
 def _register_subcommands(argv: list[str]) -> None:
@@ -642,6 +646,29 @@ def kill_broker(
       kafkaops sandbox kill-broker 3
     """
     _node_command("kill", node_id, sandbox_dir)
+
+
+@sandbox_app.command("add-broker")
+def add_broker(
+    rack: Annotated[
+        str | None, typer.Option(help="broker.rack (default: next of az1-az3).")
+    ] = None,
+    sandbox_dir: SandboxDir = None,
+) -> None:
+    """Start one more broker (next id); it joins empty, like a broker added to MSK.
+
+    Example:
+
+      kafkaops sandbox add-broker && kafkaops balance plan --add 4 -o plan.json
+    """
+    box = _sandbox(sandbox_dir)
+    try:
+        with err.status("adding a broker …"):
+            nid = box.add_broker(rack=rack)
+    except KafkaopsError as exc:
+        fail(str(exc))
+    err.print(f"broker {nid} added", markup=False)
+    out.print(str(nid), markup=False)
 
 
 @sandbox_app.command(

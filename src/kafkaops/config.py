@@ -38,6 +38,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from kafkaops.balance.settings import BalanceSettings
 from kafkaops.collect.settings import MetricsSettings
 from kafkaops.errors import ConfigError
 from kafkaops.incidents.settings import IncidentSettings
@@ -509,6 +510,8 @@ class Config(_Model):
     #: Where notifications go: PagerDuty, Slack, e-mail, SNS, webhook, Alertmanager.
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    #: Partition balance: tolerance bands, throttle, batch size, audit log.
+    balance: BalanceSettings = Field(default_factory=BalanceSettings)
 
     _source: str | None = PrivateAttr(default=None)
 

@@ -471,16 +471,13 @@ def _balance_leaders(st: _State, req: PlanRequest, eligible: list[int]) -> None:
                 if key in reordered or not reps or reps[0] != donor:
                     continue  # gone for good
                 options = [
-                    r
-                    for r in reps[1:]
-                    if r in elig
-                    and st.preferred[r] + 1 < st.preferred[donor]
-                    and (not under or r in under or not over)
+                    r for r in reps[1:] if r in elig and st.preferred[r] + 1 < st.preferred[donor]
                 ]
                 if not options:
                     keep.append(key)
                     continue
-                new = min(options, key=lambda r: (st.preferred[r], r))
+                # Brokers below the band first; every swap narrows a gap, so this ends.
+                new = min(options, key=lambda r: (r not in under, st.preferred[r], r))
                 i = reps.index(new)
                 reps[0], reps[i] = reps[i], reps[0]
                 st.preferred[donor] -= 1
