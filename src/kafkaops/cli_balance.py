@@ -35,11 +35,13 @@ balance_app = typer.Typer(
     help="Partition balance: diagnose skew, plan the fewest-bytes reassignment, apply it "
     "under a replication throttle that is always removed.\n\n"
     "Examples:\n\n"
-    "  kafkaops balance                          # per-broker skew, exit 1 outside the band\n\n"
+    "  kafkaops balance              # per-broker skew; exit 1 outside the band\n\n"
     "  kafkaops balance plan --add 4 -o plan.json\n\n"
     "  kafkaops balance plan --drain 3 -o drain.json\n\n"
     "  kafkaops balance apply plan.json --throttle 50MiB/s\n\n"
-    "  kafkaops balance status; kafkaops balance cleanup",
+    "  kafkaops balance status; kafkaops balance cleanup\n\n"
+    "  kafkaops balance --bootstrap HOST:9092 plan -o plan.json\n\n"
+    "Target options (--bootstrap, --config/--cluster, --dir) go before the subcommand.",
     invoke_without_command=True,
     rich_markup_mode=None,
 )
@@ -244,7 +246,7 @@ def plan_cmd(
 
       kafkaops balance plan --add 4 -o plan.json
 
-      kafkaops balance plan --drain 3 -o drain.json        # MSK removes only empty brokers
+      kafkaops balance plan --drain 3 -o drain.json   # MSK removes only empty ones
 
       kafkaops balance plan --goal leaders -o leaders.json
 
@@ -641,7 +643,7 @@ def partitions_add(
         read, keyed = sample_keys(target.client_kwargs, topic)
     except KafkaopsError as exc:
         fail(str(exc))
-    report = {
+    report: dict[str, Any] = {
         "topic": topic,
         "partitions_before": current,
         "partitions_after": current + count,
@@ -669,8 +671,8 @@ def partitions_add(
         emit_json(report)
         return
     out.print(f"{topic}: {current} → {current + count} partitions", markup=False)
-    for entry in report["new_partitions"]:
-        out.print(f"  {topic}-{entry['partition']}: replicas {entry['replicas']}", markup=False)
+    for i, reps in enumerate(placement):
+        out.print(f"  {topic}-{current + i}: replicas {reps}", markup=False)
     if keyed:
         out.print(
             f"warning: keyed topic ({keyed} of {read} sampled records have keys): per-key "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from kafkaops.units import ByteSize, Percent, parse_bytes
 
@@ -44,3 +44,8 @@ class BalanceSettings(BaseModel):
     batch: int = Field(default=10, ge=1, le=10_000)
     #: Every apply, cancel and cleanup is appended here as one JSON line.
     audit_log: Path = Field(default_factory=default_audit_log)
+
+    @field_validator("audit_log")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
