@@ -330,7 +330,12 @@ def lag(
         else:
             render_ranking(rows, out, status_of)
         return
-    diagnosis = diagnose_group(snap, group)
+    diagnosis = diagnose_group(
+        snap,
+        group,
+        scale_up_lag_threshold=target.config.lag.scale_up_lag_threshold,
+        partition_increment=target.config.lag.partition_increment,
+    )
     if diagnosis is None:
         fail(f"consumer group {group!r} not found on {snap.bootstrap}")
     group_st = statuses.get(group)
