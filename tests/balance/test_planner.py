@@ -216,8 +216,9 @@ def test_plan_time_20000_partitions_under_5s():
             )
         )
     layout = Layout(brokers, tuple(parts))
-    started = time.monotonic()
+    # CPU time, not wall time: the 2-core test machine runs other JVMs at the same time.
+    started = time.process_time()
     plan = plan_reassignment(layout, PlanRequest(add=frozenset({6})))
-    took = time.monotonic() - started
+    took = time.process_time() - started
     assert plan.complete, plan.notes
-    assert took < 5, f"planning 20,000 partitions took {took:.1f}s"
+    assert took < 5, f"planning 20,000 partitions took {took:.1f}s of CPU"
