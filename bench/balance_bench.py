@@ -5,15 +5,16 @@ dealt unevenly over brokers 1-3, record volumes per partition from a Pareto dist
 then a 4th broker added empty (``Sandbox.add_broker``).  In the same run, from the same
 snapshot (real sizes from DescribeLogDirs):
 
-* ``kafkaops balance plan --add 4`` (goal replicas) and ``--goal disk``;
+* ``kafkaops balance plan`` with and without ``--add 4`` (only the new broker receives data),
+  goal replicas and goal disk;
 * ``kafka-reassign-partitions --generate --broker-list 1,2,3,4`` from the same Kafka jars,
   over every benchmark topic (it is rack-aware by default, like kafkaops).
 
 Reported for each: bytes moved (size × replicas that change broker), replicas moved, and the
 final skew (largest distance from the mean, in %) of replicas, preferred leaders and bytes.
-Then kafkaops' plan is applied under a throttle (time measured) and every broker and topic is
-read back with DescribeConfigs to show that no throttle config remains.  Finally the planner
-alone is timed on a generated 20,000-partition layout.
+Then kafkaops' plan (goal replicas, no ``--add``) is applied under a throttle (time measured)
+and every broker and topic is read back with DescribeConfigs: no throttle config remains.
+Finally the planner alone is timed on a generated 20,000-partition layout.
 
     .venv/bin/python bench/balance_bench.py --topics 100 --partitions-per-topic 10
 
@@ -215,8 +216,10 @@ def main() -> None:
 
         rows = {}
         for label, req in (
-            ("kafkaops (goal replicas)", PlanRequest(add=frozenset({4}))),
-            ("kafkaops (goal disk)", PlanRequest(goal="disk", add=frozenset({4}))),
+            ("kafkaops --add 4 (goal replicas)", PlanRequest(add=frozenset({4}))),
+            ("kafkaops --add 4 --goal disk", PlanRequest(goal="disk", add=frozenset({4}))),
+            ("kafkaops (goal replicas)", PlanRequest()),
+            ("kafkaops --goal disk", PlanRequest(goal="disk")),
         ):
             started = time.monotonic()
             plan = plan_reassignment(layout, req)
@@ -243,8 +246,6 @@ def main() -> None:
                 "--dir",
                 str(box.root),
                 "plan",
-                "--add",
-                "4",
                 "--topics",
                 r"^bb\.",
                 "-o",

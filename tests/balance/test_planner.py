@@ -222,3 +222,18 @@ def test_plan_time_20000_partitions_under_5s():
     took = time.process_time() - started
     assert plan.complete, plan.notes
     assert took < 5, f"planning 20,000 partitions took {took:.1f}s of CPU"
+
+
+def test_add_mode_says_when_an_old_broker_stays_below_the_band():
+    rng = random.Random(5)
+    parts = []
+    for i in range(60):
+        reps = rng.choices([[1, 2], [2, 1], [1, 3]], weights=[5, 5, 1])[0]
+        parts.append(PartitionInfo("u", i, tuple(reps), reps[0], 10))
+    layout = Layout({1: "a", 2: "b", 3: "c", 4: "d"}, tuple(parts))
+    plan = plan_reassignment(layout, PlanRequest(add=frozenset({4})))
+    assert not plan.complete
+    assert any("broker 3 stays below the replicas band" in n for n in plan.notes)
+    assert all(m.added in ((4,), ()) for m in plan.moves)
+    full = plan_reassignment(layout, PlanRequest())
+    assert full.complete, full.notes

@@ -191,6 +191,17 @@ def plan_reassignment(layout: Layout, req: PlanRequest | None = None) -> Plan:
     )
     after = _loads_after(layout, moves)
     complete = not st.limit_hit and _in_band(after, req, eligible)
+    if req.add and not complete:
+        loads = {b.broker: b for b in after}
+        metric = "bytes" if req.goal == "disk" else "replicas"
+        values = [getattr(loads[b], metric) for b in eligible]
+        _, lower, _upper = _band(values, req.goal, req.tolerance)
+        low = [b for b in eligible if b not in req.add and getattr(loads[b], metric) < lower]
+        if low:
+            st.notes.append(
+                f"broker {', '.join(map(str, low))} stays below the {metric} band: with --add "
+                "only the added brokers receive data (plan without --add to even out the rest)"
+            )
     return Plan(
         goal=req.goal,
         moves=moves,
