@@ -59,6 +59,11 @@ def _register_subcommands(argv: list[str]) -> None:
         from kafkaops.cli.serve import register
 
         register(app)
+    if first in (None, "balance", "partitions"):
+        from kafkaops.cli.balance import balance_app, partitions_app
+
+        app.add_typer(balance_app, name="balance")
+        app.add_typer(partitions_app, name="partitions")
     if first in (None, "capacity", "review"):
         from kafkaops.cli.capacity import capacity_app, review_app
 
@@ -294,7 +299,12 @@ def lag(
         else:
             render_ranking(rows, out, status_of)
         return
-    diagnosis = diagnose_group(snap, group)
+    diagnosis = diagnose_group(
+        snap,
+        group,
+        scale_up_lag_threshold=target.config.lag.scale_up_lag_threshold,
+        partition_increment=target.config.lag.partition_increment,
+    )
     if diagnosis is None:
         fail(f"consumer group {group!r} not found on {snap.bootstrap}", EXIT_NOT_FOUND)
     group_st = statuses.get(group)

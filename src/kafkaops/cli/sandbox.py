@@ -217,6 +217,29 @@ def kill_broker(
     _node_command("kill", node_id, sandbox_dir)
 
 
+@sandbox_app.command("add-broker")
+def add_broker(
+    rack: Annotated[
+        str | None, typer.Option(help="broker.rack (default: next of az1-az3).")
+    ] = None,
+    sandbox_dir: SandboxDir = None,
+) -> None:
+    """Start one more broker (next id); it joins empty, like a broker added to MSK.
+
+    Example:
+
+      kafkaops sandbox add-broker && kafkaops balance plan --add 4 -o plan.json
+    """
+    box = _sandbox(sandbox_dir)
+    try:
+        with err.status("adding a broker …"):
+            nid = box.add_broker(rack=rack)
+    except KafkaopsError as exc:
+        fail(str(exc))
+    err.print(f"broker {nid} added", markup=False)
+    out.print(str(nid), markup=False)
+
+
 @sandbox_app.command(
     "kafka-tool", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
 )

@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from kafkaops.balance.settings import BalanceSettings
 from kafkaops.capacity.settings import CapacitySettings
 from kafkaops.collect.connection import ClusterConfig
 from kafkaops.config.service import ServiceSettings
@@ -76,6 +77,8 @@ class Config(_Model):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     #: Capacity forecasts and recommendations (thresholds, MSK limits, the runbook's steps).
     capacity: CapacitySettings = Field(default_factory=CapacitySettings)
+    #: Partition balance: tolerance bands, throttle, batch size, audit log.
+    balance: BalanceSettings = Field(default_factory=BalanceSettings)
 
     _source: str | None = PrivateAttr(default=None)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from kafkaops.balance.settings import BalanceSettings
 from kafkaops.core.model import CheckStatus, ClusterSnapshot, Finding, HealthReport, Severity
 from kafkaops.evaluate.findings import ORDER
 from kafkaops.evaluate.rules import evaluate
@@ -102,6 +103,7 @@ def build_report(
     reachable: bool = True,
     unreachable_reason: str | None = None,
     statuses: Mapping[str, GroupStatus] | None = None,
+    balance: BalanceSettings | None = None,
 ) -> HealthReport:
     """Evaluate every rule and classify the cluster: the whole ``kafkaops health`` verdict.
 
@@ -115,6 +117,7 @@ def build_report(
         reachable=reachable,
         unreachable_reason=unreachable_reason,
         statuses=statuses,
+        balance=balance,
     )
     triggered = sorted((f for f in checks if f.status == CheckStatus.TRIGGERED), key=_worst_first)
     return HealthReport(

@@ -174,7 +174,8 @@ def _recommend(
             f"Lag {lag:,} > {threshold:,} with consumers already equal to partitions: add "
             f"{increment} partitions (runbook partition_increment) to "
             f"{', '.join(sorted(topic_partitions)) or 'the topics'}, after ruling out a "
-            "processing bottleneck (keys change partition when the count changes)."
+            "processing bottleneck (keys change partition when the count changes): "
+            f"kafkaops partitions add TOPIC --by {increment} (dry run first)."
         )
     if skew is not None and len(loads) > 1 and skew > min(0.75, 1.5 / len(loads)) and lag > 0:
         recs.append(

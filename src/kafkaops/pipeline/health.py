@@ -242,6 +242,7 @@ def report_for(
         checked_at_ms=snapshot.taken_at_ms,
         reachable=True,
         statuses=statuses,
+        balance=target.config.balance,
     )
 
 

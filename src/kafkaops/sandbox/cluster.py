@@ -532,6 +532,51 @@ class Sandbox:
             time.sleep(0.5)
         raise SandboxError(f"sandbox not ready after {timeout_s:.0f}s: {last_error}")
 
+    # ------------------------------------------------------------- grow
+    def add_broker(self, *, rack: str | None = None, timeout_s: float = 120.0) -> int:
+        """Format and start one more broker (id max+1, the next rack in turn); return its id.
+
+        Like adding a broker to an MSK cluster: it joins empty, holding no replica until a
+        reassignment moves some to it (``kafkaops balance plan --add ID``).
+        """
+        state = self._load()
+        nodes = self.nodes()
+        brokers = sorted((n for n in nodes if n.role == "broker"), key=lambda n: n.node_id)
+        if not brokers:
+            raise SandboxError(f"no sandbox at {self.root}; run 'kafkaops sandbox up' first")
+        first = brokers[0]
+        nid = brokers[-1].node_id + 1
+        port = first.port + nid - first.node_id
+        metrics = (
+            first.metrics_port + nid - first.node_id if first.metrics_port is not None else None
+        )
+        busy = [p for p in (port, port + SASL_PORT_OFFSET, metrics) if p and not _port_free(p)]
+        if busy:
+            raise SandboxError(f"cannot add broker {nid}: port {busy[0]} is in use")
+        node = Node(
+            nid,
+            "broker",
+            port,
+            str(self.root / f"node-{nid}"),
+            rack=rack or RACKS[(nid - 1) % len(RACKS)],
+            metrics_port=metrics,
+        )
+        props = _read_properties(first.config_path)
+        voters = props["controller.quorum.voters"]
+        rf = int(props.get("default.replication.factor", "3"))
+        Path(node.dir, "data").mkdir(parents=True, exist_ok=True)
+        Path(node.dir, "logs").mkdir(exist_ok=True)
+        sasl = bool(state.get("sasl_scram"))
+        node.config_path.write_text(_render_config(node, voters, rf, None, sasl))
+        state["nodes"].append(asdict(node))
+        self._save(state)
+        # SCRAM users live in the metadata log: a broker joining later needs no --add-scram.
+        self._format([node], state["cluster_id"], self.version)
+        self._launch(node)
+        self._wait_port(node, timeout_s)
+        self.wait_ready(timeout_s=timeout_s, node_ids=[nid])
+        return nid
+
     # -------------------------------------------------------------- control
     def stop_node(self, node_id: int, *, timeout_s: float = 60.0) -> None:
         """Stop a node gracefully (SIGTERM: controlled shutdown), SIGKILL after ``timeout_s``."""
@@ -624,6 +669,15 @@ class Sandbox:
         log4j = Path(__file__).with_name("tools-log4j2.properties")
         opts = (*TOOL_JVM_OPTS, f"-Dlog4j2.configurationFile={log4j}")
         return self._java(main_class, args, opts, self.version)
+
+
+def _read_properties(path: Path) -> dict[str, str]:
+    out = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            out[key.strip()] = value.strip()
+    return out
 
 
 def _mountpoint(path: Path) -> str:

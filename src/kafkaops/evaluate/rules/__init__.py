@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from kafkaops.balance.diagnosis import partition_imbalance_finding
+from kafkaops.balance.settings import BalanceSettings
 from kafkaops.core.model import ClusterSnapshot, Finding, Severity
 from kafkaops.evaluate.findings import result
 from kafkaops.evaluate.rules.availability import (
@@ -49,6 +51,7 @@ def evaluate(
     reachable: bool = True,
     unreachable_reason: str | None = None,
     statuses: Mapping[str, GroupStatus] | None = None,
+    balance: BalanceSettings | None = None,
 ) -> list[Finding]:
     """Every runbook rule against one snapshot, in :data:`RULES` order.
 
@@ -71,4 +74,16 @@ def evaluate(
         *consumer_status(statuses),
         *disk_usage(snapshot, thresholds),
         *metric_rules(snapshot.metrics, thresholds),
+        *_imbalance(snapshot, balance),
+    ]
+
+
+def _imbalance(snapshot: ClusterSnapshot, balance: BalanceSettings | None) -> list[Finding]:
+    """The runbook's "Partition Imbalance" check (P2), with the balance section's band."""
+    if balance is None:
+        return []
+    return [
+        partition_imbalance_finding(
+            snapshot, tolerance=balance.tolerance / 100, min_disk_bytes=balance.min_disk_bytes
+        )
     ]
