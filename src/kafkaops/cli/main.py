@@ -294,7 +294,7 @@ def lag(
                     history,
                     snap,
                     time_lag_method=target.time_lag_method,
-                    window=target.config.lag.window,
+                    lag=target.config.lag,
                 )
             if watch and not as_json:
                 err.print(f"sample {i + 1}/{count} at {snap.taken_at_ms}", markup=False)
@@ -310,7 +310,7 @@ def lag(
                 [{**dataclasses.asdict(r), "status": status_of.get(r.group_id)} for r in rows]
             )
         else:
-            render_ranking(rows, out, status_of)
+            render_ranking(rows, out, {gid: st.label for gid, st in statuses.items()})
         return
     diagnosis = diagnose_group(snap, group)
     if diagnosis is None:
@@ -326,7 +326,7 @@ def lag(
     else:
         render_diagnosis(diagnosis, snap, out)
         if group_st is not None:
-            out.print(f"status: {group_st.status.value} (Burrow: {group_st.burrow_status.value})")
+            out.print(f"status: {group_st.label} (Burrow: {group_st.burrow_status.value})")
             for p in group_st.partitions:
                 if p.status.value != "OK":
                     out.print(

@@ -193,7 +193,7 @@ def observe_lag(
             history,
             snapshot,
             time_lag_method=target.time_lag_method,
-            window=target.config.lag.window,
+            lag=target.config.lag,
         )
     finally:
         if own:

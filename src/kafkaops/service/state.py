@@ -176,7 +176,7 @@ class ServiceState:
                     return cached[1]
             from kafkaops.lag.observe import evaluate_statuses
 
-            result = evaluate_statuses(self.history(), snap, window=self.config.lag.window)
+            result = evaluate_statuses(self.history(), snap, lag=self.config.lag)
             with self.lock:
                 self._statuses[name] = (snap, result)
             return result

@@ -185,6 +185,8 @@ def _group_row(r: GroupLagSummary, st: GroupStatus | None) -> dict[str, Any]:
     row["topics"] = list(r.topics)
     row["status"] = st.status.value if st else None
     row["burrow_status"] = st.burrow_status.value if st else None
+    # "OK (evaluating, 3/10 samples)" while the window is too young for a verdict.
+    row["status_label"] = st.label if st else None
     return row
 
 
