@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from kafkaops import __version__
 from kafkaops.service import api, api_history, api_incidents, errors, ui
 from kafkaops.service.exporter import Exporter, metrics_router
+from kafkaops.service.guard import RequestGuard
 from kafkaops.service.state import ServiceState
 
 DESCRIPTION = """\
@@ -51,4 +52,6 @@ def create_app(state: ServiceState) -> FastAPI:
     app.include_router(metrics_router(exporter))
     app.include_router(ui.router)
     app.mount(ui.STATIC_URL, ui.static_files(), name="static")
+    # The token and the body cap are checked before a route reads any of the body.
+    app.add_middleware(RequestGuard, max_body=state.config.service.max_body)
     return app

@@ -130,8 +130,15 @@ class _Cycles:
 def _uvicorn_server(state: ServiceState, app: object) -> uvicorn.Server:
     import uvicorn
 
+    from kafkaops.service.protocol import protocol_class
+
+    settings = state.config.service
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
+        # h11 with a deadline for request heads (slowloris); heads ≤ 16 KiB (h11's default).
+        http=protocol_class(settings.header_timeout / 1000),
+        # Idle keep-alive connections close after 5 s (uvicorn's default, stated here).
+        timeout_keep_alive=5,
         log_config=None,
         access_log=False,
         lifespan="off",
