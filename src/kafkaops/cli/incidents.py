@@ -163,7 +163,9 @@ def incidents_list(
         str, typer.Option(help="open | acknowledged | resolved | all; default: open + ack'd.")
     ] = "active",
     cluster: Annotated[str | None, typer.Option(help="Only this cluster.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=10_000, help="At most this many, newest first.")
+    ] = 50,
     as_json: JsonFlag = False,
     config: ConfigOpt = None,
     store: StoreOpt = None,
@@ -364,7 +366,9 @@ def _print_occurrences(occs: Sequence[Occurrence], now: datetime, sent: set[str]
 
 @maintenance_app.command("list")
 def maintenance_list(
-    days: Annotated[float, typer.Option(help="Look this many days ahead.")] = 7,
+    days: Annotated[
+        float, typer.Option(min=0, max=366, help="Look this many days ahead (at most 366).")
+    ] = 7,
     as_json: JsonFlag = False,
     config: ConfigOpt = None,
     store: StoreOpt = None,

@@ -19,7 +19,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from kafkaops.core.secrets import check_env_name
-from kafkaops.core.units import ByteSize, DurationMs
+from kafkaops.core.units import ByteSize, bounded_duration
 
 DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -63,7 +63,7 @@ class ServiceSettings(BaseModel):
     #: A client must finish sending a request's headers within this time of connecting (or of
     #: its previous response), else the connection is closed: slow-header clients (slowloris)
     #: cannot hold connections open.
-    header_timeout: DurationMs = Field(default=10_000, ge=1_000, le=300_000)
+    header_timeout: bounded_duration(1_000, 300_000) = 10_000  # type: ignore[valid-type]
     #: The runbook's daily health check, ``HH:MM`` UTC; null: off.
     daily_check: str | None = "09:00"
     #: The runbook's weekly review, ``<DAY> HH:MM`` UTC; null: off.
