@@ -18,7 +18,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import wait_until
+from tests.conftest import run_cli, wait_until
 from tests.service.conftest import TOKEN, Service, stop_service
 
 MIB = 1024 * 1024
@@ -29,7 +29,7 @@ def _config(tmp: Path, extra_service: str = "") -> Path:
     cfg.write_text(
         "clusters:\n"
         "  down:\n"
-        "    bootstrap: 127.0.0.1:9\n"
+        "    bootstrap: [127.0.0.1:9, 127.0.0.1:10]\n"
         "    timeouts:\n      request: 1s\n      connect: 1s\n"
         f"store:\n  url: sqlite:///{tmp / 'k.db'}\n"
         "watch:\n  interval: 5s\n"
@@ -180,3 +180,33 @@ def test_slow_headers_are_cut_off(lone: Service) -> None:
     assert closed, "the server kept a slow-header connection open for 10 s"
     assert time.monotonic() - started < 8
     assert lone.get("/health").status_code == 200
+
+
+def test_bootstrap_is_shown_as_people_write_it(lone: Service, tmp_path: Path) -> None:
+    """Not as a Python list ("['127.0.0.1:9', …]"), in the API and in ``health --json``."""
+    [cluster] = lone.get("/api/clusters").json()
+    assert cluster["bootstrap"] == "127.0.0.1:9,127.0.0.1:10", cluster
+    proc = run_cli("health", "-c", str(_config(tmp_path)), "--json", timeout=60)
+    assert '"bootstrap": "127.0.0.1:9,127.0.0.1:10"' in proc.stdout, proc.stdout[:500]
+
+
+def test_bootstrap_without_a_port_is_refused_on_the_cli_as_in_the_config() -> None:
+    proc = run_cli("health", "--bootstrap", "foo", timeout=30)
+    assert proc.returncode == 3
+    assert proc.stderr.strip() == "error: --bootstrap: 'foo' is not HOST:PORT", proc.stderr
+
+
+def test_real_service_host_check_and_head(lone: Service) -> None:
+    assert httpx.head(lone.url + "health", timeout=10).status_code == 200
+    r = httpx.get(lone.url + "api/clusters", headers={"Host": "rebound.evil.example"}, timeout=10)
+    assert r.status_code == 403
+
+
+def test_short_token_is_warned_about(tmp_path: Path) -> None:
+    svc = start_lone_service(tmp_path, token="x")
+    try:
+        wait_until(lambda: "only 1 bytes" in svc.log.read_text(), timeout=10, what="warning")
+        [line] = [ln for ln in svc.log.read_text().splitlines() if "only 1 bytes" in ln]
+        assert "WARNING" in line and "from $KAFKAOPS_API_TOKEN is only" in line, line
+    finally:
+        assert stop_service(svc) == 0

@@ -386,9 +386,7 @@ def watch(
     except KafkaopsError as exc:
         fail(str(exc))
     targets = watcher.targets
-    targets_text = ", ".join(
-        f"{t.name} ({t.client_kwargs.get('bootstrap_servers')})" for t in targets
-    )
+    targets_text = ", ".join(f"{t.name} ({t.bootstrap})" for t in targets)
     err.print(
         f"watching {targets_text} every {watcher.interval_s:g}s; store "
         f"{runtime.store_url.split('@')[-1]}; Ctrl-C to stop",

@@ -64,6 +64,9 @@ class ServiceSettings(BaseModel):
     #: its previous response), else the connection is closed: slow-header clients (slowloris)
     #: cannot hold connections open.
     header_timeout: bounded_duration(1_000, 300_000) = 10_000  # type: ignore[valid-type]
+    #: Host names the API answers to besides IP addresses, ``localhost`` and ``bind`` (a DNS
+    #: rebinding guard); ``*.example.com`` matches sub-domains.  Other Host headers get 403.
+    allowed_hosts: list[str] = Field(default_factory=list, max_length=100)
     #: The runbook's daily health check, ``HH:MM`` UTC; null: off.
     daily_check: str | None = "09:00"
     #: The runbook's weekly review, ``<DAY> HH:MM`` UTC; null: off.

@@ -26,12 +26,19 @@ Errors are `{"error": "..."}` with a 4xx status (503 while the first collection 
 """
 
 
-def create_app(state: ServiceState) -> FastAPI:
-    """The ASGI app serving ``state``; also keeps the exporter on ``app.state.exporter``."""
+def create_app(state: ServiceState, *, bind: str | None = None) -> FastAPI:
+    """The ASGI app serving ``state``; also keeps the exporter on ``app.state.exporter``.
+
+    ``bind``: the address actually listened on (``--bind``), a name the Host check accepts.
+    """
     app = FastAPI(
         title="kafkaops",
         version=__version__,
         description=DESCRIPTION,
+        # /docs is served by ui (vendored Swagger UI under the dashboard's CSP); FastAPI's own
+        # pages load their scripts from a CDN.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "service", "description": "Liveness and scheduled jobs."},
             {"name": "clusters", "description": "The latest snapshot and health report."},
@@ -53,5 +60,10 @@ def create_app(state: ServiceState) -> FastAPI:
     app.include_router(ui.router)
     app.mount(ui.STATIC_URL, ui.static_files(), name="static")
     # The token and the body cap are checked before a route reads any of the body.
-    app.add_middleware(RequestGuard, max_body=state.config.service.max_body)
+    settings = state.config.service
+    app.add_middleware(
+        RequestGuard,
+        max_body=settings.max_body,
+        allowed_hosts=("localhost", bind or settings.bind, settings.bind, *settings.allowed_hosts),
+    )
     return app

@@ -63,7 +63,7 @@ def build_state(opts: ServeOptions) -> ServiceState:
     from kafkaops.pipeline.runtime import open_watch
     from kafkaops.service.jobs import Scheduler, build_jobs
     from kafkaops.service.jobs_store import JobsStore
-    from kafkaops.service.state import ServiceState, load_token
+    from kafkaops.service.state import ServiceState, load_token, token_warning
 
     runtime, watcher = open_watch(
         opts.config,
@@ -76,6 +76,9 @@ def build_state(opts: ServeOptions) -> ServiceState:
     try:
         settings = runtime.config.service
         token, source = load_token(settings)
+        warning = token_warning(token, source)
+        if warning:
+            log.warning("%s", warning)
         state = ServiceState(
             config=runtime.config,
             watcher=watcher,
@@ -162,7 +165,7 @@ def run(opts: ServeOptions, on_started: Callable[[str], None] | None = None) -> 
     except BaseException:
         state.runtime.close()
         raise
-    app = create_app(state)
+    app = create_app(state, bind=host)
     server = _uvicorn_server(state, app)
     stop = threading.Event()
 

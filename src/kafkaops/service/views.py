@@ -53,7 +53,7 @@ def cluster_view(name: str, state: ClusterState, stats: LoopStats) -> dict[str, 
     bootstrap = report.bootstrap if report else (snap.bootstrap if snap else "")
     return {
         "name": name,
-        "bootstrap": bootstrap or str(state.target.client_kwargs.get("bootstrap_servers", "")),
+        "bootstrap": bootstrap or state.target.bootstrap,
         "reachable": state.failures == 0 and report is not None and report.reachable,
         "state": s.get("state", "PENDING") if report else "PENDING",
         "severity": report.severity.value if report else None,
