@@ -5,10 +5,12 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import threading
+import time
 from collections import defaultdict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from kafkaops.incidents.store import IncidentStore
+from kafkaops.store.lease import Leases
 
 from .conftest import T0, at
 from .lease_worker import TTL_S, race
@@ -17,6 +19,8 @@ ROUNDS = 40
 
 
 def test_lease_lifecycle(store: IncidentStore) -> None:
+    # Terms by the caller's (injected) clock, on both backends.
+    store.leases = Leases(store.engine, database_clock=False)
     assert store.lease_holder("leader", T0) is None
     assert store.try_acquire_lease("leader", "a", 30, T0)
     assert not store.try_acquire_lease("leader", "b", 30, at(1))
@@ -80,3 +84,30 @@ def test_two_processes_never_both_hold_the_lease(store_url: str) -> None:
     assert holder in {"p0", "p1"}
     intruder = "p1" if holder == "p0" else "p0"
     assert not store.try_acquire_lease("leader", intruder, TTL_S, last + timedelta(seconds=9))
+
+
+def test_postgresql_leases_use_the_database_clock(store_url: str) -> None:
+    """Issue 10: hosts' clocks disagree; the lease must not.  Host A is 10 minutes behind,
+    host B right: by their own clocks B would find A's fresh lease long expired and both
+    would lead (page twice).  On PostgreSQL the terms are the database's; on SQLite (one
+    host) the caller's clock is still used."""
+    a_store, b_store = IncidentStore(store_url), IncidentStore(store_url)
+    try:
+        postgres = a_store.engine.dialect.name == "postgresql"
+        assert a_store.leases.database_clock is postgres
+        real = datetime.now(UTC)
+        behind = real - timedelta(minutes=10)
+        assert a_store.try_acquire_lease("leader", "a", 1.0, behind)
+        b_gets_it = b_store.try_acquire_lease("leader", "b", 1.0, real)
+        if not postgres:
+            assert b_gets_it  # by the caller's clock A's term is over: the documented limit
+            return
+        assert not b_gets_it, "B took a lease A holds: terms were read off the hosts' clocks"
+        assert b_store.lease_holder("leader", real + timedelta(hours=1)) == "a"
+        time.sleep(1.2)  # A's 1 s term ends by the database's clock
+        assert b_store.lease_holder("leader", behind) is None
+        assert b_store.try_acquire_lease("leader", "b", 30.0, behind)
+        assert not a_store.try_acquire_lease("leader", "a", 30.0, real + timedelta(hours=1))
+    finally:
+        a_store.close()
+        b_store.close()

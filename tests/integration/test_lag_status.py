@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 from kafka import KafkaConsumer
+from kafka.errors import KafkaError
 
 from kafkaops.collect.admin import CollectOptions
 from kafkaops.collect.snapshot import collect_snapshot
 from kafkaops.lag.observe import record_and_evaluate
+from kafkaops.lag.settings import LagSettings
 from kafkaops.lag.status import LagStatus
 from kafkaops.store.history import HistoryStore
 from tests import kafka_helpers as kh
@@ -18,11 +21,22 @@ from tests.conftest import run_cli, wait_until
 
 pytestmark = pytest.mark.integration
 NO_TIME_LAG = CollectOptions(time_lag_method="none")
+#: These tests sample back to back: a verdict from the first samples on, for the rule under test.
+EAGER = LagSettings(window=5, min_complete=0.2, min_span="0s", min_unchanged="1ms")
+EAGER_YAML = "lag:\n  window: 5\n  min_complete: 0.2\n  min_span: 0s\n  min_unchanged: 1ms\n"
 
 
-def _sample(store, bootstrap):
+def _sample(store, bootstrap, lag=EAGER):
     snap = collect_snapshot("sandbox", {"bootstrap_servers": bootstrap}, NO_TIME_LAG)
-    return record_and_evaluate(store, snap, window=5)
+    return record_and_evaluate(store, snap, lag=lag)
+
+
+def _config(tmp_path, bootstrap, db):
+    cfg = tmp_path / "kafkaops.yaml"
+    cfg.write_text(
+        f"clusters:\n  sandbox:\n    bootstrap: {bootstrap}\nstore:\n  url: {db}\n" + EAGER_YAML
+    )
+    return str(cfg)
 
 
 def test_ok_stop_rewind_and_stall(bootstrap, unique_name, store_url):
@@ -87,10 +101,8 @@ def test_lag_cli_watch_reports_status(bootstrap, unique_name, tmp_path):
     db = f"sqlite:///{tmp_path / 'h.db'}"
     proc = run_cli(
         "lag",
-        "--bootstrap",
-        bootstrap,
-        "--store",
-        db,
+        "--config",
+        _config(tmp_path, bootstrap, db),
         "--watch",
         "1",
         "--count",
@@ -137,8 +149,9 @@ def test_health_with_a_store_reports_stopped_groups_as_p2(bootstrap, unique_name
     kh.commit(bootstrap, group, {(topic, 0): 1, (topic, 1): 2})
     db = f"sqlite:///{tmp_path / 'health.db'}"
     report = {}
+    cfg = _config(tmp_path, bootstrap, db)
     for _ in range(3):
-        proc = run_cli("health", "--bootstrap", bootstrap, "--store", db, "--json")
+        proc = run_cli("health", "--config", cfg, "--json")
         assert proc.returncode in (0, 1, 2), proc.stderr
         report = json.loads(proc.stdout)
     ours = [
@@ -152,3 +165,81 @@ def test_health_with_a_store_reports_stopped_groups_as_p2(bootstrap, unique_name
     checks = json.loads(proc.stdout)["checks"]
     [status_check] = [c for c in checks if c["rule"] == "consumer_status"]
     assert status_check["status"] == "not_measured"
+
+
+def test_slow_periodic_and_stopped_consumers_sampled_at_the_watch_interval(
+    bootstrap, unique_name, store_url
+):
+    """Issue 10 item 2: a slow but progressing consumer and one that commits every third cycle
+    are never STOP/STALL; a stopped one is STOP once the window is complete and long enough,
+    and no group has a verdict before that ("OK (evaluating, n/6 samples)")."""
+    topic = unique_name
+    slow, periodic, stopped = (f"{unique_name}-{s}" for s in ("slow", "periodic", "stopped"))
+    kh.create_topic(bootstrap, topic, partitions=1, rf=3)
+    kh.produce(bootstrap, topic, 40, 1)
+    kh.commit(bootstrap, stopped, {(topic, 0): 5})
+    kh.commit(bootstrap, periodic, {(topic, 0): 5})
+    interval = 1.0  # the watch interval of this test
+    lag = LagSettings(window=6, min_complete=1.0, min_span="4s", min_unchanged="4s")
+    done = threading.Event()
+
+    def slow_member() -> None:
+        """Reads one record at a time, commits it, then dawdles: progressing, but slowly."""
+        c = KafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=slow,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=1,
+        )
+        try:
+            while not done.is_set():
+                if c.poll(timeout_ms=200):
+                    try:
+                        c.commit()
+                    except KafkaError:  # a rebalance while joining: commit on the next poll
+                        continue
+                    time.sleep(0.4)
+        finally:
+            c.close(autocommit=False)
+
+    thread = threading.Thread(target=slow_member, daemon=True)
+    thread.start()
+    store = HistoryStore(store_url)
+    seen: list[dict[str, str]] = []
+    try:
+        wait_until(
+            lambda: any(
+                g.group_id == slow and g.members and g.total_lag
+                for g in collect_snapshot(
+                    "sandbox", {"bootstrap_servers": bootstrap}, NO_TIME_LAG
+                ).groups
+            ),
+            timeout=60,
+            what="slow consumer member",
+        )
+        committed = 5
+        for cycle in range(10):
+            started = time.monotonic()
+            kh.produce(bootstrap, topic, 5, 1)  # faster than the slow consumer reads
+            if cycle % 3 == 2:
+                committed += 10
+                kh.commit(bootstrap, periodic, {(topic, 0): committed})
+            statuses = _sample(store, bootstrap, lag)
+            seen.append({g: statuses[g].label for g in (slow, periodic, stopped)})
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    finally:
+        done.set()
+        thread.join(10)
+        store.close()
+    for cycle, labels in enumerate(seen):
+        if cycle < 5:  # fewer than 6 samples: no verdict for anyone
+            assert all(v.startswith("OK (evaluating") for v in labels.values()), (cycle, seen)
+        assert labels[slow] in ("OK", "WARN") or labels[slow].startswith("OK ("), (cycle, seen)
+        assert labels[periodic] in ("OK", "WARN") or labels[periodic].startswith("OK ("), (
+            cycle,
+            seen,
+        )
+    assert seen[0][stopped] == "OK (evaluating, 1/6 samples)"
+    assert seen[-1][stopped] == "STOP", seen

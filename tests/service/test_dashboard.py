@@ -324,7 +324,7 @@ def test_page_and_assets_are_served_locally() -> None:
     app = FastAPI()
     app.include_router(ui.router)
     app.mount(ui.STATIC_URL, ui.static_files(), name="static")
-    client = TestClient(app)
+    client = TestClient(app, base_url="http://127.0.0.1")
     resp = client.get("/")
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/html")

@@ -126,7 +126,7 @@ def state(tmp_path: Path) -> ServiceState:
 
 
 def test_mutations_refused_without_a_configured_token(state: ServiceState) -> None:
-    client = TestClient(create_app(state))
+    client = TestClient(create_app(state), base_url="http://127.0.0.1")
     r = client.post("/api/incidents/x/ack", headers={"Authorization": "Bearer anything"})
     assert r.status_code == 403
     assert "KAFKAOPS_API_TOKEN" in r.json()["error"]
@@ -134,7 +134,10 @@ def test_mutations_refused_without_a_configured_token(state: ServiceState) -> No
 
 
 def test_protect_reads_needs_the_token_but_not_for_liveness(tmp_path: Path) -> None:
-    client = TestClient(create_app(make_state(tmp_path, token="s3cret", protect_reads=True)))
+    client = TestClient(
+        create_app(make_state(tmp_path, token="s3cret", protect_reads=True)),
+        base_url="http://127.0.0.1",
+    )
     assert client.get("/api/clusters").status_code == 401
     assert client.get("/metrics").status_code == 401
     assert client.get("/health").status_code == 200
@@ -143,7 +146,7 @@ def test_protect_reads_needs_the_token_but_not_for_liveness(tmp_path: Path) -> N
 
 
 def test_views_on_a_big_snapshot(state: ServiceState) -> None:
-    client = TestClient(create_app(state))
+    client = TestClient(create_app(state), base_url="http://127.0.0.1")
     urp = client.get("/api/clusters/big/partitions?problem=under_replicated").json()
     assert urp["total"] == 1 and urp["partitions"][0]["problems"] == ["under_replicated"]
     groups = client.get("/api/clusters/big/groups?top=5").json()["groups"]
@@ -168,7 +171,7 @@ def test_metrics_at_10k_partitions_scrapes_serve_the_prerendered_body(
     renders = []
     original = exporter._renderer.render
     monkeypatch.setattr(exporter._renderer, "render", lambda: renders.append(1) or original())
-    client = TestClient(app)
+    client = TestClient(app, base_url="http://127.0.0.1")
     times = []
     for _ in range(20):
         t0 = time.perf_counter()
@@ -226,7 +229,7 @@ def test_daily_check_is_recorded_once(state: ServiceState) -> None:
     runs = state.scheduler.store.recent("daily_check")
     assert len(runs) == 1 and runs[0]["cluster"] == "big"
     assert runs[0]["result"]["overall_healthy"] is False and "checks" not in runs[0]["result"]
-    client = TestClient(create_app(state))
+    client = TestClient(create_app(state), base_url="http://127.0.0.1")
     assert client.get("/api/jobs?job=daily_check").json()["runs"][0]["ok"] is False
 
 

@@ -103,7 +103,9 @@ LoopBootstrapOption = Annotated[
 ]
 LoopIntervalOption = Annotated[
     float | None,
-    typer.Option(min=1, help="Seconds between cycles (default: watch.interval, 10 s)."),
+    typer.Option(
+        min=1, max=86_400, help="Seconds between cycles, 1-86400 (default: watch.interval, 10 s)."
+    ),
 ]
 
 # The commands that read a sandbox (watch, health, lag, sandbox …) and a history store.

@@ -160,7 +160,9 @@ def incidents_list(
         str, typer.Option(help="open | acknowledged | resolved | all; default: open + ack'd.")
     ] = "active",
     cluster: Annotated[str | None, typer.Option(help="Only this cluster.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=10_000, help="At most this many, newest first.")
+    ] = 50,
     as_json: JsonFlag = False,
     config: ConfigOpt = None,
     store: StoreOpt = None,

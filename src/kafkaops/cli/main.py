@@ -223,7 +223,8 @@ def lag(
     store: StoreOption = None,
     time_lag_method: TimeLagMethodOption = None,
     watch: Annotated[
-        float | None, typer.Option(min=1, help="Sample every N seconds (needs a store).")
+        float | None,
+        typer.Option(min=1, max=3_600, help="Sample every N seconds, 1-3600 (needs a store)."),
     ] = None,
     count: Annotated[int, typer.Option(min=1, max=10_000, help="Samples with --watch.")] = 10,
     as_json: JsonFlag = False,
@@ -281,7 +282,7 @@ def lag(
                     history,
                     snap,
                     time_lag_method=target.time_lag_method,
-                    window=target.config.lag.window,
+                    lag=target.config.lag,
                 )
             if watch and not as_json:
                 err.print(f"sample {i + 1}/{count} at {snap.taken_at_ms}", markup=False)
@@ -297,7 +298,7 @@ def lag(
                 [{**dataclasses.asdict(r), "status": status_of.get(r.group_id)} for r in rows]
             )
         else:
-            render_ranking(rows, out, status_of)
+            render_ranking(rows, out, {gid: st.label for gid, st in statuses.items()})
         return
     diagnosis = diagnose_group(
         snap,
@@ -318,7 +319,7 @@ def lag(
     else:
         render_diagnosis(diagnosis, snap, out)
         if group_st is not None:
-            out.print(f"status: {group_st.status.value} (Burrow: {group_st.burrow_status.value})")
+            out.print(f"status: {group_st.label} (Burrow: {group_st.burrow_status.value})")
             for p in group_st.partitions:
                 if p.status.value != "OK":
                     out.print(

@@ -55,7 +55,9 @@ def _print_occurrences(occs: Sequence[Occurrence], now: datetime, sent: set[str]
 
 @maintenance_app.command("list")
 def maintenance_list(
-    days: Annotated[float, typer.Option(help="Look this many days ahead.")] = 7,
+    days: Annotated[
+        float, typer.Option(min=0, max=366, help="Look this many days ahead (at most 366).")
+    ] = 7,
     as_json: JsonFlag = False,
     config: ConfigOpt = None,
     store: StoreOpt = None,

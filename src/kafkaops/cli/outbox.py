@@ -133,7 +133,9 @@ def outbox_stats(
 
 @outbox_app.command("retry")
 def outbox_retry(
-    message_id: Annotated[int, typer.Argument(metavar="ID", help="Outbox message id.")],
+    message_id: Annotated[
+        int, typer.Argument(metavar="ID", min=1, max=2**63 - 1, help="Outbox message id.")
+    ],
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:

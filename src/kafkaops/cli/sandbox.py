@@ -44,8 +44,10 @@ def sandbox_up(
     kafka_version: Annotated[
         str | None, typer.Option(help="Apache Kafka version (default 4.1.1; e.g. 3.9.2).")
     ] = None,
-    base_port: Annotated[int | None, typer.Option(help="First broker port.")] = None,
-    heap_mb: Annotated[int, typer.Option(help="Broker heap (MiB).")] = 512,
+    base_port: Annotated[
+        int | None, typer.Option(min=1024, max=65_000, help="First broker port.")
+    ] = None,
+    heap_mb: Annotated[int, typer.Option(min=128, max=65_536, help="Broker heap (MiB).")] = 512,
     sasl_scram: Annotated[
         bool, typer.Option(help="Also open a SASL_PLAINTEXT/SCRAM-SHA-512 listener (port+50).")
     ] = False,
@@ -177,7 +179,9 @@ def _node_command(action: str, node_id: int, sandbox_dir: Path | None) -> None:
 
 @sandbox_app.command("stop-broker")
 def stop_broker(
-    node_id: Annotated[int, typer.Argument(help="Node id (brokers 1..N, controllers 100+).")],
+    node_id: Annotated[
+        int, typer.Argument(min=0, max=10_000, help="Node id (brokers 1..N, controllers 100+).")
+    ],
     sandbox_dir: SandboxDir = None,
 ) -> None:
     """Stop a broker gracefully (SIGTERM, controlled shutdown).
@@ -191,7 +195,7 @@ def stop_broker(
 
 @sandbox_app.command("start-broker")
 def start_broker(
-    node_id: Annotated[int, typer.Argument(help="Node id.")],
+    node_id: Annotated[int, typer.Argument(min=0, max=10_000, help="Node id.")],
     sandbox_dir: SandboxDir = None,
 ) -> None:
     """Start a stopped broker and wait until it has rejoined the cluster.
@@ -205,7 +209,7 @@ def start_broker(
 
 @sandbox_app.command("kill-broker")
 def kill_broker(
-    node_id: Annotated[int, typer.Argument(help="Node id.")],
+    node_id: Annotated[int, typer.Argument(min=0, max=10_000, help="Node id.")],
     sandbox_dir: SandboxDir = None,
 ) -> None:
     """SIGKILL a broker: no controlled shutdown, like a crashed host.
@@ -271,8 +275,12 @@ def kafka_tool(
 
 @sandbox_app.command("workload")
 def workload(
-    duration: Annotated[float, typer.Option(help="Seconds to run (bounded).")] = 30.0,
-    rate: Annotated[int, typer.Option(help="Records per second produced.")] = 200,
+    duration: Annotated[
+        float, typer.Option(min=1, max=86_400, help="Seconds to run, 1-86400.")
+    ] = 30.0,
+    rate: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="Records per second produced.")
+    ] = 200,
     prefix: Annotated[str, typer.Option(help="Prefix for topic and group names.")] = "demo",
     sandbox_dir: SandboxDir = None,
 ) -> None:

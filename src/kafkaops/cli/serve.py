@@ -44,7 +44,9 @@ def serve(
     interval: LoopIntervalOption = None,
     once_for: Annotated[
         float | None,
-        typer.Option(min=1, help="Stop cleanly after this many seconds (scripted runs, demos)."),
+        typer.Option(
+            min=1, max=31_622_400, help="Stop cleanly after this many seconds (at most 366 days)."
+        ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     sandbox_dir: Annotated[

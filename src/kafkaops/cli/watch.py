@@ -37,7 +37,10 @@ def watch(
     store: StoreOption = None,
     interval: LoopIntervalOption = None,
     count: Annotated[
-        int | None, typer.Option(min=1, help="Stop after N cycles (default: run until Ctrl-C).")
+        int | None,
+        typer.Option(
+            min=1, max=100_000_000, help="Stop after N cycles (default: run until Ctrl-C)."
+        ),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON line per cycle on stdout.")
@@ -76,9 +79,7 @@ def watch(
     except KafkaopsError as exc:
         fail(str(exc))
     targets = watcher.targets
-    targets_text = ", ".join(
-        f"{t.name} ({t.client_kwargs.get('bootstrap_servers')})" for t in targets
-    )
+    targets_text = ", ".join(f"{t.name} ({t.bootstrap})" for t in targets)
     err.print(
         f"watching {targets_text} every {watcher.interval_s:g}s; store "
         f"{runtime.store_url.split('@')[-1]}; Ctrl-C to stop",

@@ -91,6 +91,32 @@ class ClientKwargs(dict[str, Any]):
     __str__ = __repr__
 
 
+def parse_bootstrap(value: str | list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
+    """``"a:1, b:2"`` or ``["a:1", "b:2"]`` → ``("a:1", "b:2")``; every entry must be HOST:PORT.
+
+    The one check for the config's ``bootstrap`` and the CLI's ``--bootstrap``: a server
+    without a port used to pass on the command line and fail later, and obscurely.
+    """
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not value:
+        raise ValueError("needs at least one HOST:PORT")
+    for server in value:
+        host, sep, port = str(server).rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{server!r} is not HOST:PORT")
+    return tuple(str(s) for s in value)
+
+
+def bootstrap_text(servers: Any) -> str:
+    """Bootstrap servers as people write them: ``"a:1,b:2"`` (never a Python list's repr)."""
+    if servers is None:
+        return ""
+    if isinstance(servers, str):
+        return servers
+    return ",".join(str(s) for s in servers)
+
+
 def region_from_bootstrap(servers: typing.Iterable[str]) -> str | None:
     """The AWS region in an MSK broker host name (``….kafka.eu-west-1.amazonaws.com``)."""
     for server in servers:
@@ -345,16 +371,8 @@ class ClusterConfig(_Located):
     @field_validator("bootstrap", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if isinstance(value, list | tuple):
-            if not value:
-                raise ValueError("needs at least one HOST:PORT")
-            for server in value:
-                host, sep, port = str(server).rpartition(":")
-                if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-                    raise ValueError(f"{server!r} is not HOST:PORT")
-            return tuple(str(s) for s in value)
+        if isinstance(value, str | list | tuple):
+            return parse_bootstrap(value)
         return value
 
     @property

@@ -39,7 +39,7 @@ from kafkaops.capacity.settings import CapacitySettings
 from kafkaops.collect.connection import ClusterConfig
 from kafkaops.config.service import ServiceSettings
 from kafkaops.core.errors import SECRET_ERROR, ConfigError
-from kafkaops.core.units import DurationMs
+from kafkaops.core.units import bounded_duration
 from kafkaops.evaluate.settings import Thresholds
 from kafkaops.incidents.settings import IncidentSettings
 from kafkaops.lag.settings import LagSettings
@@ -57,7 +57,8 @@ class WatchSettings(_Model):
     """The watch loop (``kafkaops watch``, and the service's loop)."""
 
     #: Time between collections of one cluster (the runbook's checks run every 10 s on MSK).
-    interval: DurationMs = 10_000
+    #: At least 1 s (the CLI's minimum), at most a day: a longer one is not a watch.
+    interval: bounded_duration(1_000, 86_400_000) = 10_000  # type: ignore[valid-type]
     #: A cluster unreachable for this many consecutive cycles is a P0 "completely offline".
     offline_after_cycles: int = Field(default=3, ge=1, le=1000)
 

@@ -19,6 +19,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from kafkaops.core.secrets import check_env_name
+from kafkaops.core.units import ByteSize, bounded_duration
 
 DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -56,6 +57,16 @@ class ServiceSettings(BaseModel):
     token_file: Path | None = None
     #: Require the token for read endpoints and ``/metrics`` as well (``/health`` stays open).
     protect_reads: bool = False
+    #: Largest request body accepted (413 above it).  The API's bodies are a one-line note;
+    #: without a cap a single unauthenticated POST could make the service buffer gigabytes.
+    max_body: ByteSize = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    #: A client must finish sending a request's headers within this time of connecting (or of
+    #: its previous response), else the connection is closed: slow-header clients (slowloris)
+    #: cannot hold connections open.
+    header_timeout: bounded_duration(1_000, 300_000) = 10_000  # type: ignore[valid-type]
+    #: Host names the API answers to besides IP addresses, ``localhost`` and ``bind`` (a DNS
+    #: rebinding guard); ``*.example.com`` matches sub-domains.  Other Host headers get 403.
+    allowed_hosts: list[str] = Field(default_factory=list, max_length=100)
     #: The runbook's daily health check, ``HH:MM`` UTC; null: off.
     daily_check: str | None = "09:00"
     #: The runbook's weekly review, ``<DAY> HH:MM`` UTC; null: off.

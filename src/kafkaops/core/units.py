@@ -12,6 +12,7 @@ a validation error and :mod:`kafkaops.config` turns that into a one-line ``Confi
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -32,6 +33,10 @@ _BYTES_MULT = {
 _BARE_NUMBER = re.compile(rf"^\s*-?{_NUMBER}\s*$")
 
 DURATION_HINT = "use e.g. 300s, 5m"
+#: No duration in kafkaops is meaningfully longer than this (10 years).  Larger values are
+#: typos or probes; unbounded, they overflow ``timedelta`` or make a loop sleep for ever.
+#: Fields set tighter maxima of their own (``Field(le=…)``); this is the parser's backstop.
+MAX_DURATION_MS = 3650 * 86_400_000
 PERCENT_HINT = "use e.g. 85%, 0.1%"
 BYTES_HINT = "use e.g. 100GB, 512MiB, 1TiB"
 BANDWIDTH_HINT = "use e.g. 1Gbit/s, 10Gbps, 125MB/s"
@@ -65,6 +70,8 @@ def parse_duration_ms(value: Any) -> int:
     total = sum(
         float(number) * _DURATION_MS[unit.lower()] for number, unit in _DURATION_PART.findall(text)
     )
+    if total > MAX_DURATION_MS:
+        raise ValueError(f"{value!r} is too long (at most {MAX_DURATION_MS // 86_400_000}d)")
     return round(total)
 
 
@@ -117,6 +124,10 @@ def parse_seconds(value: Any) -> Any:
     """
     if isinstance(value, str) and not _is_bare_number(value):
         return parse_duration_ms(value) / 1000
+    if _is_bare_number(value):
+        seconds = float(value)
+        if not math.isfinite(seconds) or seconds > MAX_DURATION_MS / 1000:
+            raise ValueError(f"{value!r} is not a duration in seconds below 10 years")
     return value
 
 
@@ -158,6 +169,31 @@ def format_bytes(n: float) -> str:
 DurationMs = Annotated[int, BeforeValidator(parse_duration_ms)]
 #: Same as :data:`DurationMs` (the name a reader of ``config.py`` looks for first).
 Duration = DurationMs
+
+
+def _short_duration(ms: int) -> str:
+    """86400000 → ``"1d"``, 1500 → ``"1500ms"``: the largest unit that divides exactly."""
+    for unit in ("d", "h", "m", "s"):
+        if ms and ms % _DURATION_MS[unit] == 0:
+            return f"{ms // _DURATION_MS[unit]}{unit}"
+    return f"{ms}ms"
+
+
+def bounded_duration(min_ms: int, max_ms: int) -> Any:
+    """Config field type: a duration between ``min_ms`` and ``max_ms``, refused in the user's
+    own units (``'2d' is more than the maximum 1d``), never in milliseconds they did not write."""
+
+    def check(value: Any) -> int:
+        ms = parse_duration_ms(value)
+        if ms < min_ms:
+            raise ValueError(f"{value!r} is less than the minimum {_short_duration(min_ms)}")
+        if ms > max_ms:
+            raise ValueError(f"{value!r} is more than the maximum {_short_duration(max_ms)}")
+        return ms
+
+    return Annotated[int, BeforeValidator(check)]
+
+
 #: Config field type: the YAML says ``85%``, the model holds 85.0.
 Percent = Annotated[float, BeforeValidator(parse_percent)]
 #: Config field type: the YAML says ``100GB``, the model holds bytes.

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from kafkaops.core.model import ClusterSnapshot, ConsumerGroup, PartitionLag
+from kafkaops.lag.settings import LagSettings
 from kafkaops.lag.status import GroupStatus, group_status
 from kafkaops.lag.time_lag import interpolated_time_lag
 from kafkaops.store.history import HistoryStore
@@ -72,9 +73,21 @@ def _map_partitions(
 
 
 def evaluate_statuses(
-    store: HistoryStore, snapshot: ClusterSnapshot, *, window: int = 10
+    store: HistoryStore,
+    snapshot: ClusterSnapshot,
+    *,
+    window: int | None = None,
+    lag: LagSettings | None = None,
 ) -> dict[str, GroupStatus]:
-    """Every group's Burrow-style status over its last ``window`` stored samples."""
+    """Every group's Burrow-style status over its last ``window`` stored samples.
+
+    ``lag``: the config's lag settings (window, minimum complete/span/unchanged time);
+    ``window`` overrides the window size alone (the defaults otherwise).
+    """
+    lag = lag or LagSettings()
+    if window is not None:
+        lag = lag.model_copy(update={"window": window})
+    window = lag.window
     windows = store.group_windows(snapshot.cluster_name, limit=window)
     statuses = {}
     for g in snapshot.groups:
@@ -86,6 +99,9 @@ def evaluate_statuses(
             now_ms=snapshot.taken_at_ms,
             has_members=bool(g.members),
             window=window,
+            min_complete=lag.min_complete,
+            min_span_ms=lag.min_span,
+            min_unchanged_ms=lag.min_unchanged,
         )
     return statuses
 
@@ -95,7 +111,8 @@ def observe(
     snapshot: ClusterSnapshot,
     *,
     time_lag_method: str = "exact",
-    window: int = 10,
+    window: int | None = None,
+    lag: LagSettings | None = None,
 ) -> tuple[ClusterSnapshot, dict[str, GroupStatus]]:
     """One lag-engine cycle: estimate time lag if asked, store the sample, evaluate statuses.
 
@@ -105,11 +122,15 @@ def observe(
     if time_lag_method == "estimated":
         snapshot = with_estimated_time_lag(store, snapshot)
     store.record(snapshot)
-    return snapshot, evaluate_statuses(store, snapshot, window=window)
+    return snapshot, evaluate_statuses(store, snapshot, window=window, lag=lag)
 
 
 def record_and_evaluate(
-    store: HistoryStore, snapshot: ClusterSnapshot, *, window: int = 10
+    store: HistoryStore,
+    snapshot: ClusterSnapshot,
+    *,
+    window: int | None = None,
+    lag: LagSettings | None = None,
 ) -> dict[str, GroupStatus]:
     """Store the snapshot, then evaluate every group over its last ``window`` samples."""
-    return observe(store, snapshot, time_lag_method="none", window=window)[1]
+    return observe(store, snapshot, time_lag_method="none", window=window, lag=lag)[1]

@@ -11,6 +11,12 @@ kafkaops samples committed offsets at each snapshot.  A sample cannot tell "comm
 offset again" from "did not commit", so the two are told apart by the group's membership, which
 Burrow does not look at: no progress *with* live members is STALL (consumers alive but stuck),
 without members it is STOP (consumers gone).  bench/README.md records where the two disagree.
+
+Sampling also means a young window is noise: two samples a second apart of a slow consumer
+"do not move".  So no verdict other than OK is given until the window is complete enough
+(:attr:`LagSettings.min_complete`, Burrow's ``complete``) *and* spans long enough
+(``min_span``); until then the group is "OK (evaluating, n/10 samples)".  STOP/STALL further
+need the committed offset unchanged for at least ``min_unchanged``.
 """
 
 from __future__ import annotations
@@ -23,6 +29,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the store pulls in SQLAlchemy; evaluation only reads sample attributes
     from kafkaops.store.history import GroupSample
+
+#: Defaults of :class:`kafkaops.lag.settings.LagSettings`, for callers without a config.
+DEFAULT_MIN_COMPLETE = 1.0
+DEFAULT_MIN_SPAN_MS = 60_000
+DEFAULT_MIN_UNCHANGED_MS = 60_000
 
 
 class LagStatus(enum.StrEnum):
@@ -57,6 +68,10 @@ class PartitionStatus:
     #: Fraction of the window that had samples (Burrow's "complete").
     complete: float
     reason: str
+    #: The window is still too short or too sparse for a verdict (status is then OK).
+    evaluating: bool = False
+    #: Samples with a committed offset in the window.
+    samples: int = 0
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,18 @@ class GroupStatus:
     burrow_status: LagStatus
     partitions: tuple[PartitionStatus, ...]
     complete: float
+    #: Some partition's window is not yet complete/long enough: the OK is provisional.
+    evaluating: bool = False
+    #: Fewest samples of any partition, and the window size (for "n/10 samples").
+    samples: int = 0
+    window: int = 10
+
+    @property
+    def label(self) -> str:
+        """``"STALL"``, or ``"OK (evaluating, 3/10 samples)"`` while the window fills."""
+        if self.evaluating and self.status == LagStatus.OK:
+            return f"OK (evaluating, {self.samples}/{self.window} samples)"
+        return self.status.value
 
 
 def partition_status(
@@ -77,15 +104,30 @@ def partition_status(
     now_ms: int,
     has_members: bool,
     window: int = 10,
+    min_complete: float = DEFAULT_MIN_COMPLETE,
+    min_span_ms: int = DEFAULT_MIN_SPAN_MS,
+    min_unchanged_ms: int = DEFAULT_MIN_UNCHANGED_MS,
 ) -> tuple[LagStatus, float, str]:
-    """Status of one partition from its last ``window`` samples (oldest first)."""
+    """Status of one partition from its last ``window`` samples (oldest first).
+
+    Any verdict other than OK needs ``min_complete`` of the window filled and the samples
+    spanning ``min_span_ms``; until then the reason starts with "evaluating".
+    """
     offsets = [s for s in samples[-window:] if s.committed is not None and s.lag is not None]
     complete = len(offsets) / window if window else 1.0
     complete = min(1.0, complete)
     if not offsets:
-        return LagStatus.OK, complete, "no committed offsets sampled yet"
+        return LagStatus.OK, complete, "evaluating: no committed offsets sampled yet"
     if current_lag == 0 or any(s.lag == 0 for s in offsets):
         return LagStatus.OK, complete, "lag was zero within the window"
+    span_ms = offsets[-1].ts_ms - offsets[0].ts_ms
+    if complete + 1e-9 < min_complete or span_ms < min_span_ms:
+        return (
+            LagStatus.OK,
+            complete,
+            f"evaluating: {len(offsets)}/{window} samples over {span_ms / 1000:.0f}s "
+            f"(a verdict needs {min_complete:.0%} of the window and {min_span_ms / 1000:.0f}s)",
+        )
     committed = [s.committed or 0 for s in offsets]
     if any(b < a for a, b in itertools.pairwise(committed)):
         return LagStatus.REWIND, complete, "committed offset moved backwards"
@@ -96,8 +138,9 @@ def partition_status(
             last_change = cur.ts_ms
     start = offsets[0].ts_ms
     moved = last_change != start
-    if not moved or (now_ms - last_change) > (last_change - start):
-        since = (now_ms - last_change) / 1000
+    unchanged_ms = now_ms - last_change
+    if unchanged_ms >= min_unchanged_ms and (not moved or unchanged_ms > (last_change - start)):
+        since = unchanged_ms / 1000
         if has_members:
             return LagStatus.STALL, complete, f"offset not moving for {since:.0f}s with lag"
         return LagStatus.STOP, complete, f"no progress for {since:.0f}s and no members"
@@ -115,20 +158,49 @@ def group_status(
     now_ms: int,
     has_members: bool,
     window: int = 10,
+    min_complete: float = DEFAULT_MIN_COMPLETE,
+    min_span_ms: int = DEFAULT_MIN_SPAN_MS,
+    min_unchanged_ms: int = DEFAULT_MIN_UNCHANGED_MS,
 ) -> GroupStatus:
+    """The group's status: its worst partition, and whether any partition is still evaluating."""
     parts = []
     for key in sorted(set(windows) | set(current_lags)):
+        samples = windows.get(key, ())
         status, complete, reason = partition_status(
-            windows.get(key, ()),
+            samples,
             current_lag=current_lags.get(key, 0),
             now_ms=now_ms,
             has_members=has_members,
             window=window,
+            min_complete=min_complete,
+            min_span_ms=min_span_ms,
+            min_unchanged_ms=min_unchanged_ms,
         )
+        count = sum(1 for s in samples[-window:] if s.committed is not None and s.lag is not None)
+        evaluating = reason.startswith("evaluating")
         parts.append(
-            PartitionStatus(key[0], key[1], status, current_lags.get(key, 0), complete, reason)
+            PartitionStatus(
+                key[0],
+                key[1],
+                status,
+                current_lags.get(key, 0),
+                complete,
+                reason,
+                evaluating,
+                count,
+            )
         )
     worst = max((p.status for p in parts), key=lambda s: s.rank, default=LagStatus.OK)
     burrow = LagStatus.ERR if worst.rank > LagStatus.ERR.rank else worst
     complete = sum(p.complete for p in parts) / len(parts) if parts else 1.0
-    return GroupStatus(group_id, worst, burrow, tuple(parts), complete)
+    waiting = [p for p in parts if p.evaluating]
+    return GroupStatus(
+        group_id,
+        worst,
+        burrow,
+        tuple(parts),
+        complete,
+        evaluating=bool(waiting),
+        samples=min((p.samples for p in waiting), default=window),
+        window=window,
+    )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kafkaops.collect.admin import CollectOptions
+from kafkaops.collect.connection import bootstrap_text, parse_bootstrap
 from kafkaops.collect.probe import ClusterProbe
 from kafkaops.collect.settings import MetricsSettings
 from kafkaops.collect.snapshot import collect_snapshot
@@ -47,6 +48,11 @@ class Target:
         return ClusterProbe(
             self.name, self.client_kwargs, self.options, self.metrics, aws_region=self.aws_region
         )
+
+    @property
+    def bootstrap(self) -> str:
+        """``"a:1,b:2"``, for every output (the client takes a list or a string)."""
+        return bootstrap_text(self.client_kwargs.get("bootstrap_servers"))
 
     @property
     def time_lag_method(self) -> str:
@@ -86,9 +92,13 @@ def resolve_target(
     """``--bootstrap`` beats ``--config``/``--cluster``; with neither, the running sandbox."""
     config = load_config(config_path) if config_path else default_config()
     if bootstrap:
+        try:
+            servers = parse_bootstrap(bootstrap)
+        except ValueError as exc:
+            raise ConfigError(f"--bootstrap: {exc}") from None
         return Target(
             name=cluster or "adhoc",
-            client_kwargs={"bootstrap_servers": bootstrap},
+            client_kwargs={"bootstrap_servers": ",".join(servers)},
             options=CollectOptions(),
             config=config,
             store_url=config.store.url,
@@ -196,7 +206,7 @@ def observe_lag(
             history,
             snapshot,
             time_lag_method=target.time_lag_method,
-            window=target.config.lag.window,
+            lag=target.config.lag,
         )
     finally:
         if own:
@@ -223,7 +233,7 @@ def unreachable_report(target: Target, reason: str) -> HealthReport:
         None,
         target.config.thresholds,
         cluster_name=target.name,
-        bootstrap=str(target.client_kwargs.get("bootstrap_servers", "")),
+        bootstrap=target.bootstrap,
         checked_at_ms=int(time.time() * 1000),
         reachable=False,
         unreachable_reason=reason,

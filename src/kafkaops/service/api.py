@@ -191,7 +191,10 @@ def groups(
 
 
 @router.get(
-    "/api/clusters/{name}/groups/{group}", response_model=s.GroupDetailOut, tags=["consumer groups"]
+    # ``:path``: Kafka group ids may contain "/" (e.g. "team/app"), sent as-is or as %2F.
+    "/api/clusters/{name}/groups/{group:path}",
+    response_model=s.GroupDetailOut,
+    tags=["consumer groups"],
 )
 def group(name: ClusterName, group: str, state: Reader) -> Any:
     """One group diagnosed: per-partition lag and status, members, skew, recommendations."""

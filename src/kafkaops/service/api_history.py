@@ -50,9 +50,13 @@ def parse_since(text: str, now_ms: int) -> int:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     try:
-        return int(when.timestamp() * 1000)
+        since_ms = int(when.timestamp() * 1000)
     except (OverflowError, OSError, ValueError):
         raise ApiError(422, f"since: {value!r} is out of range") from None
+    # The same cap as a duration: an ISO time must not be the way round it (0001-01-01).
+    if now_ms - since_ms > MAX_BACK_MS:
+        raise ApiError(422, f"since: {value!r} reaches back more than 366 days")
+    return since_ms
 
 
 @router.get("/api/clusters/{name}/history/lag", response_model=s.LagHistoryOut)

@@ -12,6 +12,7 @@ from kafkaops import __version__
 from kafkaops.service import api, api_history, api_incidents, errors, ui
 from kafkaops.service.exporter.cache import Exporter
 from kafkaops.service.exporter.route import metrics_router
+from kafkaops.service.guard import RequestGuard
 from kafkaops.service.state import ServiceState
 
 DESCRIPTION = """\
@@ -26,12 +27,19 @@ Errors are `{"error": "..."}` with a 4xx status (503 while the first collection 
 """
 
 
-def create_app(state: ServiceState) -> FastAPI:
-    """The ASGI app serving ``state``; also keeps the exporter on ``app.state.exporter``."""
+def create_app(state: ServiceState, *, bind: str | None = None) -> FastAPI:
+    """The ASGI app serving ``state``; also keeps the exporter on ``app.state.exporter``.
+
+    ``bind``: the address actually listened on (``--bind``), a name the Host check accepts.
+    """
     app = FastAPI(
         title="kafkaops",
         version=__version__,
         description=DESCRIPTION,
+        # /docs is served by ui (vendored Swagger UI under the dashboard's CSP); FastAPI's own
+        # pages load their scripts from a CDN.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "service", "description": "Liveness and scheduled jobs."},
             {"name": "clusters", "description": "The latest snapshot and health report."},
@@ -52,4 +60,11 @@ def create_app(state: ServiceState) -> FastAPI:
     app.include_router(metrics_router(exporter))
     app.include_router(ui.router)
     app.mount(ui.STATIC_URL, ui.static_files(), name="static")
+    # The token and the body cap are checked before a route reads any of the body.
+    settings = state.config.service
+    app.add_middleware(
+        RequestGuard,
+        max_body=settings.max_body,
+        allowed_hosts=("localhost", bind or settings.bind, settings.bind, *settings.allowed_hosts),
+    )
     return app

@@ -208,6 +208,8 @@ class GroupOut(_Out):
     #: Burrow-style consumer status (OK, WARN, STOP, STALL, REWIND); None without a store.
     status: str | None
     burrow_status: str | None
+    #: ``status``, or "OK (evaluating, n/10 samples)" while the window is too young.
+    status_label: str | None = None
 
 
 class GroupsOut(_Out):

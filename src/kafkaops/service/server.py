@@ -63,7 +63,7 @@ def build_state(opts: ServeOptions) -> ServiceState:
     from kafkaops.pipeline.runtime import open_watch
     from kafkaops.service.jobs import Scheduler, build_jobs
     from kafkaops.service.jobs_store import JobsStore
-    from kafkaops.service.state import ServiceState, load_token
+    from kafkaops.service.state import ServiceState, load_token, token_warning
 
     runtime, watcher = open_watch(
         opts.config,
@@ -76,6 +76,9 @@ def build_state(opts: ServeOptions) -> ServiceState:
     try:
         settings = runtime.config.service
         token, source = load_token(settings)
+        warning = token_warning(token, source)
+        if warning:
+            log.warning("%s", warning)
         state = ServiceState(
             config=runtime.config,
             watcher=watcher,
@@ -130,8 +133,15 @@ class _Cycles:
 def _uvicorn_server(state: ServiceState, app: object) -> uvicorn.Server:
     import uvicorn
 
+    from kafkaops.service.protocol import protocol_class
+
+    settings = state.config.service
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
+        # h11 with a deadline for request heads (slowloris); heads ≤ 16 KiB (h11's default).
+        http=protocol_class(settings.header_timeout / 1000),
+        # Idle keep-alive connections close after 5 s (uvicorn's default, stated here).
+        timeout_keep_alive=5,
         log_config=None,
         access_log=False,
         lifespan="off",
@@ -155,7 +165,7 @@ def run(opts: ServeOptions, on_started: Callable[[str], None] | None = None) -> 
     except BaseException:
         state.runtime.close()
         raise
-    app = create_app(state)
+    app = create_app(state, bind=host)
     server = _uvicorn_server(state, app)
     stop = threading.Event()
 

@@ -31,6 +31,23 @@ if TYPE_CHECKING:
     from kafkaops.store.history import HistoryStore
 
 
+#: Below this many bytes a token can be guessed or brute-forced over the network: warn.
+MIN_TOKEN_BYTES = 16
+
+
+def token_warning(token: SecretStr | None, source: str) -> str | None:
+    """A start-up warning for a short token (never showing it), or None."""
+    if token is None:
+        return None
+    size = len(token.get_secret_value().encode("utf-8"))
+    if size >= MIN_TOKEN_BYTES:
+        return None
+    return (
+        f"the API token from {source} is only {size} bytes: use at least {MIN_TOKEN_BYTES} "
+        "random bytes (e.g. openssl rand -hex 32); a short token can be guessed"
+    )
+
+
 def load_token(settings: ServiceSettings) -> tuple[SecretStr | None, str]:
     """The API token and where it came from (for messages; never the value).
 
@@ -176,7 +193,7 @@ class ServiceState:
                     return cached[1]
             from kafkaops.lag.observe import evaluate_statuses
 
-            result = evaluate_statuses(self.history(), snap, window=self.config.lag.window)
+            result = evaluate_statuses(self.history(), snap, lag=self.config.lag)
             with self.lock:
                 self._statuses[name] = (snap, result)
             return result

@@ -53,7 +53,7 @@ def cluster_view(name: str, state: ClusterState, stats: LoopStats) -> dict[str, 
     bootstrap = report.bootstrap if report else (snap.bootstrap if snap else "")
     return {
         "name": name,
-        "bootstrap": bootstrap or str(state.target.client_kwargs.get("bootstrap_servers", "")),
+        "bootstrap": bootstrap or state.target.bootstrap,
         "reachable": state.failures == 0 and report is not None and report.reachable,
         "state": s.get("state", "PENDING") if report else "PENDING",
         "severity": report.severity.value if report else None,
@@ -185,6 +185,8 @@ def _group_row(r: GroupLagSummary, st: GroupStatus | None) -> dict[str, Any]:
     row["topics"] = list(r.topics)
     row["status"] = st.status.value if st else None
     row["burrow_status"] = st.burrow_status.value if st else None
+    # "OK (evaluating, 3/10 samples)" while the window is too young for a verdict.
+    row["status_label"] = st.label if st else None
     return row
 
 
