@@ -53,6 +53,11 @@ sandbox_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(sandbox_app, name="sandbox")
+# Disaster recovery (issue 13): `kafkaops dr …` and `kafkaops sandbox mirror …`.
+from kafkaops.cli_dr import dr_app, mirror_app  # noqa: E402
+
+app.add_typer(dr_app, name="dr")
+sandbox_app.add_typer(mirror_app, name="mirror")
 
 
 def _register_subcommands(argv: list[str]) -> None:
@@ -86,6 +91,12 @@ SandboxDir = Annotated[
     ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+SandboxName = Annotated[
+    str | None,
+    typer.Option(
+        "--name", help="A named sandbox beside the default one (e.g. 'dr' for a DR replica)."
+    ),
+]
 
 
 class TimeLagChoice(enum.StrEnum):
@@ -458,9 +469,14 @@ def config_check(
 
 
 # ---------------------------------------------------------------------------- sandbox
-def _sandbox(root: Path | None) -> Any:
-    from kafkaops.sandbox.cluster import Sandbox
+def _sandbox(root: Path | None, name: str | None = None) -> Any:
+    from kafkaops.sandbox.cluster import Sandbox, named_root
 
+    if root is None and name:
+        try:
+            root = named_root(name)
+        except KafkaopsError as exc:
+            fail(str(exc))
     return Sandbox(root)
 
 
@@ -491,6 +507,7 @@ def sandbox_up(
         ),
     ] = True,
     sandbox_dir: SandboxDir = None,
+    name: SandboxName = None,
 ) -> None:
     """Start (or resume) the sandbox cluster and print its bootstrap servers.
 
@@ -499,10 +516,12 @@ def sandbox_up(
       kafkaops sandbox up
 
       kafkaops sandbox up --brokers 4 --kafka-version 3.9.2
+
+      kafkaops sandbox up --name dr --brokers 1     # a second cluster: a DR replica
     """
     from kafkaops.sandbox.jars import DEFAULT_KAFKA_VERSION
 
-    box = _sandbox(sandbox_dir)
+    box = _sandbox(sandbox_dir, name)
     try:
         with err.status("starting the sandbox …"):
             bootstrap = box.up(
@@ -531,6 +550,7 @@ def sandbox_up(
 def sandbox_down(
     keep_data: Annotated[bool, typer.Option(help="Keep logs and data on disk.")] = False,
     sandbox_dir: SandboxDir = None,
+    name: SandboxName = None,
 ) -> None:
     """Stop every sandbox JVM (and delete its data unless --keep-data).
 
@@ -538,12 +558,14 @@ def sandbox_down(
 
       kafkaops sandbox down
     """
-    stopped = _sandbox(sandbox_dir).down(keep_data=keep_data)
+    stopped = _sandbox(sandbox_dir, name).down(keep_data=keep_data)
     err.print(f"stopped {stopped} process(es)", markup=False)
 
 
 @sandbox_app.command("status")
-def sandbox_status(as_json: JsonFlag = False, sandbox_dir: SandboxDir = None) -> None:
+def sandbox_status(
+    as_json: JsonFlag = False, sandbox_dir: SandboxDir = None, name: SandboxName = None
+) -> None:
     """Bootstrap servers and each node's id, role, port, pid and whether it is up.
 
     Examples:
@@ -554,7 +576,7 @@ def sandbox_status(as_json: JsonFlag = False, sandbox_dir: SandboxDir = None) ->
     """
     from rich.table import Table
 
-    box = _sandbox(sandbox_dir)
+    box = _sandbox(sandbox_dir, name)
     try:
         data = box.status_dict()
     except KafkaopsError as exc:
@@ -587,8 +609,10 @@ def sandbox_status(as_json: JsonFlag = False, sandbox_dir: SandboxDir = None) ->
     out.print(table)
 
 
-def _node_command(action: str, node_id: int, sandbox_dir: Path | None) -> None:
-    box = _sandbox(sandbox_dir)
+def _node_command(
+    action: str, node_id: int, sandbox_dir: Path | None, name: str | None = None
+) -> None:
+    box = _sandbox(sandbox_dir, name)
     try:
         if action == "stop":
             box.stop_node(node_id)
@@ -606,6 +630,7 @@ def _node_command(action: str, node_id: int, sandbox_dir: Path | None) -> None:
 def stop_broker(
     node_id: Annotated[int, typer.Argument(help="Node id (brokers 1..N, controllers 100+).")],
     sandbox_dir: SandboxDir = None,
+    name: SandboxName = None,
 ) -> None:
     """Stop a broker gracefully (SIGTERM, controlled shutdown).
 
@@ -613,13 +638,14 @@ def stop_broker(
 
       kafkaops sandbox stop-broker 2
     """
-    _node_command("stop", node_id, sandbox_dir)
+    _node_command("stop", node_id, sandbox_dir, name)
 
 
 @sandbox_app.command("start-broker")
 def start_broker(
     node_id: Annotated[int, typer.Argument(help="Node id.")],
     sandbox_dir: SandboxDir = None,
+    name: SandboxName = None,
 ) -> None:
     """Start a stopped broker and wait until it has rejoined the cluster.
 
@@ -627,13 +653,14 @@ def start_broker(
 
       kafkaops sandbox start-broker 2
     """
-    _node_command("start", node_id, sandbox_dir)
+    _node_command("start", node_id, sandbox_dir, name)
 
 
 @sandbox_app.command("kill-broker")
 def kill_broker(
     node_id: Annotated[int, typer.Argument(help="Node id.")],
     sandbox_dir: SandboxDir = None,
+    name: SandboxName = None,
 ) -> None:
     """SIGKILL a broker: no controlled shutdown, like a crashed host.
 
@@ -641,7 +668,7 @@ def kill_broker(
 
       kafkaops sandbox kill-broker 3
     """
-    _node_command("kill", node_id, sandbox_dir)
+    _node_command("kill", node_id, sandbox_dir, name)
 
 
 @sandbox_app.command(

@@ -39,6 +39,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from kafkaops.collect.settings import MetricsSettings
+from kafkaops.dr.settings import DrSettings
 from kafkaops.errors import ConfigError
 from kafkaops.incidents.settings import IncidentSettings
 from kafkaops.notify.settings import ChannelsSettings
@@ -509,6 +510,8 @@ class Config(_Model):
     #: Where notifications go: PagerDuty, Slack, e-mail, SNS, webhook, Alertmanager.
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    #: Disaster recovery: the primary/replica pair, replication policy, RPO/RTO targets.
+    dr: DrSettings = Field(default_factory=DrSettings)
 
     _source: str | None = PrivateAttr(default=None)
 

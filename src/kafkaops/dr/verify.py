@@ -132,7 +132,9 @@ def upstream_of(facts: DrFacts, topic: str, partition: int, downstream: int) -> 
 
 def _latest_sync(facts: DrFacts, topic: str, partition: int, downstream: int) -> Any:
     cands = [
-        s for s in facts.offset_syncs.get((topic, partition), []) if s.downstream_offset <= downstream
+        s
+        for s in facts.offset_syncs.get((topic, partition), [])
+        if s.downstream_offset <= downstream
     ]
     return max(cands, key=lambda s: s.downstream_offset) if cands else None
 
@@ -149,8 +151,11 @@ def partition_lags(facts: DrFacts) -> list[PartitionLag]:
             p_end = t.end.get(p, 0)
             p_start = t.start.get(p, 0)
             if r is None or p >= r.partitions:
-                out.append(PartitionLag(name, p, remote, p_end, None, None, None, None, None,
-                                        "missing on replica"))  # fmt: skip
+                out.append(
+                    PartitionLag(
+                        name, p, remote, p_end, None, None, None, None, None, "missing on replica"
+                    )
+                )
                 continue
             r_end, r_start = r.end.get(p, 0), r.start.get(p, 0)
             sync = _latest_sync(facts, name, p, r_end)
@@ -161,8 +166,11 @@ def partition_lags(facts: DrFacts) -> list[PartitionLag]:
             elif r_end == r_start:
                 upto, method, sync_pair = p_start, "nothing replicated", None
             else:
-                out.append(PartitionLag(name, p, remote, p_end, r_end, None, None, None, None,
-                                        "no offset sync"))  # fmt: skip
+                out.append(
+                    PartitionLag(
+                        name, p, remote, p_end, r_end, None, None, None, None, "no offset sync"
+                    )
+                )
                 continue
             upto = max(upto, p_start)
             lag = max(0, p_end - upto)
@@ -171,8 +179,9 @@ def partition_lags(facts: DrFacts) -> list[PartitionLag]:
             else:
                 ts = facts.primary_timestamps.get((name, p, upto))
                 lag_ms = max(0, facts.collected_at_ms - ts) if ts is not None else None
-            out.append(PartitionLag(name, p, remote, p_end, r_end, upto, lag, lag_ms, sync_pair,
-                                    method))  # fmt: skip
+            out.append(
+                PartitionLag(name, p, remote, p_end, r_end, upto, lag, lag_ms, sync_pair, method)
+            )
     return out
 
 
@@ -202,8 +211,21 @@ def group_partitions(facts: DrFacts) -> list[GroupPartition]:
                 if cp is not None and cp.timestamp_ms is not None
                 else None
             )
-            out.append(GroupPartition(gid, topic, p, committed, cp.upstream_offset if cp else None,
-                                      translated, r_committed, up, replay, replay_ms, age))  # fmt: skip
+            out.append(
+                GroupPartition(
+                    gid,
+                    topic,
+                    p,
+                    committed,
+                    cp.upstream_offset if cp else None,
+                    translated,
+                    r_committed,
+                    up,
+                    replay,
+                    replay_ms,
+                    age,
+                )
+            )
     return out
 
 
@@ -221,8 +243,16 @@ def wanted_timestamps(facts: DrFacts) -> list[tuple[str, int, int]]:
 
 
 # ---------------------------------------------------------------------------- rules
-def _finding(sev: Severity, rule: str, title: str, subject: str, value: float | None,
-             threshold: float | None, unit: str, evidence: list[str]) -> Finding:  # fmt: skip
+def _finding(
+    sev: Severity,
+    rule: str,
+    title: str,
+    subject: str,
+    value: float | None,
+    threshold: float | None,
+    unit: str,
+    evidence: list[str],
+) -> Finding:
     return Finding(
         rule=rule,
         severity=sev,
@@ -260,10 +290,18 @@ def verify(facts: DrFacts, targets: DrTargets | None = None) -> DrReport:
     for side in (facts.primary, facts.replica):
         if not side.reachable:
             role = "primary" if side is facts.primary else "replica"
-            findings.append(_finding(Severity.P1, f"dr_{role}_unreachable",
-                                     f"{role} cluster unreachable: replication cannot be verified",
-                                     side.name, None, None, "count",
-                                     [f"{side.bootstrap}: {side.error}"]))  # fmt: skip
+            findings.append(
+                _finding(
+                    Severity.P1,
+                    f"dr_{role}_unreachable",
+                    f"{role} cluster unreachable: replication cannot be verified",
+                    side.name,
+                    None,
+                    None,
+                    "count",
+                    [f"{side.bootstrap}: {side.error}"],
+                )
+            )
 
     # --- topics under the policy's names
     topics: list[TopicCheck] = []
@@ -297,33 +335,68 @@ def verify(facts: DrFacts, targets: DrTargets | None = None) -> DrReport:
                     extra.append(rname)
         missing = [t for t in topics if t.status == "missing"]
         if missing:
-            findings.append(_finding(Severity.P1, "dr_missing_topic",
-                                     f"{len(missing)} topic(s) not on the replica",
-                                     ",".join(t.topic for t in missing[:5]), len(missing), 0,
-                                     "count", [f"{t.topic} → expected {t.remote} on "
-                                               f"{facts.replica.name}" for t in missing]))  # fmt: skip
+            findings.append(
+                _finding(
+                    Severity.P1,
+                    "dr_missing_topic",
+                    f"{len(missing)} topic(s) not on the replica",
+                    ",".join(t.topic for t in missing[:5]),
+                    len(missing),
+                    0,
+                    "count",
+                    [f"{t.topic} → expected {t.remote} on {facts.replica.name}" for t in missing],
+                )
+            )
         fewer = [t for t in topics if t.status == "partition_mismatch"]
         for t in fewer:
             sev = Severity.P1 if (t.replica_partitions or 0) < t.primary_partitions else Severity.P2
-            findings.append(_finding(sev, "dr_partition_count",
-                                     f"{t.remote} has {t.replica_partitions} partition(s), "
-                                     f"{t.topic} has {t.primary_partitions}", t.topic,
-                                     t.replica_partitions, t.primary_partitions, "count",
-                                     [f"{t.topic}: primary {t.primary_partitions}, replica "
-                                      f"{t.replica_partitions}"]))  # fmt: skip
+            findings.append(
+                _finding(
+                    sev,
+                    "dr_partition_count",
+                    f"{t.remote} has {t.replica_partitions} partition(s), "
+                    f"{t.topic} has {t.primary_partitions}",
+                    t.topic,
+                    t.replica_partitions,
+                    t.primary_partitions,
+                    "count",
+                    [f"{t.topic}: primary {t.primary_partitions}, replica {t.replica_partitions}"],
+                )
+            )
         diff = [t for t in topics if t.config_diffs]
         if diff:
-            findings.append(_finding(Severity.P2, "dr_config_diff",
-                                     f"{len(diff)} topic(s) differ in key configs", "topics",
-                                     len(diff), 0, "count",
-                                     [f"{t.topic}: {k} primary={a} replica={b}"
-                                      for t in diff for k, (a, b) in t.config_diffs.items()]))  # fmt: skip
+            findings.append(
+                _finding(
+                    Severity.P2,
+                    "dr_config_diff",
+                    f"{len(diff)} topic(s) differ in key configs",
+                    "topics",
+                    len(diff),
+                    0,
+                    "count",
+                    [
+                        f"{t.topic}: {k} primary={a} replica={b}"
+                        for t in diff
+                        for k, (a, b) in t.config_diffs.items()
+                    ],
+                )
+            )
         if extra:
-            findings.append(_finding(Severity.P2, "dr_extra_topic",
-                                     f"{len(extra)} replica topic(s) whose source is gone",
-                                     "topics", len(extra), 0, "count",
-                                     [f"{n}: no {facts.policy.upstream_topic(n)} on "
-                                      f"{facts.primary.name}" for n in extra]))  # fmt: skip
+            findings.append(
+                _finding(
+                    Severity.P2,
+                    "dr_extra_topic",
+                    f"{len(extra)} replica topic(s) whose source is gone",
+                    "topics",
+                    len(extra),
+                    0,
+                    "count",
+                    [
+                        f"{n}: no {facts.policy.upstream_topic(n)} on {facts.primary.name}"
+                        for n in extra
+                    ],
+                )
+            )
 
     # --- lag per partition → RPO estimate
     lags = partition_lags(facts) if facts.primary.reachable and facts.replica.reachable else []
@@ -353,66 +426,141 @@ def verify(facts: DrFacts, targets: DrTargets | None = None) -> DrReport:
         evidence.append(f"{len(unknown) + len(no_time)} partition(s) with lag not measurable")
     if rpo is not None:
         if rpo > tg.rpo_ms:
-            findings.append(_finding(Severity.P1, "dr_rpo", f"RPO estimate {_secs(rpo)} above "
-                                     f"the {_secs(tg.rpo_ms)} target", "replication",
-                                     rpo, tg.rpo_ms, "ms", evidence))  # fmt: skip
+            findings.append(
+                _finding(
+                    Severity.P1,
+                    "dr_rpo",
+                    f"RPO estimate {_secs(rpo)} above the {_secs(tg.rpo_ms)} target",
+                    "replication",
+                    rpo,
+                    tg.rpo_ms,
+                    "ms",
+                    evidence,
+                )
+            )
         elif rpo > tg.rpo_ms // 2:
-            findings.append(_finding(Severity.P2, "dr_rpo", f"RPO estimate {_secs(rpo)} above "
-                                     f"half the {_secs(tg.rpo_ms)} target", "replication",
-                                     rpo, tg.rpo_ms // 2, "ms", evidence))  # fmt: skip
+            findings.append(
+                _finding(
+                    Severity.P2,
+                    "dr_rpo",
+                    f"RPO estimate {_secs(rpo)} above half the {_secs(tg.rpo_ms)} target",
+                    "replication",
+                    rpo,
+                    tg.rpo_ms // 2,
+                    "ms",
+                    evidence,
+                )
+            )
     if unknown or no_time:
-        findings.append(_finding(Severity.P2, "dr_lag_not_measured",
-                                 f"replication lag not measurable for "
-                                 f"{len(unknown) + len(no_time)} partition(s)", "replication",
-                                 len(unknown) + len(no_time), 0, "count",
-                                 [f"{x.topic}[{x.partition}]: {x.method}" for x in unknown]
-                                 + [f"{x.topic}[{x.partition}]: {x.lag_records} record(s) "
-                                    "behind, timestamp not read" for x in no_time]))  # fmt: skip
+        findings.append(
+            _finding(
+                Severity.P2,
+                "dr_lag_not_measured",
+                f"replication lag not measurable for {len(unknown) + len(no_time)} partition(s)",
+                "replication",
+                len(unknown) + len(no_time),
+                0,
+                "count",
+                [f"{x.topic}[{x.partition}]: {x.method}" for x in unknown]
+                + [
+                    f"{x.topic}[{x.partition}]: {x.lag_records} record(s) "
+                    "behind, timestamp not read"
+                    for x in no_time
+                ],
+            )
+        )
 
     # --- heartbeats
     if facts.replica.reachable:
         if hb is None:
-            findings.append(_finding(Severity.P1, "dr_heartbeat",
-                                     "no MM2 heartbeat on the replica (MM2 never ran or "
-                                     "writes elsewhere)", "mirror", None,
-                                     tg.heartbeat_max_age_ms, "ms",
-                                     [facts.heartbeats_error or f"no heartbeat "
-                                      f"{facts.policy.source_alias}->{facts.target_alias} in "
-                                      "'heartbeats'"]))  # fmt: skip
+            findings.append(
+                _finding(
+                    Severity.P1,
+                    "dr_heartbeat",
+                    "no MM2 heartbeat on the replica (MM2 never ran or writes elsewhere)",
+                    "mirror",
+                    None,
+                    tg.heartbeat_max_age_ms,
+                    "ms",
+                    [
+                        facts.heartbeats_error
+                        or f"no heartbeat "
+                        f"{facts.policy.source_alias}->{facts.target_alias} in "
+                        "'heartbeats'"
+                    ],
+                )
+            )
         elif hb_age is not None and hb_age > tg.heartbeat_max_age_ms:
             sev = Severity.P1 if hb_age > tg.rpo_ms else Severity.P2
-            findings.append(_finding(sev, "dr_heartbeat", f"last MM2 heartbeat {_secs(hb_age)} "
-                                     "ago: replication stalled", "mirror", hb_age,
-                                     tg.heartbeat_max_age_ms, "ms",
-                                     [f"heartbeat {hb.source}->{hb.target} at "
-                                      f"{hb.timestamp_ms} ms"]))  # fmt: skip
+            findings.append(
+                _finding(
+                    sev,
+                    "dr_heartbeat",
+                    f"last MM2 heartbeat {_secs(hb_age)} ago: replication stalled",
+                    "mirror",
+                    hb_age,
+                    tg.heartbeat_max_age_ms,
+                    "ms",
+                    [f"heartbeat {hb.source}->{hb.target} at {hb.timestamp_ms} ms"],
+                )
+            )
 
     # --- consumer groups: checkpoints and the failover replay
     groups = group_partitions(facts) if facts.primary.reachable else []
     no_cp = sorted({g.group for g in groups if g.translated is None})
     if no_cp:
-        findings.append(_finding(Severity.P2, "dr_no_checkpoint",
-                                 f"{len(no_cp)} group(s) without an MM2 checkpoint: no "
-                                 "translated offsets to fail over to", ",".join(no_cp[:5]),
-                                 len(no_cp), 0, "count",
-                                 [facts.checkpoints_error or f"no checkpoint for {g} in "
-                                  f"{facts.policy.checkpoints_topic()}" for g in no_cp]))  # fmt: skip
+        findings.append(
+            _finding(
+                Severity.P2,
+                "dr_no_checkpoint",
+                f"{len(no_cp)} group(s) without an MM2 checkpoint: no "
+                "translated offsets to fail over to",
+                ",".join(no_cp[:5]),
+                len(no_cp),
+                0,
+                "count",
+                [
+                    facts.checkpoints_error
+                    or f"no checkpoint for {g} in {facts.policy.checkpoints_topic()}"
+                    for g in no_cp
+                ],
+            )
+        )
     long_replay = [g for g in groups if g.replay_ms is not None and g.replay_ms > tg.rpo_ms]
     if long_replay:
-        findings.append(_finding(Severity.P2, "dr_replay_gap",
-                                 f"{len({g.group for g in long_replay})} group(s) would replay "
-                                 f"more than {_secs(tg.rpo_ms)} after a failover", "groups",
-                                 max(g.replay_ms or 0 for g in long_replay), tg.rpo_ms, "ms",
-                                 [f"{g.group} {g.topic}[{g.partition}]: {g.replay_records} "
-                                  f"record(s), {_secs(g.replay_ms)}" for g in long_replay]))  # fmt: skip
+        findings.append(
+            _finding(
+                Severity.P2,
+                "dr_replay_gap",
+                f"{len({g.group for g in long_replay})} group(s) would replay "
+                f"more than {_secs(tg.rpo_ms)} after a failover",
+                "groups",
+                max(g.replay_ms or 0 for g in long_replay),
+                tg.rpo_ms,
+                "ms",
+                [
+                    f"{g.group} {g.topic}[{g.partition}]: {g.replay_records} "
+                    f"record(s), {_secs(g.replay_ms)}"
+                    for g in long_replay
+                ],
+            )
+        )
 
     # --- replicator state (MM2 process, MSK Replicator)
     state = facts.replicator.get("state")
     if state is not None and str(state).upper() not in ("RUNNING",):
-        findings.append(_finding(Severity.P1, "dr_replicator_state",
-                                 f"replicator is {state}", str(facts.replicator.get("name", "")),
-                                 None, None, "count",
-                                 [f"{k}={v}" for k, v in facts.replicator.items()]))  # fmt: skip
+        findings.append(
+            _finding(
+                Severity.P1,
+                "dr_replicator_state",
+                f"replicator is {state}",
+                str(facts.replicator.get("name", "")),
+                None,
+                None,
+                "count",
+                [f"{k}={v}" for k, v in facts.replicator.items()],
+            )
+        )
 
     findings.sort(key=lambda f: (f.severity.rank, f.rule, f.subject))
     return DrReport(
@@ -434,4 +582,31 @@ def verify(facts: DrFacts, targets: DrTargets | None = None) -> DrReport:
         targets=tg,
         replicator=dict(facts.replicator),
         errors=tuple(errors),
+    )
+
+
+def policy_mismatch(facts: DrFacts) -> str | None:
+    """A reason when the replica names its topics as the *other* policy does.
+
+    Every replicable primary topic missing under the configured policy while some are present
+    under the other one is a configuration error, not a replica missing everything.
+    """
+    if not (facts.primary.reachable and facts.replica.reachable):
+        return None
+    names = [t for t in facts.primary.topics if replicable(t)]
+    if not names:
+        return None
+    pol = facts.policy
+    if any(pol.remote_topic(t) in facts.replica.topics for t in names):
+        return None
+    other = "identity" if pol.name == "default" else "default"
+    alt = type(pol)(other, pol.source_alias, pol.separator)  # type: ignore[arg-type]
+    found = [t for t in names if alt.remote_topic(t) in facts.replica.topics]
+    if not found:
+        return None
+    return (
+        f"policy mismatch: replication policy {pol.name!r} expects e.g. "
+        f"{pol.remote_topic(found[0])!r} on {facts.replica.name}, but the replica has "
+        f"{alt.remote_topic(found[0])!r} ({len(found)} topic(s) named as the {other!r} policy "
+        "names them); set dr.replication_policy"
     )

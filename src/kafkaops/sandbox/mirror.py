@@ -53,9 +53,9 @@ SANDBOX_INTERVALS = {
 }
 
 
-def mirror_root(source: str, target: str) -> Path:
+def mirror_root(source: str, target: str, base_dir: Path | None = None) -> Path:
     """Where the mirror ``source -> target`` keeps its config, state and log."""
-    return named_root(source).parent / f"mirror-{source}-{target}"
+    return (base_dir or named_root(source).parent) / f"mirror-{source}-{target}"
 
 
 def render_properties(
@@ -104,13 +104,22 @@ def render_properties(
 class Mirror:
     """One MirrorMaker 2 process replicating sandbox ``source`` to sandbox ``target``."""
 
-    def __init__(self, source: str = "default", target: str = "dr") -> None:
+    def __init__(
+        self, source: str = "default", target: str = "dr", *, base_dir: Path | None = None
+    ) -> None:
+        """``base_dir``: the folder holding the named sandboxes (default: beside the default
+        sandbox, i.e. ``$KAFKAOPS_SANDBOX_DIR/..`` or ``.sandbox``)."""
         if source == target:
             raise SandboxError(f"--from and --to are both {source!r}: a mirror needs two clusters")
         self.source_name, self.target_name = source, target
-        self.source = Sandbox(named_root(source))
-        self.target = Sandbox(named_root(target))
-        self.root = mirror_root(source, target).resolve()
+        if base_dir is not None:
+            named_root(source), named_root(target)  # validates the names
+            self.source = Sandbox(base_dir / source)
+            self.target = Sandbox(base_dir / target)
+        else:
+            self.source = Sandbox(named_root(source))
+            self.target = Sandbox(named_root(target))
+        self.root = mirror_root(source, target, base_dir).resolve()
         self.state_file = self.root / "mirror.json"
         self.config_path = self.root / "mm2.properties"
         self.log_dir = self.root / "logs"

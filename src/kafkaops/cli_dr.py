@@ -1,0 +1,230 @@
+"""``kafkaops dr``: verify the replica, fail over to it, drill; ``kafkaops sandbox mirror``.
+
+Exit codes as ``health``: 0 healthy, 1 P2 findings only, 2 a P1, 3 bad input or a cluster
+that cannot be reached (one line on stderr, nothing changed).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from kafkaops.errors import KafkaopsError
+
+#: Same values as ``kafkaops.cli`` (not imported: that module imports this one).
+EXIT_OK, EXIT_P2, EXIT_P1_P0, EXIT_ERROR = 0, 1, 2, 3
+
+out = Console()
+err = Console(stderr=True)
+
+dr_app = typer.Typer(
+    help="Disaster recovery: verify the MirrorMaker 2 / MSK Replicator replica, fail over.\n\n"
+    "Without --config the sandbox pair is used (sandbox up; sandbox up --name dr; sandbox "
+    "mirror up).\n\n"
+    "Examples:\n\n"
+    "  kafkaops dr verify\n\n"
+    "  kafkaops dr verify --json | jq '.rpo_estimate_ms, .findings[].rule'\n\n"
+    "  kafkaops dr verify --config kafkaops.yaml\n\n"
+    "  kafkaops dr failover --to dr            # the plan; nothing changes\n\n"
+    "  kafkaops dr failover --to dr --apply",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+mirror_app = typer.Typer(
+    help="MirrorMaker 2 between two sandbox clusters (dedicated mode).\n\n"
+    "Examples:\n\n"
+    "  kafkaops sandbox up --name dr --brokers 1\n\n"
+    "  kafkaops sandbox mirror up --from default --to dr\n\n"
+    "  kafkaops sandbox mirror up --policy identity   # topic names kept\n\n"
+    "  kafkaops sandbox mirror status --json\n\n"
+    "  kafkaops sandbox mirror down",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="kafkaops YAML with a dr: section (default: sandbox)."),
+]
+FromOpt = Annotated[str, typer.Option("--from", help="Primary sandbox name.")]
+ToOpt = Annotated[str, typer.Option("--to", help="Replica sandbox name.")]
+PolicyOpt = Annotated[
+    str | None,
+    typer.Option("--policy", help="Replication policy: default (source.topic) or identity."),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    err.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _policy(value: str | None) -> Any:
+    if value is not None and value not in ("default", "identity"):
+        fail(f"--policy {value!r}: use 'default' or 'identity'")
+    return value
+
+
+# ------------------------------------------------------------------------- mirror
+@mirror_app.command("up")
+def mirror_up(
+    source: FromOpt = "default",
+    target: ToOpt = "dr",
+    policy: PolicyOpt = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Start MirrorMaker 2 (checkpoints, heartbeats and group-offset sync on) and wait until
+    it writes heartbeats to the replica.
+
+    Examples:
+
+      kafkaops sandbox mirror up
+
+      kafkaops sandbox mirror up --from default --to dr --policy identity
+    """
+    from kafkaops.sandbox.mirror import Mirror
+
+    try:
+        mirror = Mirror(source, target)
+        with err.status("starting MirrorMaker 2 …"):
+            status = mirror.up(
+                policy=_policy(policy),
+                progress=lambda m: err.print(m, markup=False, highlight=False),
+            )
+            mirror.wait_flowing()
+    except KafkaopsError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(status)
+    else:
+        out.print(
+            f"MirrorMaker 2 {source} -> {target} running ({status['policy']} policy), "
+            f"pid {status['pid']}",
+            markup=False,
+            highlight=False,
+        )
+
+
+@mirror_app.command("down")
+def mirror_down(source: FromOpt = "default", target: ToOpt = "dr") -> None:
+    """Stop the MirrorMaker 2 process of a sandbox pair.
+
+    Example:
+
+      kafkaops sandbox mirror down
+    """
+    from kafkaops.sandbox.mirror import Mirror
+
+    try:
+        stopped = Mirror(source, target).down()
+    except KafkaopsError as exc:
+        fail(str(exc))
+    err.print(f"stopped {stopped} process(es)", markup=False)
+
+
+@mirror_app.command("status")
+def mirror_status(
+    source: FromOpt = "default", target: ToOpt = "dr", as_json: JsonFlag = False
+) -> None:
+    """Is MirrorMaker 2 running, with which policy, between which bootstrap servers.
+
+    Examples:
+
+      kafkaops sandbox mirror status
+
+      kafkaops sandbox mirror status --json | jq .running
+    """
+    from kafkaops.sandbox.mirror import Mirror
+
+    try:
+        status = Mirror(source, target).status()
+    except KafkaopsError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(status)
+        return
+    state = "running" if status["running"] else "stopped"
+    out.print(
+        f"{source} -> {target}: {state}, policy {status['policy'] or '-'}, "
+        f"pid {status['pid'] or '-'}\nconfig {status['config'] or '-'}\nlog {status['log']}",
+        markup=False,
+        highlight=False,
+    )
+
+
+# ---------------------------------------------------------------------------- dr
+def _verify(config: Path | None, source: str, target: str, policy: str | None) -> Any:
+    from kafkaops.dr.collect import collect_facts
+    from kafkaops.dr.msk import replicator_facts
+    from kafkaops.dr.pair import resolve_pair
+    from kafkaops.dr.verify import policy_mismatch, verify
+
+    try:
+        pair = resolve_pair(config, source=source, target=target, policy=_policy(policy))
+    except KafkaopsError as exc:
+        fail(str(exc))
+    replicator = pair.replicator_state()
+    if pair.settings.msk_replicator_arn:
+        replicator = replicator_facts(pair.settings.msk_replicator_arn)
+    with err.status(f"collecting {pair.primary} and {pair.replica} …"):
+        facts = collect_facts(
+            pair.primary,
+            pair.primary_kwargs,
+            pair.replica,
+            pair.replica_kwargs,
+            pair.policy,
+            pair.target_alias,
+            offset_syncs_on=pair.settings.offset_syncs_location,
+            replicator=replicator,
+        )
+    mismatch = policy_mismatch(facts)
+    if mismatch:
+        fail(mismatch)
+    return pair, facts, verify(facts, pair.targets)
+
+
+@dr_app.command("verify")
+def dr_verify(
+    config: ConfigOpt = None,
+    source: FromOpt = "default",
+    target: ToOpt = "dr",
+    policy: PolicyOpt = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Also list healthy rows.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Verify the replica: topics under the policy's names, partition counts and key configs,
+    per-partition lag in records and seconds (MM2 offset syncs + record timestamps), heartbeat
+    age, every group's translated offset (checkpoints) and the replay a failover would cause,
+    an RPO estimate with its evidence, against the RPO/RTO targets.
+
+    Examples:
+
+      kafkaops dr verify
+
+      kafkaops dr verify --json | jq '.rpo_estimate_ms'
+
+      kafkaops dr verify --config kafkaops.yaml --all
+    """
+    from kafkaops.dr.view import render_report
+    from kafkaops.model import Severity
+
+    _pair, _facts, report = _verify(config, source, target, policy)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        render_report(report, out, show_all=show_all)
+    if not report.findings:
+        raise typer.Exit(EXIT_OK)
+    if not (_facts.primary.reachable or _facts.replica.reachable):
+        raise typer.Exit(EXIT_ERROR)
+    raise typer.Exit(EXIT_P2 if report.severity is Severity.P2 else EXIT_P1_P0)

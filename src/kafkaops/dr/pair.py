@@ -1,0 +1,118 @@
+"""Which primary and replica a DR command works on: the ``dr:`` section of a config, or, with
+no config, the sandbox pair (``sandbox up``, ``sandbox up --name dr``, ``sandbox mirror up``),
+as the sandbox cluster is the default for ``health``.
+
+Bad input — an unknown cluster, a sandbox that is not there, a policy that disagrees with the
+running mirror — raises :class:`ConfigError` with one line saying which and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kafkaops.dr.policy import PolicyName, ReplicationPolicy
+from kafkaops.dr.settings import DrSettings
+from kafkaops.dr.verify import DrTargets
+from kafkaops.errors import ConfigError
+
+
+@dataclass
+class DrPair:
+    primary: str
+    primary_kwargs: dict[str, Any]
+    replica: str
+    replica_kwargs: dict[str, Any]
+    policy: ReplicationPolicy
+    target_alias: str
+    settings: DrSettings
+    #: The sandbox mirror (``kafkaops.sandbox.mirror.Mirror``) when the pair is the sandbox.
+    mirror: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def targets(self) -> DrTargets:
+        s = self.settings
+        return DrTargets(rpo_ms=s.rpo, rto_ms=s.rto, heartbeat_max_age_ms=s.heartbeat_max_age)
+
+    def replicator_state(self) -> dict[str, object]:
+        """The MM2 process's state (sandbox); MSK Replicator's comes from ``msk.py``."""
+        if self.mirror is None:
+            return {}
+        running = self.mirror.running()
+        return {
+            "name": f"mm2 {self.policy.source_alias}->{self.target_alias}",
+            "kind": "mirrormaker2",
+            "state": "RUNNING" if running else "STOPPED",
+            "pid": self.mirror.state().get("pid") if running else None,
+        }
+
+
+def resolve_pair(
+    config_path: Path | None,
+    *,
+    source: str = "default",
+    target: str = "dr",
+    policy: PolicyName | None = None,
+    base_dir: Path | None = None,
+) -> DrPair:
+    if config_path is not None:
+        from kafkaops.config import load_config
+
+        cfg = load_config(config_path)
+        s = cfg.dr
+        if policy is not None:
+            s = s.model_copy(update={"replication_policy": policy})
+        for fld in ("primary", "replica"):
+            name = getattr(s, fld)
+            if not name:
+                raise ConfigError(f"{config_path}: dr.{fld} is not set (a cluster name)")
+            if name not in cfg.clusters:
+                known = ", ".join(sorted(cfg.clusters)) or "none"
+                raise ConfigError(
+                    f"{config_path}: dr.{fld}: unknown cluster {name!r} (clusters: {known})"
+                )
+        assert s.primary and s.replica
+        p, r = cfg.clusters[s.primary], cfg.clusters[s.replica]
+        return DrPair(
+            s.primary,
+            p.kafka_client_kwargs(),
+            s.replica,
+            r.kafka_client_kwargs(),
+            ReplicationPolicy(s.replication_policy, s.source_alias or s.primary),
+            s.target_alias or s.replica,
+            s,
+        )
+    from kafkaops.errors import SandboxError
+    from kafkaops.sandbox.mirror import Mirror
+
+    try:
+        mirror = Mirror(source, target, base_dir=base_dir)
+    except SandboxError as exc:
+        raise ConfigError(str(exc)) from None
+    for name, box in ((source, mirror.source), (target, mirror.target)):
+        if not box.exists:
+            hint = "" if name == "default" else f" --name {name}"
+            raise ConfigError(
+                f"unknown cluster {name!r}: no sandbox at {box.root} "
+                f"(start it with 'kafkaops sandbox up{hint}', or pass --config)"
+            )
+    running_policy = mirror.state().get("policy")
+    if policy and running_policy and policy != running_policy:
+        raise ConfigError(
+            f"policy mismatch: --policy {policy} but the sandbox mirror {source}->{target} "
+            f"runs the {running_policy!r} replication policy"
+        )
+    chosen: PolicyName = policy or running_policy or "default"
+    settings = DrSettings(primary=source, replica=target, replication_policy=chosen)
+    return DrPair(
+        source,
+        {"bootstrap_servers": mirror.source.bootstrap().split(","), "request_timeout_ms": 10000},
+        target,
+        {"bootstrap_servers": mirror.target.bootstrap().split(","), "request_timeout_ms": 10000},
+        ReplicationPolicy(chosen, source),
+        target,
+        settings,
+        mirror=mirror,
+    )
