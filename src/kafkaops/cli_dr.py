@@ -228,3 +228,165 @@ def dr_verify(
     if not (_facts.primary.reachable or _facts.replica.reachable):
         raise typer.Exit(EXIT_ERROR)
     raise typer.Exit(EXIT_P2 if report.severity is Severity.P2 else EXIT_P1_P0)
+
+
+def _render_failover(res: Any) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"failover {res.primary} -> {res.replica} ({res.mode})", title_justify="left")
+    for col in ("step", "status", "detail"):
+        t.add_column(col, overflow="fold")
+    for s in res.steps:
+        t.add_row(s.name, s.status, s.detail)
+    out.print(t)
+    if res.mode == "apply":
+        rto = "-" if res.rto_ms is None else f"{res.rto_ms / 1000:.1f}s"
+        rpo = "unknown" if res.rpo_estimate_ms is None else f"{res.rpo_estimate_ms / 1000:.1f}s"
+        out.print(f"measured RTO {rto}; RPO estimate {rpo} ({res.rpo_basis})", markup=False)
+    undo = [s for s in res.steps if s.rollback]
+    if not res.ok and undo:
+        out.print("to roll back what was done:", markup=False)
+        for s in reversed(undo):
+            out.print(f"  {s.name}: {s.rollback}", markup=False, highlight=False)
+
+
+def _failover(
+    config: Path | None,
+    source: str,
+    target: str,
+    apply: bool,
+    accept_data_loss: bool,
+    groups: list[str] | None,
+    fence_command: str | None,
+    switch_file: Path | None,
+    verify_timeout: float,
+    audit_log: Path | None,
+    as_json: bool,
+    reverse: bool = False,
+) -> None:
+    from kafkaops.dr.failover import Failover
+    from kafkaops.dr.pair import resolve_pair
+    from kafkaops.dr.settings import EndpointSwitch
+
+    try:
+        pair = resolve_pair(config, source=source, target=target, reverse=reverse)
+    except KafkaopsError as exc:
+        fail(str(exc))
+    switch = EndpointSwitch(type="file", path=str(switch_file)) if switch_file else None
+    audit = audit_log
+    if audit is None and pair.mirror is not None:
+        audit = pair.mirror.root.parent / "dr-audit.jsonl"
+    fo = Failover(
+        pair,
+        accept_data_loss=accept_data_loss,
+        groups=groups,
+        switch=switch,
+        fence_command=fence_command,
+        verify_timeout_s=verify_timeout,
+        audit_log=audit,
+        progress=(lambda m: err.print(m, markup=False, highlight=False)),
+    )
+    res = fo.run(apply=apply)
+    if as_json:
+        emit_json(res.to_dict())
+    else:
+        _render_failover(res)
+    if not res.ok:
+        first = res.steps[-1] if res.steps else None
+        # A refusal at preflight changed nothing: bad input / not safe (3); later: stopped (2).
+        code = EXIT_ERROR if first is not None and first.name == "preflight" else EXIT_P1_P0
+        raise typer.Exit(code)
+
+
+ApplyOpt = Annotated[
+    bool, typer.Option("--apply/--plan", help="Run the steps (default: --plan, change nothing).")
+]
+AcceptLossOpt = Annotated[
+    bool,
+    typer.Option(
+        "--accept-data-loss",
+        help="Go on although replication is behind the RPO or cannot be measured.",
+    ),
+]
+GroupOpt = Annotated[
+    list[str] | None, typer.Option("--group", help="Only these consumer groups (repeatable).")
+]
+FenceOpt = Annotated[
+    str | None,
+    typer.Option("--fence-command", help="Command that stops or fences the producers."),
+]
+SwitchFileOpt = Annotated[
+    Path | None,
+    typer.Option("--switch-file", help="Endpoint switch: write the new bootstrap to this file."),
+]
+VerifyTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--verify-timeout", min=0, help="Seconds to wait for consumers to resume (0: skip)."
+    ),
+]
+AuditOpt = Annotated[
+    Path | None, typer.Option("--audit-log", help="Append the record to this JSON-lines file.")
+]
+
+
+@dr_app.command("failover")
+def dr_failover(
+    config: ConfigOpt = None,
+    source: FromOpt = "default",
+    target: ToOpt = "dr",
+    apply: ApplyOpt = False,
+    accept_data_loss: AcceptLossOpt = False,
+    group: GroupOpt = None,
+    fence_command: FenceOpt = None,
+    switch_file: SwitchFileOpt = None,
+    verify_timeout: VerifyTimeoutOpt = 0.0,
+    audit_log: AuditOpt = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Fail over to the replica: preflight (replica healthy, replication within the RPO),
+    stop replication, fence producers (your command), commit each group's translated offsets
+    on the replica (groups with no active members there), switch the client endpoint (file,
+    command or Route 53), verify consumers resume, record RTO/RPO in the audit trail.
+
+    Exit codes: 0 done (or planned), 2 a step failed (what was done and how to undo it are
+    printed), 3 refused at preflight or bad input (nothing changed).
+
+    Examples:
+
+      kafkaops dr failover --to dr                  # the plan; nothing changes
+
+      kafkaops dr failover --to dr --apply --switch-file /etc/app/bootstrap
+
+      kafkaops dr failover --apply --accept-data-loss --verify-timeout 120
+    """
+    _failover(config, source, target, apply, accept_data_loss, group, fence_command,
+              switch_file, verify_timeout, audit_log, as_json)  # fmt: skip
+
+
+@dr_app.command("failback")
+def dr_failback(
+    config: ConfigOpt = None,
+    source: Annotated[str, typer.Option("--from", help="The replica now serving.")] = "dr",
+    target: Annotated[str, typer.Option("--to", help="The original primary.")] = "default",
+    apply: ApplyOpt = False,
+    accept_data_loss: AcceptLossOpt = False,
+    group: GroupOpt = None,
+    switch_file: SwitchFileOpt = None,
+    verify_timeout: VerifyTimeoutOpt = 0.0,
+    audit_log: AuditOpt = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Fail back: the same steps in the other direction.  Needs replication running from the
+    replica back to the original primary first (e.g. 'kafkaops sandbox mirror up --from dr
+    --to default'), so the primary has the records written during the outage and
+    checkpoints to translate from.
+
+    Examples:
+
+      kafkaops dr failback                          # the plan
+
+      kafkaops dr failback --apply --switch-file /etc/app/bootstrap
+    """
+    _failover(config, source, target, apply, accept_data_loss, group, None, switch_file,
+              verify_timeout, audit_log, as_json, reverse=True)  # fmt: skip

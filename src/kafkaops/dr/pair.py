@@ -56,7 +56,9 @@ def resolve_pair(
     target: str = "dr",
     policy: PolicyName | None = None,
     base_dir: Path | None = None,
+    reverse: bool = False,
 ) -> DrPair:
+    """``reverse``: the configured replica as the primary (failback, with a reverse mirror)."""
     if config_path is not None:
         from kafkaops.config import load_config
 
@@ -74,6 +76,16 @@ def resolve_pair(
                     f"{config_path}: dr.{fld}: unknown cluster {name!r} (clusters: {known})"
                 )
         assert s.primary and s.replica
+        if reverse:
+            s = s.model_copy(
+                update={
+                    "primary": s.replica,
+                    "replica": s.primary,
+                    "source_alias": s.target_alias,
+                    "target_alias": s.source_alias,
+                }
+            )
+            assert s.primary and s.replica
         p, r = cfg.clusters[s.primary], cfg.clusters[s.replica]
         return DrPair(
             s.primary,
