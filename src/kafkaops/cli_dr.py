@@ -390,3 +390,69 @@ def dr_failback(
     """
     _failover(config, source, target, apply, accept_data_loss, group, None, switch_file,
               verify_timeout, audit_log, as_json, reverse=True)  # fmt: skip
+
+
+@dr_app.command("drill")
+def dr_drill(
+    source: FromOpt = "default",
+    target: ToOpt = "dr",
+    rate: Annotated[float, typer.Option(min=1, max=1000, help="Records per second.")] = 50.0,
+    warmup: Annotated[float, typer.Option(min=0, help="Seconds of traffic before the kill.")] = 10,
+    fail_back: Annotated[bool, typer.Option(help="Restart the primary and MM2 afterwards.")] = True,
+    report_dir: Annotated[
+        Path | None, typer.Option(help="Where drill-<time>.json and .html go.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The monthly DR test on the sandbox pair: a live producer (keyed records with sequence
+    numbers) and consumer, the primary's brokers killed, failover applied; measures RTO
+    (first failing produce → first produce acknowledged by the replica) and RPO (records
+    acknowledged by the primary but absent on the replica), counts duplicates and gaps,
+    fails back, and writes a JSON and an HTML report.
+
+    Examples:
+
+      kafkaops dr drill
+
+      kafkaops dr drill --rate 100 --warmup 20 --report-dir reports/
+    """
+    from kafkaops.dr.drill import Drill, render_html
+    from kafkaops.dr.pair import resolve_pair
+
+    try:
+        pair = resolve_pair(None, source=source, target=target)
+    except KafkaopsError as exc:
+        fail(str(exc))
+    if not pair.mirror.running():
+        fail(f"MirrorMaker 2 {source} -> {target} is not running: 'kafkaops sandbox mirror up'")
+    drill = Drill(
+        pair,
+        rate=rate,
+        warmup_s=warmup,
+        fail_back=fail_back,
+        progress=lambda m: err.print(m, markup=False, highlight=False),
+    )
+    try:
+        report = drill.run()
+    except (RuntimeError, KafkaopsError) as exc:
+        fail(f"drill stopped: {exc}", EXIT_P1_P0)
+    folder = report_dir or pair.mirror.root.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    import time as _time
+
+    stem = folder / _time.strftime("drill-%Y%m%dT%H%M%SZ", _time.gmtime(report.started_at))
+    stem.with_suffix(".json").write_text(json.dumps(report.to_dict(), indent=2, default=str))
+    stem.with_suffix(".html").write_text(render_html(report))
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        out.print(
+            f"RTO {report.rto_s} s (target < {report.targets['rto_s']:.0f} s), RPO "
+            f"{report.rpo_s} s / {report.rpo_records} record(s) (target < "
+            f"{report.targets['rpo_s']:.0f} s), duplicates {report.duplicates}, gaps "
+            f"{report.gaps}\nreport: {stem}.html",
+            markup=False,
+            highlight=False,
+        )
+    ok = all(report.verdict.values())
+    raise typer.Exit(EXIT_OK if ok else EXIT_P1_P0)

@@ -143,6 +143,7 @@ class Failover:
             ("verify consumers resume", self._verify_consumers),
         ]
         self._res = res
+        refused = False
         try:
             for name, fn in steps:
                 step = Step(name)
@@ -153,14 +154,17 @@ class Failover:
                     fn(step, apply)
                 except FailoverError as exc:
                     step.status, step.detail = "failed", str(exc)
-                    raise
+                    if apply or name != "preflight" or not hasattr(self, "translated"):
+                        raise
+                    # A plan goes on after a refused preflight: the operator sees every step.
+                    refused = True
                 except Exception as exc:  # a cluster or a hook failing: stop, say what
                     step.status, step.detail = "failed", f"{type(exc).__name__}: {exc}"
                     raise FailoverError(step.detail) from exc
                 finally:
                     step.seconds = round(time.monotonic() - t0, 3)
                 self.say(f"    {step.status}: {step.detail}")
-            res.ok = True
+            res.ok = not refused
         except FailoverError:
             res.ok = False
         res.finished_at_ms = int(self.clock() * 1000)
@@ -178,6 +182,7 @@ class Failover:
         self.report = report
         if not facts.replica.reachable:
             raise FailoverError(f"replica {facts.replica.name} unreachable: {facts.replica.error}")
+        self.translated = translated_offsets(facts, self.groups)
         target = self.pair.targets.rpo_ms
         res = self._res
         if not facts.primary.reachable:
@@ -196,7 +201,6 @@ class Failover:
                     f"replication behind: RPO estimate {report.rpo_estimate_ms} ms > target "
                     f"{target} ms ({res.rpo_basis}); pass --accept-data-loss to fail over anyway"
                 )
-        self.translated = translated_offsets(facts, self.groups)
         if not self.translated:
             step.detail = "no MM2 checkpoints yet: consumers will start from auto.offset.reset; "
         step.status = "done" if apply else "planned"
@@ -221,7 +225,7 @@ class Failover:
                 f"stop MirrorMaker 2 (pid {mirror.state()['pid']})",
             )
             return
-        mirror.down()
+        mirror.down(timeout_s=10)  # with the primary gone MM2 may not stop cleanly
         step.status, step.detail = "done", "MirrorMaker 2 stopped"
         step.rollback = (
             f"kafkaops sandbox mirror up --from {mirror.source_name} --to {mirror.target_name}"

@@ -17,6 +17,9 @@ from kafkaops.dr.settings import DrSettings
 from kafkaops.dr.verify import DrTargets
 from kafkaops.errors import ConfigError
 
+#: Client timeouts for the sandbox pair: a dead primary is "unreachable" within seconds.
+_SANDBOX_TIMEOUTS = {"request_timeout_ms": 10_000, "bootstrap_timeout_ms": 4_000}
+
 
 @dataclass
 class DrPair:
@@ -120,9 +123,9 @@ def resolve_pair(
     settings = DrSettings(primary=source, replica=target, replication_policy=chosen)
     return DrPair(
         source,
-        {"bootstrap_servers": mirror.source.bootstrap().split(","), "request_timeout_ms": 10000},
+        {"bootstrap_servers": mirror.source.bootstrap().split(","), **_SANDBOX_TIMEOUTS},
         target,
-        {"bootstrap_servers": mirror.target.bootstrap().split(","), "request_timeout_ms": 10000},
+        {"bootstrap_servers": mirror.target.bootstrap().split(","), **_SANDBOX_TIMEOUTS},
         ReplicationPolicy(chosen, source),
         target,
         settings,

@@ -405,6 +405,9 @@ def verify(facts: DrFacts, targets: DrTargets | None = None) -> DrReport:
     no_time = [x for x in lags if x.lag_records and x.lag_ms is None]
     rpo: int | None = None
     evidence: list[str] = []
+    if facts.primary.reachable and facts.replica.reachable and not lags:
+        rpo = 0
+        evidence.append("no replicable topic on the primary: nothing to lose")
     if measured:
         worst = max(measured, key=lambda x: x.lag_ms or 0)
         rpo = worst.lag_ms
