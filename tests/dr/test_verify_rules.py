@@ -59,6 +59,9 @@ def test_lag_rpo_and_findings() -> None:
     # Replica end 950 ↔ sync (940, 940): upstream 950 replicated; primary end 1000.
     assert (lag.replicated_upto, lag.lag_records, lag.lag_ms) == (950, 50, 90_000)
     assert r.rpo_estimate_ms == 90_000
+    # A topic missing on the replica counts in the RPO (its records are unprotected).
+    audit = [p for p in r.partitions if p.topic == "audit"]
+    assert [(p.method, p.lag_records) for p in audit] == [("missing on replica", 0)] * 2
     rules = {f.rule: f for f in r.findings}
     assert rules["dr_rpo"].severity.value == "P1"
     # audit has no remote topic at all; prod.gone has no source any more.

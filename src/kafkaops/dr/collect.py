@@ -14,6 +14,7 @@ reason, never raised, so ``verify`` can still say what it knows.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -206,7 +207,7 @@ def collect_facts(
         hb_topics = ["heartbeats", f"{policy.source_alias}.heartbeats"]
         for topic in hb_topics:
             records, error = _safe(
-                lambda topic=topic: read_topic(replica_kwargs, topic, tail=50, timeout_s=5)
+                functools.partial(read_topic, replica_kwargs, topic, tail=50, timeout_s=5)
             )
             hb_error = hb_error or error
             for r in records or []:

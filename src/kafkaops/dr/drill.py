@@ -148,7 +148,8 @@ class _Consumer(threading.Thread):
         super().__init__(daemon=True, name="drill-consumer")
         self.d = drill
         self.stop = threading.Event()
-        self.seen: list[tuple[str, int]] = []
+        #: (cluster, partition, offset, seq) of every record consumed, in order.
+        self.seen: list[tuple[str, int, int, int]] = []
 
     def run(self) -> None:
         from kafka import KafkaConsumer
@@ -181,7 +182,7 @@ class _Consumer(threading.Thread):
                 batch = consumer.poll(timeout_ms=300)
                 for records in batch.values():
                     for r in records:
-                        self.seen.append((cluster, int(r.value)))
+                        self.seen.append((cluster, r.partition, r.offset, int(r.value)))
                 if batch:
                     consumer.commit()
             except Exception:
@@ -241,6 +242,7 @@ class Drill:
             admin.close()
         self.endpoint_file.write_text(self.primary_bs + "\n")
         producer, consumer = _Producer(self, self.rate), _Consumer(self)
+        self.producer, self.consumer = producer, consumer
         producer.start()
         consumer.start()
         self.say(f"producing {self.rate:.0f}/s to {self.topic}; consumer group {self.group}")
@@ -305,7 +307,7 @@ class Drill:
         total = self._replica_records()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            seen = {s for c, s in consumer.seen if c == "replica"}
+            seen = {s for c, _p, _o, s in consumer.seen if c == "replica"}
             if total <= seen or not total:
                 return
             time.sleep(0.5)
@@ -327,10 +329,10 @@ class Drill:
         on_replica = self._replica_records()
         acked_p = [a for a in producer.acks if a.cluster == "primary"]
         acked_r = [a for a in producer.acks if a.cluster == "replica"]
-        lost = sorted(a for a in acked_p if a.seq not in on_replica)
+        lost = sorted((a for a in acked_p if a.seq not in on_replica), key=lambda a: a.seq)
         lost_seqs = [a.seq for a in lost]
         rpo_s = max(a.acked_at for a in acked_p) - min(a.acked_at for a in lost) if lost else 0.0
-        counts = Counter(s for _c, s in consumer.seen)
+        counts = Counter(s for _c, _p, _o, s in consumer.seen)
         duplicates = sum(n - 1 for n in counts.values() if n > 1)
         gaps = len(on_replica - set(counts))
         rto = (

@@ -88,15 +88,15 @@ def resolve_pair(
                     "target_alias": s.source_alias,
                 }
             )
-            assert s.primary and s.replica
-        p, r = cfg.clusters[s.primary], cfg.clusters[s.replica]
+            primary, replica = str(s.primary), str(s.replica)
+        p, r = cfg.clusters[primary], cfg.clusters[replica]
         return DrPair(
-            s.primary,
+            primary,
             p.kafka_client_kwargs(),
-            s.replica,
+            replica,
             r.kafka_client_kwargs(),
-            ReplicationPolicy(s.replication_policy, s.source_alias or s.primary),
-            s.target_alias or s.replica,
+            ReplicationPolicy(s.replication_policy, s.source_alias or primary),
+            s.target_alias or replica,
             s,
         )
     from kafkaops.errors import SandboxError

@@ -150,21 +150,21 @@ def partition_lags(facts: DrFacts) -> list[PartitionLag]:
         for p in range(t.partitions):
             p_end = t.end.get(p, 0)
             p_start = t.start.get(p, 0)
-            if r is None or p >= r.partitions:
-                out.append(
-                    PartitionLag(
-                        name, p, remote, p_end, None, None, None, None, None, "missing on replica"
-                    )
-                )
-                continue
-            r_end, r_start = r.end.get(p, 0), r.start.get(p, 0)
-            sync = _latest_sync(facts, name, p, r_end)
-            if sync is not None:
+            r_end: int | None = None
+            sync_pair: tuple[int, int] | None = None
+            sync = None
+            if r is not None and p < r.partitions:
+                r_end, r_start = r.end.get(p, 0), r.start.get(p, 0)
+                sync = _latest_sync(facts, name, p, r_end)
+            if r_end is None:
+                # Not on the replica at all: every record the primary holds is unprotected.
+                upto, method = p_start, "missing on replica"
+            elif sync is not None:
                 upto = min(p_end, sync.upstream_offset + (r_end - sync.downstream_offset))
                 method = "offset-sync"
-                sync_pair: tuple[int, int] | None = (sync.upstream_offset, sync.downstream_offset)
+                sync_pair = (sync.upstream_offset, sync.downstream_offset)
             elif r_end == r_start:
-                upto, method, sync_pair = p_start, "nothing replicated", None
+                upto, method = p_start, "nothing replicated"
             else:
                 out.append(
                     PartitionLag(
@@ -333,37 +333,45 @@ def verify(facts: DrFacts, targets: DrTargets | None = None) -> DrReport:
                 up = facts.policy.upstream_topic(rname)
                 if up is not None and up not in facts.primary.topics:
                     extra.append(rname)
-        missing = [t for t in topics if t.status == "missing"]
+        missing = [tc for tc in topics if tc.status == "missing"]
         if missing:
             findings.append(
                 _finding(
                     Severity.P1,
                     "dr_missing_topic",
                     f"{len(missing)} topic(s) not on the replica",
-                    ",".join(t.topic for t in missing[:5]),
+                    ",".join(tc.topic for tc in missing[:5]),
                     len(missing),
                     0,
                     "count",
-                    [f"{t.topic} → expected {t.remote} on {facts.replica.name}" for t in missing],
+                    [
+                        f"{tc.topic} → expected {tc.remote} on {facts.replica.name}"
+                        for tc in missing
+                    ],
                 )
             )
-        fewer = [t for t in topics if t.status == "partition_mismatch"]
-        for t in fewer:
-            sev = Severity.P1 if (t.replica_partitions or 0) < t.primary_partitions else Severity.P2
+        fewer = [tc for tc in topics if tc.status == "partition_mismatch"]
+        for tc in fewer:
+            sev = (
+                Severity.P1 if (tc.replica_partitions or 0) < tc.primary_partitions else Severity.P2
+            )
             findings.append(
                 _finding(
                     sev,
                     "dr_partition_count",
-                    f"{t.remote} has {t.replica_partitions} partition(s), "
-                    f"{t.topic} has {t.primary_partitions}",
-                    t.topic,
-                    t.replica_partitions,
-                    t.primary_partitions,
+                    f"{tc.remote} has {tc.replica_partitions} partition(s), "
+                    f"{tc.topic} has {tc.primary_partitions}",
+                    tc.topic,
+                    tc.replica_partitions,
+                    tc.primary_partitions,
                     "count",
-                    [f"{t.topic}: primary {t.primary_partitions}, replica {t.replica_partitions}"],
+                    [
+                        f"{tc.topic}: primary {tc.primary_partitions}, "
+                        f"replica {tc.replica_partitions}"
+                    ],
                 )
             )
-        diff = [t for t in topics if t.config_diffs]
+        diff = [tc for tc in topics if tc.config_diffs]
         if diff:
             findings.append(
                 _finding(
@@ -375,9 +383,9 @@ def verify(facts: DrFacts, targets: DrTargets | None = None) -> DrReport:
                     0,
                     "count",
                     [
-                        f"{t.topic}: {k} primary={a} replica={b}"
-                        for t in diff
-                        for k, (a, b) in t.config_diffs.items()
+                        f"{tc.topic}: {k} primary={a} replica={b}"
+                        for tc in diff
+                        for k, (a, b) in tc.config_diffs.items()
                     ],
                 )
             )
@@ -401,7 +409,7 @@ def verify(facts: DrFacts, targets: DrTargets | None = None) -> DrReport:
     # --- lag per partition → RPO estimate
     lags = partition_lags(facts) if facts.primary.reachable and facts.replica.reachable else []
     measured = [x for x in lags if x.lag_ms is not None]
-    unknown = [x for x in lags if x.lag_records is None and x.method != "missing on replica"]
+    unknown = [x for x in lags if x.lag_records is None]
     no_time = [x for x in lags if x.lag_records and x.lag_ms is None]
     rpo: int | None = None
     evidence: list[str] = []
