@@ -434,7 +434,10 @@ def verify(facts: DrFacts, targets: DrTargets | None = None) -> DrReport:
     if hb_age is not None:
         evidence.append(f"last MM2 heartbeat {_secs(hb_age)} ago")
     if unknown or no_time:
-        evidence.append(f"{len(unknown) + len(no_time)} partition(s) with lag not measurable")
+        evidence.append(
+            f"{len(unknown) + len(no_time)} partition(s) with lag not measurable: "
+            "the RPO is at least the figure above"
+        )
     if rpo is not None:
         if rpo > tg.rpo_ms:
             findings.append(
@@ -588,7 +591,9 @@ def verify(facts: DrFacts, targets: DrTargets | None = None) -> DrReport:
         partitions=tuple(lags),
         groups=tuple(groups),
         heartbeat_age_ms=hb_age,
-        rpo_estimate_ms=rpo,
+        # With partitions whose lag is unknown the measured maximum is only a lower bound
+        # (the rules above still fire on it); the estimate itself is then "unknown".
+        rpo_estimate_ms=None if (unknown or no_time) else rpo,
         rpo_evidence=tuple(evidence),
         targets=tg,
         replicator=dict(facts.replicator),
