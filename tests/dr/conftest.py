@@ -1,8 +1,8 @@
 """A real DR pair for the DR tests: two small sandbox clusters (1 broker + 1 controller each)
 and a real MirrorMaker 2 between them, in a temporary folder on ports of their own.
 
-Ports: the primary at KAFKAOPS_TEST_BASE_PORT + 4000 by default-free search (see below), the
-replica 200 above it.  The pair is session-scoped (JVM start-up is the slow part); each test
+Ports: the primary from KAFKAOPS_TEST_DR_BASE_PORT (default 33092), the replica from 200
+above it (the sandbox moves up in steps of 200 past ports in use).  The pair is session-scoped (JVM start-up is the slow part); each test
 uses its own topic and group names.
 """
 
@@ -41,7 +41,8 @@ class Pair:
 
     def restart_mirror(self, policy: str | None = None) -> None:
         self.mirror.up(policy=policy, extra=MIRROR_EXTRA)
-        self.mirror.wait_flowing()
+        # MM2's first start creates its internal topics: over a minute on a busy 2-core host.
+        self.mirror.wait_flowing(timeout_s=240)
 
 
 def _up(box: Sandbox, port: int) -> None:

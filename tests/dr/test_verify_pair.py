@@ -15,7 +15,7 @@ from tests.conftest import run_cli, wait_until
 from tests.dr.conftest import SKIP_PREFIX, Pair
 from tests.dr.helpers import commit, create_topic, end_offsets, produce, read_at
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 
 def report(pair: Pair, targets: DrTargets | None = None):

@@ -19,7 +19,7 @@ from tests.conftest import run_cli, wait_until
 from tests.dr.conftest import Pair
 from tests.dr.helpers import commit, create_topic, produce
 
-pytestmark = [pytest.mark.integration, pytest.mark.destructive]
+pytestmark = [pytest.mark.integration, pytest.mark.destructive, pytest.mark.timeout(900)]
 
 
 def _replica_offsets(pair: Pair, group: str) -> dict:
