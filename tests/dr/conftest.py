@@ -2,8 +2,8 @@
 and a real MirrorMaker 2 between them, in a temporary folder on ports of their own.
 
 Ports: the primary from KAFKAOPS_TEST_DR_BASE_PORT (default 33092), the replica from 200
-above it (the sandbox moves up in steps of 200 past ports in use).  The pair is session-scoped (JVM start-up is the slow part); each test
-uses its own topic and group names.
+above it (the sandbox moves up in steps of 200 past ports in use).  The pair is
+session-scoped (JVM start-up is the slow part); each test uses its own topic and group names.
 """
 
 from __future__ import annotations
