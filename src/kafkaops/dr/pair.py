@@ -88,7 +88,7 @@ def resolve_pair(
                     "target_alias": s.source_alias,
                 }
             )
-            primary, replica = str(s.primary), str(s.replica)
+        primary, replica = str(s.primary), str(s.replica)
         p, r = cfg.clusters[primary], cfg.clusters[replica]
         return DrPair(
             primary,
