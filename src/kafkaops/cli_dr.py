@@ -292,9 +292,9 @@ def _failover(
     else:
         _render_failover(res)
     if not res.ok:
-        first = res.steps[-1] if res.steps else None
+        failed = next((s for s in res.steps if s.status == "failed"), None)
         # A refusal at preflight changed nothing: bad input / not safe (3); later: stopped (2).
-        code = EXIT_ERROR if first is not None and first.name == "preflight" else EXIT_P1_P0
+        code = EXIT_ERROR if failed is None or failed.name == "preflight" else EXIT_P1_P0
         raise typer.Exit(code)
 
 

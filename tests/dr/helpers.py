@@ -26,6 +26,14 @@ def create_topic(bootstrap: str, name: str, partitions: int = 2) -> None:
         admin.close()
 
 
+def delete_topic(bootstrap: str, name: str) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        admin.delete_topics([name])
+    finally:
+        admin.close()
+
+
 def produce(bootstrap: str, topic: str, count: int, start: int = 0) -> list[Acked]:
     """``count`` keyed records whose value is their sequence number; what the broker acked."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)

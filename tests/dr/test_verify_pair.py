@@ -13,7 +13,7 @@ from kafkaops.dr.pair import resolve_pair
 from kafkaops.dr.verify import DrTargets, verify
 from tests.conftest import run_cli, wait_until
 from tests.dr.conftest import SKIP_PREFIX, Pair
-from tests.dr.helpers import commit, create_topic, end_offsets, produce, read_at
+from tests.dr.helpers import commit, create_topic, delete_topic, end_offsets, produce, read_at
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -115,6 +115,11 @@ def test_missing_topic_is_detected_under_policy_names(dr_pair: Pair, unique_name
     assert not [e for e in missing["evidence"] if e.startswith(f"{kept} ")]
     row = next(t for t in data["topics"] if t["topic"] == kept)
     assert row["remote"] == f"default.{kept}" and row["replica_partitions"] == 3
+    # The unreplicated topic's records count in the RPO estimate: they are unprotected.
+    lag = next(x for x in data["partitions"] if x["topic"] == skipped)
+    assert (lag["method"], lag["lag_records"]) == ("missing on replica", 5)
+    # Leave the shared pair without an unprotected topic (the failover tests need a clean RPO).
+    delete_topic(primary_bs, skipped)
 
 
 def test_stopped_mirror_lag_grows_into_a_p1(dr_pair: Pair, unique_name: str) -> None:

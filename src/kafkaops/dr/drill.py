@@ -284,7 +284,7 @@ class Drill:
             self._fail_back(report)
         return report
 
-    def _wait_replicated(self, timeout_s: float = 90) -> None:
+    def _wait_replicated(self, timeout_s: float = 180) -> None:
         from kafkaops.dr.collect import collect_facts
 
         deadline = time.monotonic() + timeout_s

@@ -252,6 +252,7 @@ class Mirror:
                 "target_bootstrap": target_bs,
                 "version": version,
                 "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "started_at_ms": int(time.time() * 1000),
             }
         )
         say(f"started MirrorMaker 2 ({self.source_name} -> {self.target_name}, {policy} policy)")
@@ -261,28 +262,26 @@ class Mirror:
         return self.status()
 
     def wait_flowing(self, timeout_s: float = 120.0) -> None:
-        """Wait until MM2 writes heartbeats to the replica (its connectors are running)."""
-        from kafka import KafkaConsumer, TopicPartition
+        """Wait until MM2 writes a heartbeat to the replica *after* it was started (old
+        heartbeats from an earlier run do not count): its connectors are running."""
+        from kafkaops.dr.collect import read_topic
 
+        started_ms = int(self.state().get("started_at_ms") or 0)
         deadline = time.monotonic() + timeout_s
         last = "no heartbeats topic on the replica yet"
+        kwargs = {
+            "bootstrap_servers": self.target.bootstrap().split(","),
+            "request_timeout_ms": 5000,
+            "bootstrap_timeout_ms": 5000,
+        }
         while time.monotonic() < deadline:
             if not self.running():
-                raise SandboxError(f"MirrorMaker 2 exited; see {self.log_dir}/server.log")
+                raise SandboxError(f"MirrorMaker 2 exited; see {self.log_dir}/stdout.log")
             try:
-                consumer = KafkaConsumer(
-                    bootstrap_servers=self.target.bootstrap().split(","),
-                    request_timeout_ms=5000,
-                    bootstrap_timeout_ms=5000,
-                    enable_auto_commit=False,
-                )
-                try:
-                    parts = consumer.partitions_for_topic("heartbeats") or set()
-                    tps = [TopicPartition("heartbeats", p) for p in parts]
-                    if tps and sum(consumer.end_offsets(tps).values()) > 0:
-                        return
-                finally:
-                    consumer.close()
+                records = read_topic(kwargs, "heartbeats", tail=1, timeout_s=5)
+                if any(r.timestamp >= started_ms for r in records):
+                    return
+                last = "no heartbeat since MM2 started"
             except Exception as exc:  # kafka-python raises many types while starting
                 last = f"{type(exc).__name__}: {exc}"
             time.sleep(1.0)
