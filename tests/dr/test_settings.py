@@ -46,3 +46,18 @@ def test_unset_primary_is_named(tmp_path) -> None:
     cfg.write_text("clusters:\n  prod: {bootstrap: 'a:9092'}\n")
     with pytest.raises(ConfigError, match=r"dr.primary is not set"):
         resolve_pair(cfg)
+
+
+def test_named_sandbox_cli_without_jvms(tmp_path) -> None:
+    from tests.conftest import run_cli
+
+    env = {"KAFKAOPS_SANDBOX_DIR": str(tmp_path / "default")}
+    proc = run_cli("sandbox", "status", "--name", "dr", "--json", env=env)
+    assert proc.returncode == 0 and f'"root": "{tmp_path / "dr"}"' in proc.stdout
+    proc = run_cli("sandbox", "status", "--name", "../etc", env=env)
+    assert proc.returncode == 3 and "sandbox name '../etc'" in proc.stderr
+    proc = run_cli("sandbox", "mirror", "up", "--from", "default", "--to", "dr", env=env)
+    assert proc.returncode == 3 and "no sandbox named 'default'" in proc.stderr
+    proc = run_cli("dr", "verify", env=env)
+    assert proc.returncode == 3 and "unknown cluster 'default'" in proc.stderr
+    assert not (tmp_path / "dr").exists()
