@@ -40,7 +40,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 jars: setup
-	@$(BIN)/python -c "from kafkaops.sandbox import jars; jars.ensure_kafka_jars(jars.DEFAULT_KAFKA_VERSION); jars.ensure_jmx_exporter()"
+	@$(BIN)/python -c "from kafkaops.sandbox import jars; jars.ensure_kafka_jars(jars.DEFAULT_KAFKA_VERSION); jars.ensure_mirror_jars(jars.DEFAULT_KAFKA_VERSION); jars.ensure_jmx_exporter()"
 
 demo: setup jars
 	@$(BIN)/python -m kafkaops.cli.demo $(DEMO_ARGS)

@@ -64,6 +64,11 @@ def _register_subcommands(argv: list[str]) -> None:
 
         app.add_typer(balance_app, name="balance")
         app.add_typer(partitions_app, name="partitions")
+    if first in (None, "dr", "sandbox"):
+        from kafkaops.cli.dr import dr_app, mirror_app
+
+        app.add_typer(dr_app, name="dr")
+        sandbox_app.add_typer(mirror_app, name="mirror")
     if first in (None, "capacity", "review"):
         from kafkaops.cli.capacity import capacity_app, review_app
 

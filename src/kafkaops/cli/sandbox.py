@@ -31,9 +31,22 @@ sandbox_app = typer.Typer(
 )
 
 
-def _sandbox(root: Path | None) -> Any:
-    from kafkaops.sandbox.cluster import Sandbox
+SandboxName = Annotated[
+    str | None,
+    typer.Option(
+        "--name", help="A named sandbox beside the default one (e.g. 'dr' for a DR replica)."
+    ),
+]
 
+
+def _sandbox(root: Path | None, name: str | None = None) -> Any:
+    from kafkaops.sandbox.cluster import Sandbox, named_root
+
+    if root is None and name:
+        try:
+            root = named_root(name)
+        except KafkaopsError as exc:
+            fail(str(exc))
     return Sandbox(root)
 
 
@@ -66,6 +79,7 @@ def sandbox_up(
         ),
     ] = True,
     sandbox_dir: SandboxDir = None,
+    name: SandboxName = None,
 ) -> None:
     """Start (or resume) the sandbox cluster and print its bootstrap servers.
 
@@ -74,10 +88,12 @@ def sandbox_up(
       kafkaops sandbox up
 
       kafkaops sandbox up --brokers 4 --kafka-version 3.9.2
+
+      kafkaops sandbox up --name dr --brokers 1     # a second cluster: a DR replica
     """
     from kafkaops.sandbox.jars import DEFAULT_KAFKA_VERSION
 
-    box = _sandbox(sandbox_dir)
+    box = _sandbox(sandbox_dir, name)
     try:
         with err.status("starting the sandbox …"):
             bootstrap = box.up(
@@ -106,6 +122,7 @@ def sandbox_up(
 def sandbox_down(
     keep_data: Annotated[bool, typer.Option(help="Keep logs and data on disk.")] = False,
     sandbox_dir: SandboxDir = None,
+    name: SandboxName = None,
 ) -> None:
     """Stop every sandbox JVM (and delete its data unless --keep-data).
 
@@ -113,12 +130,14 @@ def sandbox_down(
 
       kafkaops sandbox down
     """
-    stopped = _sandbox(sandbox_dir).down(keep_data=keep_data)
+    stopped = _sandbox(sandbox_dir, name).down(keep_data=keep_data)
     err.print(f"stopped {stopped} process(es)", markup=False)
 
 
 @sandbox_app.command("status")
-def sandbox_status(as_json: JsonFlag = False, sandbox_dir: SandboxDir = None) -> None:
+def sandbox_status(
+    as_json: JsonFlag = False, sandbox_dir: SandboxDir = None, name: SandboxName = None
+) -> None:
     """Bootstrap servers and each node's id, role, port, pid and whether it is up.
 
     Examples:
@@ -129,7 +148,7 @@ def sandbox_status(as_json: JsonFlag = False, sandbox_dir: SandboxDir = None) ->
     """
     from rich.table import Table
 
-    box = _sandbox(sandbox_dir)
+    box = _sandbox(sandbox_dir, name)
     try:
         data = box.status_dict()
     except KafkaopsError as exc:
@@ -162,8 +181,10 @@ def sandbox_status(as_json: JsonFlag = False, sandbox_dir: SandboxDir = None) ->
     out.print(table)
 
 
-def _node_command(action: str, node_id: int, sandbox_dir: Path | None) -> None:
-    box = _sandbox(sandbox_dir)
+def _node_command(
+    action: str, node_id: int, sandbox_dir: Path | None, name: str | None = None
+) -> None:
+    box = _sandbox(sandbox_dir, name)
     try:
         if action == "stop":
             box.stop_node(node_id)
@@ -183,6 +204,7 @@ def stop_broker(
         int, typer.Argument(min=0, max=10_000, help="Node id (brokers 1..N, controllers 100+).")
     ],
     sandbox_dir: SandboxDir = None,
+    name: SandboxName = None,
 ) -> None:
     """Stop a broker gracefully (SIGTERM, controlled shutdown).
 
@@ -190,13 +212,14 @@ def stop_broker(
 
       kafkaops sandbox stop-broker 2
     """
-    _node_command("stop", node_id, sandbox_dir)
+    _node_command("stop", node_id, sandbox_dir, name)
 
 
 @sandbox_app.command("start-broker")
 def start_broker(
     node_id: Annotated[int, typer.Argument(min=0, max=10_000, help="Node id.")],
     sandbox_dir: SandboxDir = None,
+    name: SandboxName = None,
 ) -> None:
     """Start a stopped broker and wait until it has rejoined the cluster.
 
@@ -204,13 +227,14 @@ def start_broker(
 
       kafkaops sandbox start-broker 2
     """
-    _node_command("start", node_id, sandbox_dir)
+    _node_command("start", node_id, sandbox_dir, name)
 
 
 @sandbox_app.command("kill-broker")
 def kill_broker(
     node_id: Annotated[int, typer.Argument(min=0, max=10_000, help="Node id.")],
     sandbox_dir: SandboxDir = None,
+    name: SandboxName = None,
 ) -> None:
     """SIGKILL a broker: no controlled shutdown, like a crashed host.
 
@@ -218,7 +242,7 @@ def kill_broker(
 
       kafkaops sandbox kill-broker 3
     """
-    _node_command("kill", node_id, sandbox_dir)
+    _node_command("kill", node_id, sandbox_dir, name)
 
 
 @sandbox_app.command("add-broker")
@@ -227,6 +251,7 @@ def add_broker(
         str | None, typer.Option(help="broker.rack (default: next of az1-az3).")
     ] = None,
     sandbox_dir: SandboxDir = None,
+    name: SandboxName = None,
 ) -> None:
     """Start one more broker (next id); it joins empty, like a broker added to MSK.
 
@@ -234,7 +259,7 @@ def add_broker(
 
       kafkaops sandbox add-broker && kafkaops balance plan --add 4 -o plan.json
     """
-    box = _sandbox(sandbox_dir)
+    box = _sandbox(sandbox_dir, name)
     try:
         with err.status("adding a broker …"):
             nid = box.add_broker(rack=rack)

@@ -45,7 +45,7 @@ def with_exact_time_lag(
     timestamps: dict[tuple[str, int, int], int] = {}
     rounds = 0
     if wanted:
-        timestamps, rounds = _read_first_timestamps(sorted(wanted), client_kwargs, options, errors)
+        timestamps, rounds = read_first_timestamps(sorted(wanted), client_kwargs, options, errors)
 
     out = []
     for g in groups:
@@ -71,7 +71,7 @@ def _replace_parts(g: ConsumerGroup, parts: tuple[PartitionLag, ...]) -> Consume
     return replace(g, partitions=parts)
 
 
-def _read_first_timestamps(
+def read_first_timestamps(
     positions: list[tuple[str, int, int]],
     client_kwargs: Mapping[str, Any],
     options: CollectOptions,

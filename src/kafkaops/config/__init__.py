@@ -40,6 +40,7 @@ from kafkaops.collect.connection import ClusterConfig
 from kafkaops.config.service import ServiceSettings
 from kafkaops.core.errors import SECRET_ERROR, ConfigError
 from kafkaops.core.units import bounded_duration
+from kafkaops.dr.settings import DrSettings
 from kafkaops.evaluate.settings import Thresholds
 from kafkaops.incidents.settings import IncidentSettings
 from kafkaops.lag.settings import LagSettings
@@ -80,6 +81,8 @@ class Config(_Model):
     capacity: CapacitySettings = Field(default_factory=CapacitySettings)
     #: Partition balance: tolerance bands, throttle, batch size, audit log.
     balance: BalanceSettings = Field(default_factory=BalanceSettings)
+    #: Disaster recovery: the primary/replica pair, replication policy, RPO/RTO targets.
+    dr: DrSettings = Field(default_factory=DrSettings)
 
     _source: str | None = PrivateAttr(default=None)
 

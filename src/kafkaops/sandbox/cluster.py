@@ -19,6 +19,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -151,6 +152,21 @@ def _alive(pid: int | None, marker: str) -> bool:
 
 def default_root() -> Path:
     return Path(os.environ.get("KAFKAOPS_SANDBOX_DIR", jars.repo_root() / ".sandbox" / "default"))
+
+
+def named_root(name: str | None) -> Path:
+    """The folder of the sandbox called ``name`` (``default`` or None: :func:`default_root`).
+
+    Named sandboxes (``sandbox up --name dr``) live beside the default one, so a test that
+    points ``KAFKAOPS_SANDBOX_DIR`` at a temporary folder keeps its pair there too.
+    """
+    if not name or name == "default":
+        return default_root()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}", name):
+        raise SandboxError(
+            f"sandbox name {name!r}: use letters, digits, '_' and '-' (at most 40 characters)"
+        )
+    return default_root().parent / name
 
 
 class Sandbox:

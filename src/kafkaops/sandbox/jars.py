@@ -170,3 +170,71 @@ def ensure_jmx_exporter(version: str = JMX_EXPORTER_VERSION) -> Path:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
         raise SandboxError("Maven could not resolve the JMX exporter: " + " | ".join(tail))
     return jar
+
+
+#: MirrorMaker 2 (``org.apache.kafka.connect.mirror.MirrorMaker``, dedicated mode): the
+#: connect-mirror modules of the same version as the brokers, resolved into a folder of their
+#: own (with connect-runtime and kafka-clients), so the broker folder and its marker stay as
+#: they are.
+_MIRROR_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>kafkaops.sandbox</groupId><artifactId>kafka-mirror-jars</artifactId>
+  <version>{version}</version><packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>connect-mirror</artifactId>
+      <version>{version}</version>
+      <exclusions>
+        <exclusion><groupId>ch.qos.reload4j</groupId><artifactId>reload4j</artifactId></exclusion>
+        <exclusion><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId></exclusion>
+      </exclusions></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>connect-mirror-client</artifactId>
+      <version>{version}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
+      <version>{log4j}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>{slf4j_binding}</artifactId>
+      <version>{log4j}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-1.2-api</artifactId>
+      <version>{log4j}</version></dependency>
+  </dependencies>
+</project>
+"""
+
+
+def mirror_libs_dir(version: str) -> Path:
+    return cache_dir() / "kafka-mirror" / version / "libs"
+
+
+def ensure_mirror_jars(version: str = DEFAULT_KAFKA_VERSION, *, quiet: bool = False) -> Path:
+    """The folder holding MirrorMaker 2 ``version`` and its dependencies, resolved on first use."""
+    target = mirror_libs_dir(version)
+    marker = target.parent / ".complete"
+    if marker.exists() and any(target.glob("connect-mirror-*.jar")):
+        return target
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise SandboxError("Maven ('mvn') is not installed; run 'make setup'")
+    work = target.parent
+    work.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        shutil.rmtree(target)
+    pom = work / "pom.xml"
+    pom.write_text(
+        _MIRROR_POM.format(
+            version=version, log4j=LOG4J2_VERSION, slf4j_binding=_slf4j_binding(version)
+        )
+    )
+    cmd = [
+        mvn, "-B", "-q", f"-Dmaven.repo.local={cache_dir() / 'm2'}", "-f", str(pom),
+        "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={target}",
+    ]  # fmt: skip
+    if not quiet:
+        print(f"Resolving MirrorMaker 2 {version} jars from Maven Central …", file=sys.stderr)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise SandboxError(f"Maven did not resolve MirrorMaker 2 {version} in 15 minutes") from exc
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
+        raise SandboxError(f"Maven could not resolve MirrorMaker 2 {version}: " + " | ".join(tail))
+    marker.write_text(version + "\n")
+    return target

@@ -1,0 +1,425 @@
+"""The runbook's monthly DR test, measured: on the sandbox pair, with a live producer and a
+live consumer, kill the primary's brokers, fail over, and count.
+
+* **RTO** — first failing produce on the primary → first produce acknowledged by the replica
+  (detection + failover steps + clients reconnecting through the endpoint switch).
+* **RPO** — records acknowledged by the primary but absent on the replica (count), and the
+  span of acknowledged writes they cover: last primary ack − ack of the first lost record.
+* **duplicates** — sequence numbers the consumer saw more than once (the replay from the
+  conservative translated offsets); **gaps** — sequence numbers present on the replica that
+  the consumer never saw (must be 0: a gap is a record skipped by offset translation).
+
+Clients find the cluster through an endpoint file (the failover's "file" switch), as an
+application reading its bootstrap from config would.  Producers write, after the failover, to
+the topic the consumers resume on: the remote topic (``<alias>.<topic>`` under the default
+policy, the same name under identity).
+
+Fail back here restarts the primary's brokers, points the endpoint back and restarts MM2; the
+records written to the replica during the drill are *not* copied back (that needs a reverse
+mirror) and the report says how many.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kafkaops.dr.failover import Failover
+from kafkaops.dr.pair import DrPair
+from kafkaops.dr.settings import EndpointSwitch
+
+
+@dataclass
+class Ack:
+    seq: int
+    cluster: str
+    partition: int
+    offset: int
+    acked_at: float
+
+
+@dataclass
+class DrillReport:
+    topic: str
+    remote_topic: str
+    group: str
+    policy: str
+    started_at: float
+    primary_killed_at: float
+    first_failed_produce_at: float | None
+    first_replica_ack_at: float | None
+    rto_s: float | None
+    rpo_records: int
+    rpo_s: float
+    acked_primary: int
+    acked_replica: int
+    consumed: int
+    duplicates: int
+    gaps: int
+    lost_seqs: list[int]
+    failover: dict[str, Any]
+    failed_back: bool
+    written_during_outage: int
+    targets: dict[str, float]
+    verdict: dict[str, bool] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Producer(threading.Thread):
+    """Keyed records with sequence numbers, one at a time, through the endpoint file."""
+
+    def __init__(self, drill: Drill, rate: float) -> None:
+        super().__init__(daemon=True, name="drill-producer")
+        self.d, self.interval = drill, 1.0 / rate
+        self.stop = threading.Event()
+        self.acks: list[Ack] = []
+        self.first_fail: float | None = None
+        self.first_replica_ack: float | None = None
+        self.seq = 0
+
+    def run(self) -> None:
+        from kafka import KafkaProducer
+
+        producer, current = None, None
+        while not self.stop.is_set():
+            endpoint = self.d.endpoint()
+            if endpoint != current:
+                if producer is not None:
+                    _close_quietly(producer)
+                producer, current = None, endpoint
+            cluster = self.d.cluster_of(current)
+            topic = self.d.topic if cluster == "primary" else self.d.remote
+            t0 = time.time()
+            try:
+                if producer is None:
+                    producer = KafkaProducer(
+                        bootstrap_servers=current.split(","),
+                        acks="all",
+                        request_timeout_ms=1500,
+                        delivery_timeout_ms=3000,
+                        max_block_ms=2000,
+                        linger_ms=0,
+                        retries=2,
+                        reconnect_backoff_max_ms=500,
+                    )
+                md = producer.send(
+                    topic, key=f"k{self.seq % 13}".encode(), value=str(self.seq).encode()
+                ).get(timeout=4)
+                now = time.time()
+                self.acks.append(Ack(self.seq, cluster, md.partition, md.offset, now))
+                if cluster == "replica" and self.first_replica_ack is None:
+                    self.first_replica_ack = now
+                self.seq += 1
+            except Exception:
+                if self.first_fail is None and cluster == "primary":
+                    self.first_fail = t0
+                self.seq += 1  # an unacknowledged number is never reused
+                time.sleep(0.2)
+                continue
+            time.sleep(max(0.0, self.interval - (time.time() - t0)))
+        if producer is not None:
+            _close_quietly(producer)
+
+
+def _close_quietly(producer: Any) -> None:
+    """Close a producer whose cluster is gone: kafka-python's close() raises on records it
+    cannot flush and then retries (and prints) from ``__del__``; mark it closed either way."""
+    with contextlib.suppress(Exception):
+        producer.close(0)
+    with contextlib.suppress(Exception):
+        producer._closed = True
+
+
+class _Consumer(threading.Thread):
+    """A consumer group member that commits after every poll, through the endpoint file."""
+
+    def __init__(self, drill: Drill) -> None:
+        super().__init__(daemon=True, name="drill-consumer")
+        self.d = drill
+        self.stop = threading.Event()
+        #: (cluster, partition, offset, seq) of every record consumed, in order.
+        self.seen: list[tuple[str, int, int, int]] = []
+
+    def run(self) -> None:
+        from kafka import KafkaConsumer
+
+        consumer, current = None, None
+        while not self.stop.is_set():
+            endpoint = self.d.endpoint()
+            if endpoint != current:
+                if consumer is not None:
+                    with contextlib.suppress(Exception):
+                        consumer.close(autocommit=False)
+                consumer, current = None, endpoint
+            cluster = self.d.cluster_of(current)
+            try:
+                if consumer is None:
+                    if cluster == "replica" and not self.d.offsets_ready.is_set():
+                        time.sleep(0.2)  # the failover commits translated offsets first
+                        continue
+                    consumer = KafkaConsumer(
+                        self.d.topic if cluster == "primary" else self.d.remote,
+                        bootstrap_servers=current.split(","),
+                        group_id=self.d.group,
+                        enable_auto_commit=False,
+                        auto_offset_reset="earliest",
+                        request_timeout_ms=3000,
+                        session_timeout_ms=6000,
+                        heartbeat_interval_ms=1000,
+                        max_poll_records=200,
+                    )
+                batch = consumer.poll(timeout_ms=300)
+                for records in batch.values():
+                    for r in records:
+                        self.seen.append((cluster, r.partition, r.offset, int(r.value)))
+                if batch:
+                    consumer.commit()
+            except Exception:
+                time.sleep(0.3)
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                consumer.close(autocommit=False)
+
+
+class Drill:
+    def __init__(
+        self,
+        pair: DrPair,
+        *,
+        rate: float = 50.0,
+        warmup_s: float = 10.0,
+        after_s: float = 10.0,
+        fail_back: bool = True,
+        workdir: Path | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        if pair.mirror is None:
+            raise ValueError("a drill needs the sandbox pair (it kills the primary's brokers)")
+        self.pair, self.rate, self.warmup_s, self.after_s = pair, rate, warmup_s, after_s
+        self.fail_back = fail_back
+        self.say = progress or (lambda _m: None)
+        tag = uuid.uuid4().hex[:6]
+        self.topic, self.group = f"drill-{tag}", f"drill-{tag}-consumer"
+        self.remote = pair.policy.remote_topic(self.topic)
+        self.workdir = workdir or pair.mirror.root.parent
+        self.endpoint_file = self.workdir / f"drill-{tag}.bootstrap"
+        self.primary_bs = ",".join(pair.primary_kwargs["bootstrap_servers"])
+        self.replica_bs = ",".join(pair.replica_kwargs["bootstrap_servers"])
+        self.offsets_ready = threading.Event()
+
+    def endpoint(self) -> str:
+        with contextlib.suppress(OSError):
+            return self.endpoint_file.read_text().strip()
+        return self.primary_bs
+
+    def cluster_of(self, bootstrap: str) -> str:
+        return "replica" if bootstrap == self.replica_bs else "primary"
+
+    # ------------------------------------------------------------------- run
+    def run(self) -> DrillReport:
+        from kafka import KafkaAdminClient
+        from kafka.admin import NewTopic
+
+        mirror = self.pair.mirror
+        if not mirror.running():
+            raise RuntimeError("MirrorMaker 2 is not running: 'kafkaops sandbox mirror up'")
+        started = time.time()
+        admin = KafkaAdminClient(bootstrap_servers=self.primary_bs.split(","))
+        try:
+            admin.create_topics([NewTopic(self.topic, 2, 1)])
+        finally:
+            admin.close()
+        self.endpoint_file.write_text(self.primary_bs + "\n")
+        producer, consumer = _Producer(self, self.rate), _Consumer(self)
+        self.producer, self.consumer = producer, consumer
+        producer.start()
+        consumer.start()
+        self.say(f"producing {self.rate:.0f}/s to {self.topic}; consumer group {self.group}")
+        self._wait_replicated()
+        time.sleep(self.warmup_s)
+        boxes = mirror.source
+        self.say("killing the primary's brokers (SIGKILL)")
+        killed_at = time.time()
+        for n in boxes.nodes():
+            if n.role == "broker":
+                boxes.kill_node(n.node_id)
+        fo = Failover(
+            self.pair,
+            accept_data_loss=True,
+            groups=[self.group],
+            switch=EndpointSwitch(type="file", path=str(self.endpoint_file)),
+            verify_timeout_s=60,
+            audit_log=self.workdir / "dr-audit.jsonl",
+            progress=self.say,
+        )
+        # The consumer may go to the replica only after its offsets are translated.
+        orig = fo._commit_offsets
+
+        def commit_then_release(step: Any, apply: bool) -> None:
+            orig(step, apply)
+            self.offsets_ready.set()
+
+        fo._commit_offsets = commit_then_release  # type: ignore[method-assign]
+        result = fo.run(apply=True)
+        self.offsets_ready.set()
+        time.sleep(self.after_s)
+        producer.stop.set()
+        producer.join(10)
+        self._drain(consumer)
+        consumer.stop.set()
+        consumer.join(10)
+        report = self._measure(started, killed_at, producer, consumer, result.to_dict())
+        if self.fail_back:
+            self._fail_back(report)
+        return report
+
+    def _wait_replicated(self, timeout_s: float = 180) -> None:
+        from kafkaops.dr.collect import collect_facts
+
+        deadline = time.monotonic() + timeout_s
+        p = self.pair
+        while time.monotonic() < deadline:
+            facts = collect_facts(
+                p.primary, p.primary_kwargs, p.replica, p.replica_kwargs, p.policy,
+                p.target_alias,
+            )  # fmt: skip
+            if any(g == self.group for g, _t, _p in facts.checkpoints) and (
+                self.remote in facts.replica.topics
+            ):
+                self.say("replicated, and the group is checkpointed on the replica")
+                return
+            time.sleep(1)
+        raise RuntimeError(f"MM2 did not replicate {self.topic} within {timeout_s:.0f}s")
+
+    def _drain(self, consumer: _Consumer, timeout_s: float = 30) -> None:
+        """Let the consumer read to the replica's end before counting."""
+        total = self._replica_records()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            seen = {s for c, _p, _o, s in consumer.seen if c == "replica"}
+            if total <= seen or not total:
+                return
+            time.sleep(0.5)
+
+    def _replica_records(self) -> set[int]:
+        from kafkaops.collect.topic_reader import read_topic
+
+        records = read_topic(self.pair.replica_kwargs, self.remote, timeout_s=20)
+        return {int(r.value) for r in records}
+
+    def _measure(
+        self,
+        started: float,
+        killed_at: float,
+        producer: _Producer,
+        consumer: _Consumer,
+        failover: dict[str, Any],
+    ) -> DrillReport:
+        on_replica = self._replica_records()
+        acked_p = [a for a in producer.acks if a.cluster == "primary"]
+        acked_r = [a for a in producer.acks if a.cluster == "replica"]
+        lost = sorted((a for a in acked_p if a.seq not in on_replica), key=lambda a: a.seq)
+        lost_seqs = [a.seq for a in lost]
+        rpo_s = max(a.acked_at for a in acked_p) - min(a.acked_at for a in lost) if lost else 0.0
+        counts = Counter(s for _c, _p, _o, s in consumer.seen)
+        duplicates = sum(n - 1 for n in counts.values() if n > 1)
+        gaps = len(on_replica - set(counts))
+        rto = (
+            producer.first_replica_ack - producer.first_fail
+            if producer.first_replica_ack and producer.first_fail
+            else None
+        )
+        targets = {
+            "rto_s": self.pair.targets.rto_ms / 1000,
+            "rpo_s": self.pair.targets.rpo_ms / 1000,
+        }
+        return DrillReport(
+            topic=self.topic,
+            remote_topic=self.remote,
+            group=self.group,
+            policy=self.pair.policy.name,
+            started_at=started,
+            primary_killed_at=killed_at,
+            first_failed_produce_at=producer.first_fail,
+            first_replica_ack_at=producer.first_replica_ack,
+            rto_s=None if rto is None else round(rto, 3),
+            rpo_records=len(lost),
+            rpo_s=round(rpo_s, 3),
+            acked_primary=len(acked_p),
+            acked_replica=len(acked_r),
+            consumed=len(consumer.seen),
+            duplicates=duplicates,
+            gaps=gaps,
+            lost_seqs=lost_seqs[:1000],
+            failover=failover,
+            failed_back=False,
+            written_during_outage=len(acked_r),
+            targets=targets,
+            verdict={
+                "rto_met": rto is not None and rto < targets["rto_s"],
+                "rpo_met": rpo_s < targets["rpo_s"],
+                "no_gaps": gaps == 0,
+            },
+        )
+
+    def _fail_back(self, report: DrillReport) -> None:
+        mirror = self.pair.mirror
+        self.say("failing back: restarting the primary's brokers, endpoint back, MM2 up")
+        for n in mirror.source.nodes():
+            if n.role == "broker":
+                mirror.source.start_node(n.node_id)
+        self.endpoint_file.write_text(self.primary_bs + "\n")
+        mirror.up()
+        report.failed_back = True
+
+
+def render_html(r: DrillReport) -> str:
+    """A one-page report (self-contained HTML, no scripts)."""
+
+    def row(k: str, v: object, ok: bool | None = None) -> str:
+        cls = "" if ok is None else (' class="ok"' if ok else ' class="bad"')
+        return f"<tr><th>{html.escape(k)}</th><td{cls}>{html.escape(str(v))}</td></tr>"
+
+    when = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(r.started_at))
+    rows = [
+        row("measured RTO", f"{r.rto_s} s (target < {r.targets['rto_s']:.0f} s)",
+            r.verdict.get("rto_met")),
+        row("measured RPO", f"{r.rpo_s} s, {r.rpo_records} record(s) lost "
+            f"(target < {r.targets['rpo_s']:.0f} s)", r.verdict.get("rpo_met")),
+        row("duplicates seen by the consumer", r.duplicates),
+        row("gaps (on the replica, never consumed)", r.gaps, r.gaps == 0),
+        row("acknowledged on the primary", r.acked_primary),
+        row("acknowledged on the replica", r.acked_replica),
+        row("topic / remote topic", f"{r.topic} / {r.remote_topic} ({r.policy} policy)"),
+        row("failed back", r.failed_back),
+        row("written to the replica during the outage (not copied back)",
+            r.written_during_outage),
+    ]  # fmt: skip
+    steps = "".join(
+        f"<tr><td>{html.escape(s['name'])}</td><td>{html.escape(s['status'])}</td>"
+        f"<td>{s['seconds']}</td><td>{html.escape(s['detail'])}</td></tr>"
+        for s in r.failover.get("steps", [])
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>DR drill</title><style>"
+        "body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+        "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;"
+        "padding:.3em .6em;text-align:left}.ok{background:#dfd}.bad{background:#fdd}"
+        "</style></head><body>"
+        f"<h1>DR drill {html.escape(when)}</h1><table>{''.join(rows)}</table>"
+        "<h2>failover steps</h2><table><tr><th>step</th><th>status</th><th>s</th>"
+        f"<th>detail</th></tr>{steps}</table>"
+        f"<h2>raw</h2><pre>{html.escape(json.dumps(r.to_dict(), indent=1, default=str))}"
+        "</pre></body></html>"
+    )
