@@ -18,6 +18,10 @@ planner starts from where the replicas are and moves only what the bands need, i
    data); ``--goal leaders`` does only this.
 
 A replica slot is moved at most once per plan and the replication factor never changes.
+
+Why this module is long: the planner's phases (rack repair, drain, replica/byte evening, leader
+evening) share one mutable working state and one set of invariants (rack-aware, RF kept, no
+replica moved twice); split, the invariants would be checked in several places.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ Why daily min/mean/max: segment deletion makes disk usage a saw-tooth, and it is
 :meth:`CapacityStore.rollup` recomputes the days that still have raw rows (idempotent);
 :meth:`CapacityStore.compact` rolls up, then drops raw rows older than ``raw_days`` whole days.
 Back-filled days (CloudWatch) are written straight into ``cap_daily`` with their source.
+
+Why this module is long: the capacity tables, their daily roll-ups (min/mean/max) and retention
+are one schema with one set of queries on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 Exit codes: ``balance`` (the diagnosis) 0 every broker in band, 1 outside a band, 3 error;
 every other command 0 success, 3 bad input, a refused plan or a failed operation; 130 when an
 apply was interrupted (its throttle removed, its batch in flight cancelled).
+
+Why this module is long: six commands (diagnose, plan, apply, status, cancel, cleanup) plus
+``partitions add``, each a thin shell with its own help text, examples and output formatting;
+the logic is in :mod:`kafkaops.balance`.
 """
 
 from __future__ import annotations

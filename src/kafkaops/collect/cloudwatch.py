@@ -61,6 +61,9 @@ Queries go through ``get_metric_data`` in batches of at most 500 (the API's limi
 ``NextToken``.  A failed call never raises: it becomes one line in ``ClusterMetrics.errors``;
 a transport or credentials failure stops the remaining batches (they would fail the same way,
 and the collection must stay bounded in time).
+
+Why this module is long: one source — the query builder (batches of 500, real dimensions), the
+response parser and the unit conversions (EstimatedMaxTimeLag seconds → ms) belong together.
 """
 
 from __future__ import annotations

@@ -23,6 +23,10 @@ when neither says, Prometheus's default global interval (1 m) is assumed.
 Every failure (connection refused, timeout, HTTP error, unparsable text, PromQL error) becomes a
 line in ``ClusterMetrics.errors`` and the affected nodes' ``error``; ``collect`` never raises for
 them and never waits longer than about two timeouts per round.
+
+Why this module is long: one source with two modes (direct exporter scraping with rates from two
+samples, and PromQL against a server) that must produce the same typed model; the mapping table
+from metric names to model fields is most of it.
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ What the runbook's ``verify-backup.sh`` gets wrong, and what is done here instea
   from the primary's own record timestamp of the first record not yet replicated.
 * Consumer positions after a failover are MM2's *translated* offsets (checkpoints), which
   are conservative: the gap a failover replays is computed from them, per group.
+
+Why this module is long: it is every DR rule (topics, partitions, configs, replication lag,
+heartbeats, checkpoints and translated offsets, RPO) over one facts object, pure and side by
+side so the rules stay consistent with each other.
 """
 
 from __future__ import annotations

@@ -30,6 +30,9 @@ was notified, because "resolved" must reach everyone who was woken up.
 All functions are pure: they take ``now`` and return new values plus the actions a notifier
 should carry out.  Invalid transitions (ack a resolved incident, …) raise
 :class:`IncidentTransitionError`.
+
+Why this module is long: the incident lifecycle (open, join, acknowledge, resolve, escalate) is
+one pure state machine; its transitions are tested together.
 """
 
 from __future__ import annotations

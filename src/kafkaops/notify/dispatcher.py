@@ -35,6 +35,10 @@ secrets before it is logged, reported or stored.
 
 :class:`DeliveryStats` keeps what ``/metrics`` exports (failures per channel, enqueue-to-delivery
 seconds) for the life of the process.
+
+Why this module is long: claiming, sending, retry scheduling, giving up and the 'notification
+channel failing' alert are one state machine over the outbox; its invariants (a page retried
+until give_up_after, never lost, never twice) are easier to keep in one place.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def incident_dict(
     every message sent for the incident per channel - ``paged`` says what was decided, this
     says whether it arrived (a page failed after a receiver outage must not look like a page).
     """
-    from kafkaops.incidents.store import incident_to_json
+    from kafkaops.incidents.codec import incident_to_json
 
     data = incident_to_json(inc)
     data["age_s"] = round((now - inc.opened_at).total_seconds(), 3)

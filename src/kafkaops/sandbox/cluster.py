@@ -11,6 +11,10 @@ State lives in ``<root>/sandbox.json`` so that separate CLI invocations (``up``,
 ``status``, ``down``) agree on what is running.  Processes are started in their own session so
 they outlive the CLI that started them; ``down`` finds them by pid *and* by their config path,
 so nothing is left behind even if the state file was lost.
+
+Why one long module: it is the lifecycle of one local cluster (format, start, stop, kill, add a
+broker, status) and every step shares the same on-disk state file; split, each piece would need
+the others' private layout.
 """
 
 from __future__ import annotations
