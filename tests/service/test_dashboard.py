@@ -215,6 +215,10 @@ def test_stopped_broker_shows_incident_and_ack_from_dashboard(
             expect(banner).not_to_have_attribute("data-state", "UNKNOWN", timeout=30_000)
             expect(page.locator("#state")).to_have_text(re.compile(r"ACTIVE|DEGRADED"))
             expect(page.locator("#refresh")).to_contain_text("updated", timeout=15_000)
+            # The scheduled jobs (daily check and weekly review are off in this config; the
+            # capacity check keeps its runbook schedule) with their next run.
+            expect(page.locator('#jobs tr[data-job="capacity_check"]')).to_be_visible()
+            expect(page.locator('#jobs tr[data-job="daily_check"]')).to_have_count(0)
 
             # The consumer-group table shows the API's groups, worst first, with their status.
             # (It lists the 50 worst; the session cluster holds every earlier test's groups, so

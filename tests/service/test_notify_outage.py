@@ -28,7 +28,7 @@ from kafkaops.pipeline.runtime import Runtime, open_runtime
 from kafkaops.pipeline.watch import Watcher
 from kafkaops.service.app import create_app
 from kafkaops.service.jobs import Scheduler, build_jobs
-from kafkaops.service.jobs_store import JobsStore
+from kafkaops.jobs.store import JobsStore
 from kafkaops.service.state import ServiceState
 from tests.notify.conftest import FakeClock
 from tests.notify.drain import run_until_idle

@@ -42,7 +42,6 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    create_engine,
     delete,
     func,
     insert,
@@ -51,6 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 
 from kafkaops.core.model import ClusterSnapshot
+from kafkaops.store import db
 
 DAY_MS = 86_400_000
 #: Raw samples are kept this many whole days after their day was rolled up.
@@ -179,11 +179,19 @@ class CapacityStore:
 
     def __init__(self, url: str, *, engine: Engine | None = None) -> None:
         self.url = url
-        self.engine: Engine = engine or create_engine(url, future=True, pool_pre_ping=True)
-        metadata.create_all(self.engine)
+        # One engine per URL (store.db): shared with the history and incident stores.
+        self._owned = engine is None
+        self.engine: Engine = engine or db.acquire(url)
+        try:
+            db.ensure_schema(self.engine, metadata)
+        except BaseException:
+            if self._owned:
+                db.release(self.engine)
+            raise
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self._owned:
+            db.release(self.engine)
 
     # ------------------------------------------------------------------ write
     def record(self, snapshot: ClusterSnapshot, *, topics: bool = True) -> int:

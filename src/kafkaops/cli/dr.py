@@ -153,33 +153,15 @@ def mirror_status(
 
 # ---------------------------------------------------------------------------- dr
 def _verify(config: Path | None, source: str, target: str, policy: str | None) -> Any:
-    from kafkaops.dr.collect import collect_facts
-    from kafkaops.dr.msk import replicator_facts
-    from kafkaops.dr.verify import policy_mismatch, verify
-    from kafkaops.pipeline.dr_pair import resolve_pair
+    from kafkaops.pipeline.dr_pair import check_pair, resolve_pair
 
     try:
         pair = resolve_pair(config, source=source, target=target, policy=_policy(policy))
+        with err.status(f"collecting {pair.primary} and {pair.replica} …"):
+            facts, report = check_pair(pair)
     except KafkaopsError as exc:
         fail(str(exc))
-    replicator = pair.replicator_state()
-    if pair.settings.msk_replicator_arn:
-        replicator = replicator_facts(pair.settings.msk_replicator_arn)
-    with err.status(f"collecting {pair.primary} and {pair.replica} …"):
-        facts = collect_facts(
-            pair.primary,
-            pair.primary_kwargs,
-            pair.replica,
-            pair.replica_kwargs,
-            pair.policy,
-            pair.target_alias,
-            offset_syncs_on=pair.settings.offset_syncs_location,
-            replicator=replicator,
-        )
-    mismatch = policy_mismatch(facts)
-    if mismatch:
-        fail(mismatch)
-    return pair, facts, verify(facts, pair.targets)
+    return pair, facts, report
 
 
 @dr_app.command("verify")

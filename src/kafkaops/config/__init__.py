@@ -37,6 +37,7 @@ from pydantic import (
 from kafkaops.balance.settings import BalanceSettings
 from kafkaops.capacity.settings import CapacitySettings
 from kafkaops.collect.connection import ClusterConfig
+from kafkaops.config.jobs import JobsSettings
 from kafkaops.config.service import ServiceSettings
 from kafkaops.core.errors import SECRET_ERROR, ConfigError
 from kafkaops.core.units import bounded_duration
@@ -83,6 +84,8 @@ class Config(_Model):
     balance: BalanceSettings = Field(default_factory=BalanceSettings)
     #: Disaster recovery: the primary/replica pair, replication policy, RPO/RTO targets.
     dr: DrSettings = Field(default_factory=DrSettings)
+    #: When the runbook's scheduled jobs run (cron, UTC), catch-up, where reports go.
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
 
     _source: str | None = PrivateAttr(default=None)
 

@@ -1,180 +1,95 @@
-"""The runbook's scheduled checks: "Daily Checks" (09:00) and "Weekly Review" (Monday 10:00).
+"""The service's side of the scheduled jobs: the watch loop's latest state as the jobs' context.
 
-Why in the service and not cron: the service already holds every cluster's current report and
-the store; a cron job would collect again and need its own credentials.  Next run times come
-from :mod:`dateutil.rrule` (UTC, as the maintenance windows), so "Monday 10:00" is a rule, not
-arithmetic on seconds.  A run missed while the service was down is not caught up: the daily
-check describes the cluster *now*, and the next one is at most a day away.
-
-* daily check — each cluster's current health report (the loop's latest: collected at most one
-  interval ago), recorded with ``overall_healthy``, severity, summary and findings;
-* weekly review — per cluster over the last 7 days: incidents by severity, each group's worst
-  offset and time lag (from the history store), and current disk use per broker.  The runbook's
-  CloudWatch trends and cost analysis need AWS and are the MSK sources' job.
+The jobs themselves (what runs when, claiming, catch-up, records) are :mod:`kafkaops.jobs`;
+``kafkaops jobs run`` uses the same ones with freshly collected reports.  Here the context reads
+the loop's latest report of each cluster (collected at most one interval ago), so the 09:00
+check costs no extra collection.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from dateutil.rrule import DAILY, WEEKLY, rrule, weekday
-
-from kafkaops.config.service import ServiceSettings, parse_time, parse_weekly
+from kafkaops.config.service import ServiceSettings
 from kafkaops.core.clock import utc_now
-from kafkaops.report.health_view import health_to_dict
-from kafkaops.service.jobs_store import JobsStore
+from kafkaops.jobs import catalog
+from kafkaops.jobs.runner import Job, Runner
+from kafkaops.jobs.runner import build_jobs as build_config_jobs
+from kafkaops.jobs.store import JobsStore
 
 if TYPE_CHECKING:
+    from kafkaops.config import Config
+    from kafkaops.core.model import ClusterSnapshot, HealthReport
+    from kafkaops.incidents.store import IncidentStore
     from kafkaops.service.state import ServiceState
 
-log = logging.getLogger(__name__)
+
+class ServiceContext:
+    """:class:`kafkaops.jobs.catalog.JobContext` over the running service."""
+
+    def __init__(self, state: ServiceState) -> None:
+        self.state = state
+        self.config: Config = state.config
+        self.store_url: str | None = state.store_url
+
+    def cluster_names(self) -> list[str]:
+        return list(self.state.cluster_names())
+
+    def report(self, cluster: str) -> tuple[HealthReport | None, str | None]:
+        st = self.state.cluster(cluster)
+        if st.last_report is None:
+            return None, st.last_error or "no report yet (first collection pending)"
+        return st.last_report, None
+
+    def snapshot(self, cluster: str) -> ClusterSnapshot | None:
+        return self.state.cluster(cluster).last_snapshot
+
+    def incidents(self) -> IncidentStore | None:
+        return self.state.runtime.incidents
 
 
-@dataclass(frozen=True)
-class Job:
-    name: str
-    rule: rrule
-    run: Callable[[ServiceState, datetime], None]
+def build_jobs(
+    settings: ServiceSettings, now: datetime | None = None, config: Config | None = None
+) -> list[Job]:
+    """The jobs of ``config`` (default: the runbook's, with these service settings)."""
+    if config is None:
+        from kafkaops.config import default_config
 
-    def next_after(self, now: datetime) -> datetime | None:
-        found = self.rule.after(now, inc=False)
-        return found if isinstance(found, datetime) else None
-
-
-def _rule(freq: int, now: datetime, hour: int, minute: int, day: int | None = None) -> rrule:
-    start = now.replace(second=0, microsecond=0) - timedelta(days=8)
-    return rrule(
-        freq,
-        dtstart=start,
-        byhour=hour,
-        byminute=minute,
-        bysecond=0,
-        byweekday=weekday(day) if day is not None else None,
-    )
+        config = default_config().model_copy(update={"service": settings})
+    elif config.service is not settings:
+        config = config.model_copy(update={"service": settings})
+    return build_config_jobs(config)
 
 
-def build_jobs(settings: ServiceSettings, now: datetime) -> list[Job]:
-    jobs = []
-    if settings.daily_check:
-        hour, minute = parse_time(settings.daily_check)
-        jobs.append(Job("daily_check", _rule(DAILY, now, hour, minute), daily_check))
-    if settings.weekly_review:
-        day, hour, minute = parse_weekly(settings.weekly_review)
-        jobs.append(Job("weekly_review", _rule(WEEKLY, now, hour, minute, day), weekly_review))
-    return jobs
-
-
-# -------------------------------------------------------------------------------- the jobs
 def daily_check(state: ServiceState, scheduled_for: datetime) -> None:
-    """Record every cluster's current health report (without the full check list)."""
-    store = _store(state)
-    for name in state.cluster_names():
-        report = state.cluster(name).last_report
-        if report is None:
-            err = state.cluster(name).last_error or "no report yet (first collection pending)"
-            store.record("daily_check", name, scheduled_for, ok=False, severity=None,
-                         result={"error": err})  # fmt: skip
-            continue
-        doc = health_to_dict(report)
-        doc.pop("checks", None)  # every rule × subject: large and in the findings already
-        store.record(
-            "daily_check",
-            name,
-            scheduled_for,
-            ok=report.overall_healthy,
-            severity=report.severity.value,
-            result=doc,
-        )
-
-
-def _group_extremes(state: ServiceState, cluster: str, since_ms: int) -> list[dict[str, Any]]:
-    """Each group's worst partition offset lag and time lag since ``since_ms``, worst first."""
-    return state.history().group_extremes(cluster, since_ms)
-
-
-def weekly_review(state: ServiceState, scheduled_for: datetime) -> None:
-    """Per cluster: last week's incidents, worst lag per group, disk use per broker."""
-    from kafkaops.service.views import brokers_view
-
-    store = _store(state)
-    since = scheduled_for - timedelta(days=7)
-    for name in state.cluster_names():
-        incidents = [
-            i
-            for i in state.runtime.incidents.list_incidents(None, name, 1000)
-            if i.opened_at >= since
-        ]
-        by_severity: dict[str, int] = {}
-        for i in incidents:
-            by_severity[i.severity.value] = by_severity.get(i.severity.value, 0) + 1
-        snap = state.cluster(name).last_snapshot
-        disks = (
-            [
-                {"broker": b["node_id"], "used_bytes": b["used_bytes"],
-                 "disk_percent": b["disk_percent"]}
-                for b in brokers_view(snap)["brokers"]
-            ]
-            if snap else []
-        )  # fmt: skip
-        result = {
-            "since": f"{since:%Y-%m-%dT%H:%M:%SZ}",
-            "incidents": len(incidents),
-            "incidents_by_severity": by_severity,
-            "groups": _group_extremes(state, name, int(since.timestamp() * 1000))[:50],
-            "disk": disks,
-        }
-        store.record("weekly_review", name, scheduled_for, ok=True, severity=None, result=result)
+    """The daily check against the loop's latest reports (recorded once per time)."""
+    catalog.daily_check(ServiceContext(state), _store(state), scheduled_for)
 
 
 def _store(state: ServiceState) -> JobsStore:
     if state.scheduler is None:
         raise RuntimeError("no scheduler")
-    return state.scheduler.store
+    return state.scheduler.store  # type: ignore[no-any-return]
 
 
-# ------------------------------------------------------------------------------ scheduler
 class Scheduler:
-    """Runs the jobs at their next times in a thread until ``stop`` is set."""
+    """Runs the jobs at their times in a thread until ``stop`` is set."""
 
     def __init__(self, state: ServiceState, store: JobsStore, jobs: list[Job]) -> None:
         self.state = state
         self.store = store
         self.jobs = jobs
+        catch_up = timedelta(milliseconds=state.config.jobs.catch_up)
+        self.runner = Runner(ServiceContext(state), store, jobs, catch_up=catch_up)
 
     def next_runs(self, now: datetime | None = None) -> dict[str, str | None]:
-        now = now or utc_now()
-        out = {}
-        for job in self.jobs:
-            at = job.next_after(now)
-            out[job.name] = f"{at:%Y-%m-%dT%H:%M:%SZ}" if at else None
-        return out
+        return self.runner.next_runs(now or utc_now())
 
     def run_job(self, job: Job, scheduled_for: datetime) -> bool:
-        """Run one job; a failure is logged (type only) and the scheduler goes on."""
-        try:
-            job.run(self.state, scheduled_for)
-        except Exception as exc:
-            log.error("scheduled job %s failed: %s", job.name, type(exc).__name__)
-            log.debug("scheduled job failure", exc_info=True)
-            return False
-        log.info("scheduled job %s for %s done", job.name, f"{scheduled_for:%Y-%m-%dT%H:%MZ}")
-        return True
+        outcome: dict[str, Any] | None = self.runner.run(job, scheduled_for)
+        return bool(outcome and outcome.get("ok"))
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            now = utc_now()
-            due = [(at, job) for job in self.jobs if (at := job.next_after(now)) is not None]
-            if not due:
-                return
-            at, job = min(due, key=lambda d: d[0])
-            # Wake at least once a minute: a suspended laptop or a clock step must not make a
-            # job minutes late.
-            if stop.wait(min(60.0, max(0.0, (at - utc_now()).total_seconds()))):
-                return
-            if utc_now() >= at:
-                self.run_job(job, at)
+        self.runner.loop(stop)

@@ -60,9 +60,9 @@ def url_for(host: str, port: int) -> str:
 
 def build_state(opts: ServeOptions) -> ServiceState:
     """Config, store, watcher (the same wiring as ``kafkaops watch``), token and scheduler."""
+    from kafkaops.jobs.store import JobsStore
     from kafkaops.pipeline.runtime import open_watch
     from kafkaops.service.jobs import Scheduler, build_jobs
-    from kafkaops.service.jobs_store import JobsStore
     from kafkaops.service.state import ServiceState, load_token, token_warning
 
     runtime, watcher = open_watch(
@@ -87,7 +87,7 @@ def build_state(opts: ServeOptions) -> ServiceState:
             token=token,
             token_source=source,
         )
-        jobs = build_jobs(settings, utc_now())
+        jobs = build_jobs(settings, utc_now(), runtime.config)
         state.scheduler = Scheduler(state, JobsStore(runtime.incidents.engine), jobs)
     except BaseException:
         runtime.close()

@@ -565,6 +565,26 @@ function renderWindows(data) {
     when(w.start), ' → ', fmtUtc(w.end))));
 }
 
+// ------------------------------------------------------------------------------ jobs
+function renderJobs(data) {
+  if (!data || !changed('jobs', data)) return;
+  const next = data.next_runs || {};
+  const runs = (data.runs || []).filter((r) => r.cluster === '*');
+  const names = [...new Set([...Object.keys(next), ...runs.map((r) => r.job)])].sort();
+  $('#jobs-panel').hidden = names.length === 0;
+  $('#jobs tbody').replaceChildren(...names.map((name) => {
+    const last = runs.find((r) => r.job === name);
+    const res = (last && last.result) || {};
+    const status = last ? (res.status || (last.ok ? 'ok' : 'failed')) : '-';
+    return h('tr', { dataset: { job: name, status } },
+      h('td', {}, name),
+      h('td', { class: 'nowrap' }, next[name] ? fmtUtc(next[name]) : 'off'),
+      h('td', { class: 'nowrap' }, last ? fmtUtc(last.scheduled_for) : '-'),
+      h('td', {}, h('span', { class: `status status-${status === 'ok' ? 'resolved' : 'open'}` }, status)),
+      h('td', { class: 'num' }, res.duration_s !== undefined ? `${Number(res.duration_s).toFixed(1)} s` : '-'));
+  }));
+}
+
 // ------------------------------------------------------------------------------ refresh loop
 function renderClusters() {
   const sel = $('#cluster');
@@ -590,7 +610,7 @@ async function refresh() {
     return;
   }
   const c = app.cluster;
-  const [health, brokers, groups, incidents, windows, liveness] = await Promise.allSettled([
+  const [health, brokers, groups, incidents, windows, liveness, jobs] = await Promise.allSettled([
     apiGet(apiPath('clusters', c, 'health')),
     apiGet(apiPath('clusters', c, 'brokers')),
     apiGet(apiPath('clusters', c, 'groups')),
@@ -601,6 +621,7 @@ async function refresh() {
     ]).then(([active, resolved]) => [...listOf(active, 'incidents'), ...listOf(resolved, 'incidents')]),
     app.refreshCount % 6 === 0 ? apiGet('/api/maintenance/windows') : Promise.resolve(undefined),
     apiGet('/health'),
+    app.refreshCount % 6 === 0 ? apiGet('/api/jobs?limit=50') : Promise.resolve(undefined),
   ]);
   if (c !== app.cluster) return;   // the operator switched clusters meanwhile
   if (health.status === 'fulfilled') {
@@ -622,6 +643,7 @@ async function refresh() {
     app.incidentsError = incidents.reason.message;
   }
   if (windows.status === 'fulfilled' && windows.value !== undefined) renderWindows(windows.value);
+  if (jobs.status === 'fulfilled' && jobs.value !== undefined) renderJobs(jobs.value);
   app.liveness = liveness.status === 'fulfilled' ? liveness.value : null;
   renderAll();
   if (app.refreshCount % HISTORY_EVERY === 0) refreshCharts();

@@ -1,5 +1,8 @@
-"""Results of the scheduled jobs (daily health check, weekly review), one row per job, cluster and
-scheduled time.
+"""Runs and results of the scheduled jobs, one row per job, cluster and scheduled time.
+
+A job's run itself is the row with cluster ``*``: :meth:`JobsStore.claim` inserts it before the
+job starts (so one instance runs it when several share PostgreSQL) and :meth:`finish` stores its
+status, duration and output; per-cluster results are rows of their own (:meth:`record`).
 
 SQLAlchemy Core on the shared store (SQLite or PostgreSQL), in a table of its own (``svc_job_runs``,
 created if absent) so the history and incident schemas stay untouched.  The unique key
@@ -23,6 +26,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     select,
+    update,
 )
 from sqlalchemy.engine import Engine
 
@@ -49,6 +53,14 @@ job_runs = Table(
 
 def _us(when: datetime) -> int:
     return int(when.timestamp() * 1_000_000)
+
+
+#: The ``cluster`` of a job's own run record (per-cluster results carry the cluster name).
+RUN = "*"
+
+
+def _iso(when: datetime) -> str:
+    return f"{when.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
 
 
 def _iso_us(us: int) -> str:
@@ -95,6 +107,46 @@ class JobsStore:
         stmt = stmt.on_conflict_do_nothing()
         with self.engine.begin() as conn:
             return bool(conn.execute(stmt).rowcount)
+
+    def claim(self, job: str, scheduled_for: datetime, owner: str) -> bool:
+        """Take the run of ``job`` at ``scheduled_for``; False if another instance has it."""
+        started = utc_now()
+        return self.record(
+            job,
+            RUN,
+            scheduled_for,
+            ok=False,
+            severity=None,
+            result={"status": "running", "owner": owner, "started_at": _iso(started)},
+            ran_at=started,
+        )
+
+    def finish(
+        self,
+        job: str,
+        scheduled_for: datetime,
+        *,
+        ok: bool,
+        output: dict[str, Any],
+        duration_s: float,
+        severity: str | None = None,
+    ) -> None:
+        """Store how the claimed run ended (status, duration, output)."""
+        c = job_runs.c
+        result = {"status": "ok" if ok else "failed", "duration_s": round(duration_s, 3), **output}
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(job_runs)
+                .where(c.job == job, c.cluster == RUN, c.scheduled_us == _us(scheduled_for))
+                .values(ok=ok, severity=severity, result=result, ran_us=_us(utc_now()))
+            )
+
+    def has_run(self, job: str, scheduled_for: datetime) -> bool:
+        """Whether the run of ``job`` at ``scheduled_for`` was claimed (by anyone, ever)."""
+        c = job_runs.c
+        q = select(c.id).where(c.job == job, c.cluster == RUN, c.scheduled_us == _us(scheduled_for))
+        with self.engine.connect() as conn:
+            return conn.execute(q).first() is not None
 
     def recent(self, job: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         """Newest first."""

@@ -1,0 +1,168 @@
+"""What each scheduled job does.  Every job gets a :class:`JobContext` (the clusters, their
+latest reports, the stores) and returns its output, a JSON-able summary that the runner stores
+with the run; per-cluster results go into the jobs store as rows of their own.
+
+Why a context and not the service's state: the same jobs run inside ``kafkaops serve`` (with the
+watch loop's latest reports, collected at most one interval ago) and from ``kafkaops jobs run``
+(collecting fresh), and the service and the CLI never import each other.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from kafkaops.jobs.store import JobsStore
+
+if TYPE_CHECKING:
+    from kafkaops.config import Config
+    from kafkaops.core.model import ClusterSnapshot, HealthReport
+    from kafkaops.incidents.store import IncidentStore
+
+log = logging.getLogger(__name__)
+
+
+class JobContext(Protocol):
+    """What a job may read."""
+
+    config: Config
+    #: The shared store's URL (history, incidents, capacity samples).
+    store_url: str | None
+
+    def cluster_names(self) -> list[str]: ...
+
+    def report(self, cluster: str) -> tuple[HealthReport | None, str | None]:
+        """The cluster's current health report, or None and why."""
+        ...
+
+    def snapshot(self, cluster: str) -> ClusterSnapshot | None: ...
+
+    def incidents(self) -> IncidentStore | None: ...
+
+
+JobFn = Callable[[JobContext, JobsStore, datetime], dict[str, Any]]
+
+
+# ----------------------------------------------------------------------------- daily check
+def daily_check(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str, Any]:
+    """Runbook "Daily Checks (09:00)": every cluster's health report, recorded."""
+    from kafkaops.report.health_view import health_to_dict
+
+    unhealthy: list[str] = []
+    for name in ctx.cluster_names():
+        report, why = ctx.report(name)
+        if report is None:
+            unhealthy.append(name)
+            store.record("daily_check", name, at, ok=False, severity=None,
+                         result={"error": why or "no report yet"})  # fmt: skip
+            continue
+        doc = health_to_dict(report)
+        doc.pop("checks", None)  # every rule × subject: large and in the findings already
+        store.record("daily_check", name, at, ok=report.overall_healthy,
+                     severity=report.severity.value, result=doc)  # fmt: skip
+        if not report.overall_healthy:
+            unhealthy.append(name)
+    return {"clusters": len(ctx.cluster_names()), "unhealthy": unhealthy}
+
+
+# -------------------------------------------------------------------------- capacity check
+def capacity_check(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str, Any]:
+    """Runbook's daily capacity check: days until each broker's disk fills, per cluster.
+
+    The findings themselves reach the incident engine every watch cycle (the capacity hook);
+    this records the daily answer so a trend of "days to full" is kept and shown.
+    """
+    from kafkaops.capacity.analysis import analyse
+    from kafkaops.capacity.check import capacity_findings
+    from kafkaops.capacity.store import CapacityStore
+    from kafkaops.core.model import CheckStatus, Severity
+
+    if not ctx.store_url:
+        return {"skipped": "no store.url: capacity history is not recorded"}
+    worst: dict[str, str] = {}
+    cap = CapacityStore(ctx.store_url)
+    try:
+        for name in ctx.cluster_names():
+            report = analyse(cap, name, ctx.config.capacity, now=at)
+            findings = capacity_findings(report)
+            hit = [f for f in findings if f.status == CheckStatus.TRIGGERED]
+            sev = Severity.worst([f.severity for f in hit])
+            worst[name] = sev.value
+            store.record("capacity_check", name, at, ok=not hit,
+                         severity=sev.value if hit else None,
+                         result={"findings": [f.to_dict() for f in findings]})  # fmt: skip
+    finally:
+        cap.close()
+    return {"severity_by_cluster": worst}
+
+
+# -------------------------------------------------------------------------- weekly review
+def weekly_review(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str, Any]:
+    """Runbook "Weekly Review (Monday 10:00)": the last 7 days per cluster — disk, throughput,
+    producer errors, lag, incidents with time to acknowledge/resolve, capacity, cost — as JSON
+    in the store and, with ``jobs.reports_dir``, an HTML report with charts."""
+    from kafkaops.capacity.review import build_review, to_html
+    from kafkaops.capacity.store import CapacityStore
+
+    if not ctx.store_url:
+        return {"skipped": "no store.url: nothing to review"}
+    start, end = at - timedelta(days=7), at
+    written: list[str] = []
+    cap = CapacityStore(ctx.store_url)
+    try:
+        for name in ctx.cluster_names():
+            review = build_review(
+                cap, name, ctx.config.capacity, start=start, end=end,
+                history_url=ctx.store_url, incidents_url=ctx.store_url,
+            )  # fmt: skip
+            doc = review.to_dict()
+            out_dir = ctx.config.jobs.reports_dir
+            if out_dir:
+                path = Path(out_dir).expanduser() / f"weekly-review-{name}-{at:%G-W%V}.html"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(to_html(review), encoding="utf-8")
+                doc["html"] = str(path)
+                written.append(str(path))
+            store.record("weekly_review", name, at, ok=True, severity=None, result=doc)
+    finally:
+        cap.close()
+    return {"clusters": len(ctx.cluster_names()), "html": written}
+
+
+# ------------------------------------------------------------------------ DR backup check
+def dr_backup_check(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str, Any]:
+    """Runbook "Backup verification", daily: the configured DR pair verified (``dr verify``)."""
+    from kafkaops.core.errors import KafkaopsError
+    from kafkaops.pipeline.dr_pair import check_pair, pair_from_config
+
+    try:
+        pair = pair_from_config(ctx.config)
+        _facts, report = check_pair(pair)
+    except KafkaopsError as exc:
+        store.record("dr_backup_check", ctx.config.dr.primary or "?", at, ok=False,
+                     severity=None, result={"error": str(exc)})  # fmt: skip
+        return {"error": str(exc)}
+    sev = report.severity.value
+    ok = sev == "OK"
+    store.record("dr_backup_check", pair.primary, at, ok=ok, severity=None if ok else sev,
+                 result=report.to_dict())  # fmt: skip
+    return {"pair": f"{pair.primary}->{pair.replica}", "severity": sev}
+
+
+#: Every job by name; ``dr_backup_check`` only runs when a ``dr:`` pair is configured.
+CATALOG: dict[str, JobFn] = {
+    "daily_check": daily_check,
+    "capacity_check": capacity_check,
+    "dr_backup_check": dr_backup_check,
+    "weekly_review": weekly_review,
+}
+
+
+def applies(name: str, config: Config) -> bool:
+    """Whether job ``name`` has anything to do with this config."""
+    if name == "dr_backup_check":
+        return bool(config.dr.primary and config.dr.replica)
+    return True

@@ -1,0 +1,43 @@
+"""``kafkaops jobs`` against the real sandbox cluster: run the daily check now, see it recorded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def _config(tmp_path: Path, bootstrap: str) -> Path:
+    cfg = tmp_path / "kafkaops.yaml"
+    cfg.write_text(
+        f"clusters:\n  sbx:\n    bootstrap: {bootstrap}\n    time_lag_method: none\n"
+        f"store:\n  url: sqlite:///{tmp_path / 'kafkaops.db'}\n"
+        "jobs:\n  schedules:\n    capacity_check: null\n"
+    )
+    return cfg
+
+
+def test_jobs_run_list_and_history(bootstrap: str, tmp_path: Path) -> None:
+    cfg = _config(tmp_path, bootstrap)
+    proc = run_cli("jobs", "list", "-c", str(cfg), "--json")
+    assert proc.returncode == 0, proc.stderr
+    names = {j["name"] for j in json.loads(proc.stdout)}
+    assert names == {"daily_check", "weekly_review"}  # capacity_check turned off, no dr: pair
+    proc = run_cli("jobs", "run", "daily_check", "-c", str(cfg), "--json")
+    assert proc.returncode == 0, proc.stderr
+    run = json.loads(proc.stdout)
+    assert run["ok"] and run["clusters"] == 1 and run["duration_s"] >= 0
+    proc = run_cli("jobs", "history", "-c", str(cfg), "--json")
+    rows = json.loads(proc.stdout)
+    assert {r["cluster"] for r in rows} == {"*", "sbx"}
+    (own,) = [r for r in rows if r["cluster"] == "sbx"]
+    assert "overall_healthy" in own["result"]
+    proc = run_cli("jobs", "list", "-c", str(cfg))
+    assert "daily_check" in proc.stdout and "ok" in proc.stdout
+    proc = run_cli("jobs", "run", "nope", "-c", str(cfg))
+    assert proc.returncode == 4 and proc.stderr.startswith("error: no job 'nope'")
