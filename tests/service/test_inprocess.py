@@ -33,12 +33,12 @@ from kafkaops.core.model import (
 )
 from kafkaops.evaluate.report import build_report
 from kafkaops.incidents.store import IncidentStore
+from kafkaops.jobs.store import JobsStore
 from kafkaops.pipeline.health import Target
 from kafkaops.pipeline.watch import Watcher
 from kafkaops.service.app import create_app
 from kafkaops.service.errors import ApiError
 from kafkaops.service.jobs import Scheduler, build_jobs, daily_check
-from kafkaops.jobs.store import JobsStore
 from kafkaops.service.state import ServiceState, load_token
 
 
@@ -216,8 +216,10 @@ def test_schedule_next_runs_in_utc() -> None:
     jobs = {j.name: j for j in build_jobs(ServiceSettings(), now)}
     assert jobs["daily_check"].next_after(now) == datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
     assert jobs["weekly_review"].next_after(now) == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
-    off = {j.name: j for j in build_jobs(ServiceSettings(daily_check=None,
-                                                          weekly_review="fri 17:45"), now)}
+    off = {
+        j.name: j
+        for j in build_jobs(ServiceSettings(daily_check=None, weekly_review="fri 17:45"), now)
+    }
     assert "daily_check" not in off and "dr_backup_check" not in off  # off / no dr: pair
     assert off["weekly_review"].next_after(now) == datetime(2026, 11, 27, 17, 45, tzinfo=UTC)
     assert off["capacity_check"].next_after(now) == datetime(2026, 11, 26, 9, 5, tzinfo=UTC)

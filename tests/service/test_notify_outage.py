@@ -22,13 +22,13 @@ from kafkaops.collect.admin import CollectOptions
 from kafkaops.config import Config
 from kafkaops.core.model import CheckStatus, Finding, Severity
 from kafkaops.evaluate.report import build_report
+from kafkaops.jobs.store import JobsStore
 from kafkaops.notify.dispatcher import Dispatcher
 from kafkaops.pipeline.health import Target
 from kafkaops.pipeline.runtime import Runtime, open_runtime
 from kafkaops.pipeline.watch import Watcher
 from kafkaops.service.app import create_app
 from kafkaops.service.jobs import Scheduler, build_jobs
-from kafkaops.jobs.store import JobsStore
 from kafkaops.service.state import ServiceState
 from tests.notify.conftest import FakeClock
 from tests.notify.drain import run_until_idle
