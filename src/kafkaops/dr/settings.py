@@ -56,5 +56,8 @@ class DrSettings(BaseModel):
     #: Failover: a command that stops or fences the producers (run before the switch).
     fence_command: str | None = None
     switch: EndpointSwitch = Field(default_factory=EndpointSwitch)
+    #: How often the watch loop verifies the pair (on the primary's cycle) and feeds the
+    #: findings (RPO above target → P1 …) to the incident engine; null: only the daily job.
+    watch_every: DurationMs | None = 300_000
     #: Where failovers and drills are recorded (JSON lines).
     audit_log: str = "kafkaops-dr-audit.jsonl"

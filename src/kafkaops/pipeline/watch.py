@@ -35,6 +35,7 @@ from kafkaops.core.errors import ClusterUnreachable
 from kafkaops.core.model import CheckStatus, ClusterSnapshot, Finding, HealthReport, Severity
 from kafkaops.evaluate.findings import result
 from kafkaops.lag.status import GroupStatus
+from kafkaops.pipeline.dr_watch import DrWatch
 from kafkaops.pipeline.health import (
     Target,
     observe_lag,
@@ -143,6 +144,8 @@ class Watcher:
     clock: Callable[[], datetime] = utc_now
     states: dict[str, ClusterState] = field(init=False)
     leader: bool = field(init=False, default=False)
+    #: The DR pair's last verification (the configured primary's cycles carry its findings).
+    dr_watch: DrWatch = field(init=False, default_factory=DrWatch)
     #: History stores by URL, kept open between cycles (engine and schema check once).
     histories: dict[str, HistoryStore] = field(init=False, default_factory=dict)
     #: When housekeeping last ran (None: never, so the first leader cycle runs it).
@@ -311,7 +314,14 @@ class Watcher:
                 return self._evaluation_failed(state, leader, now, exc, started)
         if report is not None:
             state.last_report = report
-        return self._judge(state, leader, now, report, started, extra=self._capacity(state, leader))
+        extra = (*self._capacity(state, leader), *self._dr(state, leader))
+        return self._judge(state, leader, now, report, started, extra=extra)
+
+    def _dr(self, state: ClusterState, leader: bool) -> tuple[Finding, ...]:
+        """The DR pair's findings on the primary's cycle (leader only; see pipeline.dr_watch)."""
+        if not leader or state.failures:
+            return ()
+        return self.dr_watch.findings(state.target.config, state.target.name)
 
     def _capacity(self, state: ClusterState, leader: bool) -> tuple[Finding, ...]:
         """The leader records capacity samples and adds the disk-full forecast findings.
