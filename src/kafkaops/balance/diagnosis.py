@@ -287,8 +287,13 @@ def partition_imbalance_finding(
     finding = imbalance_finding(diag)
     structural = any(d.outside for d in diag.dimensions if d.name != "leaders")
     if finding.status == CheckStatus.TRIGGERED and not structural:
+        skews = [d.max_skew for d in diag.dimensions if d.evaluated and d.name != "leaders"]
         return replace(
-            finding, severity=Severity.OK, status=CheckStatus.OK, response=(),
+            finding,
+            value=round(max(skews, default=0.0) * 100, 1),
+            severity=Severity.OK,
+            status=CheckStatus.OK,
+            response=(),
             evidence=("only leadership is skewed (preferred leader election fixes it)",
                       *finding.evidence),
         )  # fmt: skip

@@ -145,8 +145,9 @@ def _checks_table(report: HealthReport) -> Table:
     table = Table(title="Runbook checks", box=None, pad_edge=False)
     table.add_column("rule", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    for col in ("worst value", "threshold", "source"):
-        table.add_column(col, overflow="fold")
+    table.add_column("worst value", no_wrap=True)
+    table.add_column("threshold", no_wrap=True)
+    table.add_column("source", overflow="fold")
     by_rule: dict[str, list[Finding]] = {}
     for c in report.checks:
         by_rule.setdefault(c.rule, []).append(c)
