@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from kafkaops.actions.settings import ActionsSettings
 from kafkaops.balance.settings import BalanceSettings
 from kafkaops.capacity.settings import CapacitySettings
 from kafkaops.collect.connection import ClusterConfig
@@ -83,6 +84,8 @@ class Config(_Model):
     balance: BalanceSettings = Field(default_factory=BalanceSettings)
     #: Disaster recovery: the primary/replica pair, replication policy, RPO/RTO targets.
     dr: DrSettings = Field(default_factory=DrSettings)
+    #: MSK operations (kafkaops msk) and the opt-in automatic alert actions.
+    actions: ActionsSettings = Field(default_factory=ActionsSettings)
 
     _source: str | None = PrivateAttr(default=None)
 
