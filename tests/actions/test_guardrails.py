@@ -3,9 +3,8 @@ exact request, validated against the real ``kafka`` API model by botocore."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.stub import Stubber

@@ -74,6 +74,10 @@ def _register_subcommands(argv: list[str]) -> None:
 
         app.add_typer(capacity_app, name="capacity")
         app.add_typer(review_app, name="review")
+    if first in (None, "msk"):
+        from kafkaops.cli.msk import msk_app
+
+        app.add_typer(msk_app, name="msk")
     if first not in (None, "incidents", "maintenance", "outbox"):
         return
     from kafkaops.cli.incidents import incidents_app
