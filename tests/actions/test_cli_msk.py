@@ -77,8 +77,8 @@ def test_refusal_names_the_reason_and_is_audited(wired) -> None:
 def test_apply_polls_and_audits(wired) -> None:
     arn, stub, cfg = wired
     _ops(stub, arn)
-    req = {"ClusterArn": arn, "CurrentVersion": "1.0",
-           "TargetBrokerEBSVolumeInfo": [{"KafkaBrokerNodeId": "All", "VolumeSizeGB": 1100}]}  # fmt: skip
+    volume = [{"KafkaBrokerNodeId": "All", "VolumeSizeGB": 1100}]
+    req = {"ClusterArn": arn, "CurrentVersion": "1.0", "TargetBrokerEBSVolumeInfo": volume}
     stub.add_response("update_broker_storage", {"ClusterOperationArn": OP}, req)
     for state in ("PENDING", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"):
         stub.add_response(
@@ -89,7 +89,7 @@ def test_apply_polls_and_audits(wired) -> None:
                     "OperationState": state,
                     "OperationType": "UPDATE_BROKER_STORAGE",
                 }
-            },  # fmt: skip
+            },
             {"ClusterOperationArn": OP},
         )
     r = _run("scale", "storage", "--by", "100", "-c", str(cfg), "--apply", "--json")
