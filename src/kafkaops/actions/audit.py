@@ -43,7 +43,7 @@ act_audit = Table(
     Column("at_us", BigInteger, nullable=False),
     Column("who", String(200), nullable=False),
     Column("cluster", String(200), nullable=False),
-    Column("operation", String(40), nullable=False),
+    Column("operation", String(200), nullable=False),
     #: refused | dry_run | started | succeeded | failed | timed_out
     Column("result", String(20), nullable=False),
     Column("summary", Text, nullable=False),
@@ -112,6 +112,18 @@ class AuditLog:
         with self.engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(q)]
         return [_public(r) for r in reversed(rows)]
+
+    def runs(self, cluster: str, operation: str, since: datetime) -> list[datetime]:
+        """When ``operation`` ran on ``cluster`` since ``since`` (every result but refusals)."""
+        c = act_audit.c
+        q = (
+            select(c.at_us)
+            .where(c.cluster == cluster, c.operation == operation, c.result != "refused")
+            .where(c.at_us >= int(since.timestamp() * 1_000_000))
+            .order_by(c.at_us)
+        )
+        with self.engine.connect() as conn:
+            return [datetime.fromtimestamp(r[0] / 1_000_000, UTC) for r in conn.execute(q)]
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
