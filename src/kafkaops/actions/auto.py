@@ -41,7 +41,7 @@ class AutoOutcome:
     rule: str
     subject: str
     action: str
-    #: skipped | dry_run | succeeded | failed
+    #: skipped | dry_run | advised (self-managed: what to do by hand) | succeeded | failed
     result: str
     detail: str
     incident: str | None = None
@@ -157,10 +157,15 @@ def _one(
     try:
         plan_text, run = _prepare(target, cfg, f, snapshot)
     except _CannotAct as exc:
-        plan_text, run = f"cannot act: {exc}", None
-    if cfg.mode == "dry_run" or run is None:
-        result = "dry_run" if run is not None else "failed"
-        detail = f"would have done: {plan_text}" if run is not None else plan_text
+        plan_text, run = f"cannot act: {exc}", _FAILED
+    except Exception as exc:  # AWS or Kafka unreachable while planning
+        plan_text, run = f"cannot plan: {type(exc).__name__}: {' '.join(str(exc).split())}", _FAILED
+    if run is _FAILED:
+        result, detail = "failed", plan_text
+    elif cfg.mode == "dry_run":
+        result, detail = "dry_run", f"would have done: {plan_text}"
+    elif run is None:
+        result, detail = "advised", plan_text
     else:
         try:
             detail = f"done: {run()}"
@@ -198,8 +203,13 @@ class _CannotAct(Exception):
     pass
 
 
+#: Marks a preparation that failed (as opposed to None: advice only, nothing to run).
+_FAILED: Any = object()
+
+
 def _prepare(target: Any, cfg: AutoAction, f: Finding, snapshot: Any | None) -> tuple[str, Any]:
-    """(what would be done, a callable that does it and says what it did)."""
+    """(what would be done, a callable that does it and says what it did — or None when
+    kafkaops can only advise)."""
     s = target.config.actions
     if cfg.action in ("scale_storage", "scale_brokers"):
         return _prepare_msk(target, cfg)
@@ -229,9 +239,11 @@ def _prepare_msk(target: Any, cfg: AutoAction) -> tuple[str, Any]:
     step = cfg.increment or s.storage_step_gib or 100
     if msk is None:
         what = f"+{step} GiB per broker" if cfg.action == "scale_storage" else "one broker per AZ"
-        raise _CannotAct(
-            f"self-managed cluster (no actions.msk.{target.name}): add {what} by hand "
-            "(kafkaops capacity plan prints the plan)"
+        # Self-managed: kafkaops cannot grow disks or start brokers; it says what to do.
+        return (
+            f"add {what} by hand: self-managed cluster, no actions.msk.{target.name} "
+            "(kafkaops capacity plan prints the plan)",
+            None,
         )
     api = MskApi.connect(msk.cluster_arn, msk.region, msk.endpoint_url)
     info = api.describe(msk.cluster_arn)
