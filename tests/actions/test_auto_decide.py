@@ -28,9 +28,9 @@ def test_pending_until_for_elapsed() -> None:
 def test_cooldown_and_daily_cap() -> None:
     held = NOW - timedelta(hours=1)
     cfg = _cfg(**{"for": "0s", "cooldown": "1h", "daily_cap": 2})
-    assert "cool-down: last run 2026-12-01T11:30:00Z, next after 2026-12-01T12:30:00Z" == decide(
+    assert decide(
         cfg, held_since=held, now=NOW, runs=[NOW - timedelta(minutes=30)], maintenance=None
-    )
+    ) == "cool-down: last run 2026-12-01T11:30:00Z, next after 2026-12-01T12:30:00Z"
     two = [NOW - timedelta(hours=5), NOW - timedelta(hours=3)]
     assert decide(cfg, held_since=held, now=NOW, runs=two, maintenance=None) == (
         "daily cap of 2 reached"
