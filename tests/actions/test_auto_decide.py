@@ -28,9 +28,10 @@ def test_pending_until_for_elapsed() -> None:
 def test_cooldown_and_daily_cap() -> None:
     held = NOW - timedelta(hours=1)
     cfg = _cfg(**{"for": "0s", "cooldown": "1h", "daily_cap": 2})
-    assert decide(
-        cfg, held_since=held, now=NOW, runs=[NOW - timedelta(minutes=30)], maintenance=None
-    ) == "cool-down: last run 2026-12-01T11:30:00Z, next after 2026-12-01T12:30:00Z"
+    assert (
+        decide(cfg, held_since=held, now=NOW, runs=[NOW - timedelta(minutes=30)], maintenance=None)
+        == "cool-down: last run 2026-12-01T11:30:00Z, next after 2026-12-01T12:30:00Z"
+    )
     two = [NOW - timedelta(hours=5), NOW - timedelta(hours=3)]
     assert decide(cfg, held_since=held, now=NOW, runs=two, maintenance=None) == (
         "daily cap of 2 reached"
@@ -53,3 +54,13 @@ def test_nothing_is_on_by_default() -> None:
     s = ActionsSettings()
     assert s.auto == {} and s.msk == {}
     assert _cfg().mode == "dry_run"
+
+
+def test_config_typos_are_errors() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="unknown rule 'disk_usge'"):
+        ActionsSettings.model_validate({"auto": {"disk_usge": {"p1": {"action": "scale_storage"}}}})
+    with pytest.raises(ValidationError, match="restart_broker needs command"):
+        AutoAction.model_validate({"action": "restart_broker"})

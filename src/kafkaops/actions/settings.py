@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kafkaops.core.units import DurationMs
+from kafkaops.evaluate.findings import RULES
+
+#: Rules an automatic action may hang on: the runbook's, plus the capacity forecast's.
+AUTO_RULES = (*RULES, "disk_full_forecast")
 
 
 class _Strict(BaseModel):
@@ -58,6 +62,12 @@ class AutoAction(_Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @model_validator(mode="after")
+    def _needs(self) -> AutoAction:
+        if self.action in ("restart_broker", "command") and not self.command:
+            raise ValueError(f"action {self.action} needs command: [argv, ...]")
+        return self
+
 
 class ActionsSettings(_Strict):
     #: Per configured cluster name: its MSK cluster (enables ``kafkaops msk``).
@@ -73,3 +83,14 @@ class ActionsSettings(_Strict):
     timeout: DurationMs = 7_200_000
     #: Per rule, per severity: the automatic action (off unless listed).
     auto: dict[str, dict[Literal["p0", "p1", "p2"], AutoAction]] = Field(default_factory=dict)
+
+    @field_validator("auto")
+    @classmethod
+    def _known_rules(
+        cls, value: dict[str, dict[str, AutoAction]]
+    ) -> dict[str, dict[str, AutoAction]]:
+        """A typo in a rule name would silently never act: refuse it."""
+        for rule in value:
+            if rule not in AUTO_RULES:
+                raise ValueError(f"unknown rule {rule!r} (one of: {', '.join(AUTO_RULES)})")
+        return value
