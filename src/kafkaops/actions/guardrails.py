@@ -251,7 +251,10 @@ def plan_reboot(
     if info.broker_count is not None and not 1 <= broker <= info.broker_count:
         raise Refused(f"broker {broker}: the cluster has brokers 1..{info.broker_count}")
     if under_replicated is None:
-        raise Refused("cannot check under-replicated partitions (cluster not reachable)")
+        raise Refused(
+            "cannot check under-replicated partitions (the cluster is not reachable, or not "
+            "configured under clusters: with the same name)"
+        )
     if under_replicated:
         raise Refused(
             f"{under_replicated} partitions are under-replicated: rebooting a broker now could "

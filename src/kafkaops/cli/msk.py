@@ -250,7 +250,7 @@ def _print_plan(plan: Any) -> None:
         print(f"first: create_configuration {json.dumps(prep)}")
     print(f"request: {plan.api}")
     print(json.dumps(plan.request, indent=2))
-    print(f"same as: {plan.cli()}")
+    print("same as:\n  " + plan.cli().replace(" --", " \\\n    --"))
 
 
 def _tagged(operation: str, fn: Any) -> Any:
