@@ -78,6 +78,12 @@ def _register_subcommands(argv: list[str]) -> None:
 
         app.add_typer(capacity_app, name="capacity")
         app.add_typer(review_app, name="review")
+    if first in (None, "msk", "configs"):
+        from kafkaops.cli.configs import configs_app
+        from kafkaops.cli.msk import msk_app
+
+        app.add_typer(msk_app, name="msk")
+        app.add_typer(configs_app, name="configs")
     if first not in (None, "incidents", "maintenance", "outbox"):
         return
     from kafkaops.cli.incidents import incidents_app

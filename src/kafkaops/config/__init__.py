@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from kafkaops.actions.settings import ActionsSettings
 from kafkaops.balance.settings import BalanceSettings
 from kafkaops.capacity.settings import CapacitySettings
 from kafkaops.collect.connection import ClusterConfig
@@ -86,6 +87,8 @@ class Config(_Model):
     dr: DrSettings = Field(default_factory=DrSettings)
     #: When the runbook's scheduled jobs run (cron, UTC), catch-up, where reports go.
     jobs: JobsSettings = Field(default_factory=JobsSettings)
+    #: MSK operations (kafkaops msk) and the opt-in automatic alert actions.
+    actions: ActionsSettings = Field(default_factory=ActionsSettings)
 
     _source: str | None = PrivateAttr(default=None)
 

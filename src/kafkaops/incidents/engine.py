@@ -26,7 +26,7 @@ lease) is recomputed from fresh state, a bounded number of times.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,7 @@ from kafkaops.core.model import Finding
 from kafkaops.incidents import alerts as alerts_mod
 from kafkaops.incidents.alerts import AlertEvent, AlertState, ensure_utc
 from kafkaops.incidents.incident import (
+    AuditEntry,
     Incident,
     IncidentAction,
     IncidentStatus,
@@ -254,6 +255,15 @@ class IncidentEngine:
     ) -> tuple[Incident, list[IncidentAction]]:
         """Resolve by hand: the action names every channel paged and every contact notified."""
         return self._transition(incident_id, now, lambda inc: resolve(inc, now, actor, note))
+
+    def annotate(
+        self, incident_id: str, actor: str, now: datetime, action: str, detail: str
+    ) -> Incident:
+        """Append an audit entry (e.g. an automatic action and its outcome); no notification."""
+        entry = AuditEntry(now, actor, action, detail)
+        return self._transition(
+            incident_id, now, lambda inc: (replace(inc, audit=(*inc.audit, entry)), [])
+        )[0]
 
     def _transition(
         self,

@@ -350,6 +350,7 @@ class Watcher:
         result = None
         if leader and (report is not None or extra):
             result = self.engine.cycle(state.target.name, checks, now)
+            self._auto_actions(state, checks, now)
         triggered = sum(1 for f in checks if f.status == CheckStatus.TRIGGERED)
         severity = Severity.worst([f.severity for f in checks if f.status == CheckStatus.TRIGGERED])
         return ClusterOutcome(
@@ -367,6 +368,17 @@ class Watcher:
             resolved=result.resolved if result else 0,
             muted=tuple(m.describe() for m in result.mutes) if result else (),
         )
+
+    def _auto_actions(self, state: ClusterState, checks: Sequence[Finding], now: datetime) -> None:
+        """The opt-in automatic actions (``actions.auto``); never fail the watch cycle."""
+        if not state.target.config.actions.auto:
+            return
+        from kafkaops.actions.auto import auto_cycle
+
+        try:
+            auto_cycle(state.target, self.engine, checks, now, state.last_snapshot)
+        except Exception as exc:
+            log.error("cluster %s: automatic actions failed: %s", state.target.name, exc)
 
     def _evaluation_failed(
         self, state: ClusterState, leader: bool, now: datetime, exc: Exception, started: float
