@@ -45,6 +45,7 @@ from kafkaops.evaluate.settings import Thresholds
 from kafkaops.incidents.settings import IncidentSettings
 from kafkaops.lag.settings import LagSettings
 from kafkaops.notify.settings import ChannelsSettings
+from kafkaops.slo.settings import SloSettings
 from kafkaops.store.settings import StoreSettings
 
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -83,6 +84,8 @@ class Config(_Model):
     balance: BalanceSettings = Field(default_factory=BalanceSettings)
     #: Disaster recovery: the primary/replica pair, replication policy, RPO/RTO targets.
     dr: DrSettings = Field(default_factory=DrSettings)
+    #: Service levels: availability / freshness objective, error budget, burn-rate alerts.
+    slo: SloSettings = Field(default_factory=SloSettings)
 
     _source: str | None = PrivateAttr(default=None)
 
