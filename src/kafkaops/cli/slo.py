@@ -61,8 +61,7 @@ def _targets(
         if config is not None and cluster is None:
             wanted = list(load_config(config).clusters) or [None]
         targets = [
-            resolve_target(config_path=config, cluster=n, sandbox_root=sandbox_dir)
-            for n in wanted
+            resolve_target(config_path=config, cluster=n, sandbox_root=sandbox_dir) for n in wanted
         ]
     except KafkaopsError as exc:
         fail(str(exc))

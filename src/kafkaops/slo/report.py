@@ -24,8 +24,10 @@ def month_bounds(month: str | None, now: datetime) -> tuple[datetime, datetime]:
             start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
         except ValueError:
             raise ValueError(f"{month!r} is not a month ({_MONTH_HINT})") from None
-    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(
-        month=start.month + 1
+    end = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
     )
     return start, end
 
@@ -129,7 +131,6 @@ def render_text(report: SloReport) -> list[str]:
         lines += ["", "Incidents that spent the budget:"]
         for i in report.incidents[:10]:
             lines.append(
-                f"  {i['id'][:24]:<24} {i['severity']} {i['opened_at']}  "
-                f"{i['bad_minutes']:.1f} min"
+                f"  {i['id'][:24]:<24} {i['severity']} {i['opened_at']}  {i['bad_minutes']:.1f} min"
             )
     return lines

@@ -168,8 +168,7 @@ def burn_findings(
                     rule=f"slo_burn_{_dur(w.long)}",
                     severity=sev if fired else Severity.OK,
                     status=CheckStatus.TRIGGERED if fired else CheckStatus.OK,
-                    title=f"{sli.capitalize()} SLO error budget burning ≥ {w.factor:g}× "
-                    f"({label})",
+                    title=f"{sli.capitalize()} SLO error budget burning ≥ {w.factor:g}× ({label})",
                     value=round(min(long_rate, short_rate), 2),
                     threshold=w.factor,
                     unit="ratio",

@@ -108,9 +108,7 @@ class SloStore:
         c = slo_cycles.c
         q = (
             select(slo_cycles)
-            .where(
-                and_(c.cluster == cluster, c.ts_ms >= since_ms - 86_400_000, c.ts_ms < until_ms)
-            )
+            .where(and_(c.cluster == cluster, c.ts_ms >= since_ms - 86_400_000, c.ts_ms < until_ms))
             .order_by(c.ts_ms, c.id)
         )
         with self.engine.connect() as conn:
