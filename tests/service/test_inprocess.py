@@ -217,7 +217,9 @@ def test_schedule_next_runs_in_utc() -> None:
     assert jobs["daily_check"].next_after(now) == datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
     assert jobs["weekly_review"].next_after(now) == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
     off = build_jobs(ServiceSettings(daily_check=None, weekly_review="fri 17:45"), now)
-    assert [j.name for j in off] == ["weekly_review"]
+    assert [j.name for j in off] == ["weekly_review", "monthly_report"]
+    # The first Monday of the month (1 December 2026 is a Tuesday).
+    assert off[1].next_after(now) == datetime(2026, 12, 7, 11, 0, tzinfo=UTC)
     assert off[0].next_after(now) == datetime(2026, 11, 27, 17, 45, tzinfo=UTC)
 
 

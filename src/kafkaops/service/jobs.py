@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from dateutil.rrule import DAILY, WEEKLY, rrule, weekday
+from dateutil.rrule import DAILY, MONTHLY, WEEKLY, rrule, weekday
 
 from kafkaops.config.service import ServiceSettings, parse_time, parse_weekly
 from kafkaops.core.clock import utc_now
@@ -46,15 +46,18 @@ class Job:
         return found if isinstance(found, datetime) else None
 
 
-def _rule(freq: int, now: datetime, hour: int, minute: int, day: int | None = None) -> rrule:
-    start = now.replace(second=0, microsecond=0) - timedelta(days=8)
+def _rule(
+    freq: int, now: datetime, hour: int, minute: int, day: int | None = None, nth: int | None = None
+) -> rrule:
+    """``nth``: the nth such weekday of the month (MONTHLY: 1 = the first Monday)."""
+    start = now.replace(second=0, microsecond=0) - timedelta(days=8 if nth is None else 40)
     return rrule(
         freq,
         dtstart=start,
         byhour=hour,
         byminute=minute,
         bysecond=0,
-        byweekday=weekday(day) if day is not None else None,
+        byweekday=weekday(day, nth) if day is not None else None,
     )
 
 
@@ -66,6 +69,10 @@ def build_jobs(settings: ServiceSettings, now: datetime) -> list[Job]:
     if settings.weekly_review:
         day, hour, minute = parse_weekly(settings.weekly_review)
         jobs.append(Job("weekly_review", _rule(WEEKLY, now, hour, minute, day), weekly_review))
+    if settings.monthly_report:
+        day, hour, minute = parse_weekly(settings.monthly_report)
+        rule = _rule(MONTHLY, now, hour, minute, day, nth=1)
+        jobs.append(Job("monthly_report", rule, monthly_report))
     return jobs
 
 
@@ -129,6 +136,26 @@ def weekly_review(state: ServiceState, scheduled_for: datetime) -> None:
             "disk": disks,
         }
         store.record("weekly_review", name, scheduled_for, ok=True, severity=None, result=result)
+
+
+def monthly_report(state: ServiceState, scheduled_for: datetime) -> None:
+    """Per cluster, the month that just ended: SLO and budget, incidents with MTTA/MTTR."""
+    from kafkaops.slo.monthly import monthly_summary, previous_month
+    from kafkaops.slo.store import SloStore
+
+    store = _store(state)
+    month = previous_month(scheduled_for)
+    slo_store = SloStore(state.store_url)
+    try:
+        for name in state.cluster_names():
+            incidents = state.runtime.incidents.list_incidents(None, name, 5000)
+            result = monthly_summary(slo_store, name, state.config.slo, month, scheduled_for,
+                                     incidents)  # fmt: skip
+            avail = result["slo"]["slis"]["availability"]
+            store.record("monthly_report", name, scheduled_for, ok=avail["met"] is not False,
+                         severity=None, result=result)  # fmt: skip
+    finally:
+        slo_store.close()
 
 
 def _store(state: ServiceState) -> JobsStore:
