@@ -46,7 +46,7 @@ def test_monthly_summary_with_mtta_mttr(store_url: str) -> None:
         incidents = [
             FakeIncident(
                 "a", t + timedelta(minutes=5), t + timedelta(minutes=9), t + timedelta(minutes=25)
-            ),  # fmt: skip
+            ),
             FakeIncident("b", t + timedelta(days=1), None, None),
             FakeIncident("c", t - timedelta(days=30), None, None),  # October: not counted
         ]
