@@ -152,3 +152,33 @@ def test_cli_text_chart_and_errors(tmp_path) -> None:
     assert "Traceback" not in bad.stderr
     future = run_cli("slo", "--store", url, "--month", "2099-01")
     assert future.returncode == 3 and "not begun" in future.stderr
+
+
+def test_sli_second_counters_for_prometheus_slo_tools(tmp_path) -> None:
+    """What ``/metrics`` exposes (kafkaops_sli_*_seconds_total): known time only."""
+    from kafkaops.core.model import HealthReport, Severity
+    from kafkaops.evaluate.findings import result
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    watch_hook.close_all()
+
+    def report(bad: bool) -> HealthReport:
+        f = result("offline_partitions", Severity.P0, bad, int(bad), 0)
+        return HealthReport("prod", "x:1", MS0, True, not bad, f.severity, (), (f,), {})
+
+    try:
+        for i, bad in enumerate((False, True, True, False)):
+            found = watch_hook.slo_cycle(url, SloSettings(), "prod", T0 + timedelta(seconds=10 * i),
+                                         10_000, report(bad), None)  # fmt: skip
+        assert watch_hook.sli_seconds() == {("prod", "availability"): (40.0, 20.0)}
+        # 20 s bad of 40 s: far above 14.4x on both windows.
+        assert {f.rule for f in found if f.status.value == "triggered"} == {
+            "slo_burn_1h",
+            "slo_burn_6h",
+        }
+        assert watch_hook.slo_cycle("sqlite:////nonexistent/x.db", SloSettings(), "prod", T0,
+                                    10_000, report(True), None) == []  # fmt: skip
+        off = SloSettings(enabled=False)
+        assert watch_hook.slo_cycle(url, off, "prod", T0, 10_000, report(True), None) == []
+    finally:
+        watch_hook.close_all()

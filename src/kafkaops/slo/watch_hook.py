@@ -17,7 +17,7 @@ from datetime import datetime
 from kafkaops.core.model import ClusterSnapshot, Finding, HealthReport
 from kafkaops.slo.settings import SloSettings
 from kafkaops.slo.sli import burn_findings, verdict_for
-from kafkaops.slo.store import SloStore
+from kafkaops.slo.store import SloStore, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,25 @@ _lock = threading.Lock()
 _stores: dict[str, SloStore] = {}
 _pruned: dict[str, float] = {}
 PRUNE_EVERY_S = 3600.0
+#: (cluster, sli) → [observed seconds, bad seconds] since the process started: the counters
+#: ``/metrics`` exposes for Prometheus SLO tools (Sloth, Pyrra: errors / total as rates).
+_seconds: dict[tuple[str, str], list[float]] = {}
+
+
+def sli_seconds() -> dict[tuple[str, str], tuple[float, float]]:
+    """``(cluster, sli) → (observed s, bad s)`` counted by this process (leader only)."""
+    with _lock:
+        return {k: (v[0], v[1]) for k, v in _seconds.items()}
+
+
+def _count(cluster: str, verdict: Verdict) -> None:
+    with _lock:
+        for sli, state in (("availability", verdict.available), ("freshness", verdict.fresh)):
+            if state is None:
+                continue
+            c = _seconds.setdefault((cluster, sli), [0.0, 0.0])
+            c[0] += verdict.span_ms / 1000
+            c[1] += 0.0 if state else verdict.span_ms / 1000
 
 
 def _store(url: str) -> SloStore:
@@ -58,7 +77,9 @@ def slo_cycle(
         now_ms = int(now.timestamp() * 1000)
         start_ms = now_ms - back_cycles * interval_ms
         span_ms = (back_cycles + 1) * interval_ms
-        store.record(cluster, verdict_for(report, snapshot, settings, start_ms, span_ms))
+        verdict = verdict_for(report, snapshot, settings, start_ms, span_ms)
+        store.record(cluster, verdict)
+        _count(cluster, verdict)
         longest = max((w.long for w in settings.burn_windows), default=0)
         verdicts = store.verdicts(cluster, now_ms - longest + 86_400_000, now_ms + 1)
         mono = time.monotonic()
@@ -77,3 +98,4 @@ def close_all() -> None:
             store.close()
         _stores.clear()
         _pruned.clear()
+        _seconds.clear()
