@@ -15,6 +15,7 @@ reported as such and left out of the SLI (which is good / (good + bad)), never c
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,31 +77,48 @@ class Span:
 
 
 def spans(verdicts: Sequence[Verdict], sli: str, start_ms: int, end_ms: int) -> list[Span]:
-    """The period cut into good / bad / unknown spans (adjacent equal states merged)."""
-    out: list[Span] = []
+    """The period cut into good / bad / unknown spans (adjacent equal states merged).
 
-    def add(a: int, b: int, good: bool | None, reason: str = "") -> None:
+    One pass, no per-verdict objects: a month of 10-second cycles is 260,000 verdicts.
+    """
+    out: list[Span] = []
+    # The open span: [cur_a, cur_b) in state cur_s (``missing`` before the first).
+    missing = object()
+    cur_a, cur_b, cur_s, cur_r = start_ms, start_ms, missing, ""
+
+    def add(a: int, b: int, state: object, reason: str) -> None:
+        nonlocal cur_a, cur_b, cur_s, cur_r
         a, b = max(a, start_ms), min(b, end_ms)
         if b <= a:
             return
-        if out and out[-1].good is good and out[-1].end_ms == a:
-            last = out[-1]
-            out[-1] = Span(last.start_ms, b, good, last.reason or reason)
-        else:
-            out.append(Span(a, b, good, reason))
+        if state is cur_s and cur_b == a:
+            cur_b = b
+            return
+        if cur_s is not missing:
+            out.append(Span(cur_a, cur_b, cur_s, cur_r))  # type: ignore[arg-type]
+        cur_a, cur_b, cur_s, cur_r = a, b, state, reason
 
     cursor = start_ms
+    avail = sli == "availability"
+    n = len(verdicts)
     for i, v in enumerate(verdicts):
-        nxt = verdicts[i + 1].ts_ms if i + 1 < len(verdicts) else None
-        end = v.ts_ms + round(GRACE * v.span_ms)
-        if nxt is not None:
-            end = min(end, nxt)
-        if v.ts_ms > cursor:
-            add(cursor, v.ts_ms, None)
-        state = v.available if sli == "availability" else v.fresh
-        add(max(v.ts_ms, cursor), end, state, v.reason if state is False else "")
-        cursor = max(cursor, end)
-    add(cursor, end_ms, None)
+        ts = v.ts_ms
+        if ts >= end_ms:
+            break
+        end = ts + int(GRACE * v.span_ms)
+        if i + 1 < n and verdicts[i + 1].ts_ms < end:
+            end = verdicts[i + 1].ts_ms
+        if end <= start_ms:
+            continue
+        if ts > cursor:
+            add(cursor, ts, None, "")
+        state = v.available if avail else v.fresh
+        add(max(ts, cursor), end, state, v.reason if state is False else "")
+        if end > cursor:
+            cursor = end
+    add(cursor, end_ms, None, "")
+    if cur_s is not missing:
+        out.append(Span(cur_a, cur_b, cur_s, cur_r))  # type: ignore[arg-type]
     return out
 
 
@@ -139,7 +157,9 @@ def burn_rate(verdicts: Sequence[Verdict], sli: str, now_ms: int, window_ms: int
 
     1.0 spends the budget exactly over the SLO window; None when nothing was observed.
     """
-    t = totals(spans(verdicts, sli, now_ms - window_ms, now_ms))
+    # Only the window's verdicts (and the one before it, which may cover its start).
+    first = max(0, bisect_left(verdicts, now_ms - window_ms, key=lambda v: v.ts_ms) - 1)
+    t = totals(spans(verdicts[first:], sli, now_ms - window_ms, now_ms))
     if not t.known_ms:
         return None
     return (t.bad_ms / t.known_ms) / (1 - settings.objective / 100)

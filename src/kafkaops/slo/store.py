@@ -67,10 +67,6 @@ def _flag(value: bool | None) -> int | None:
     return None if value is None else int(value)
 
 
-def _bool(value: int | None) -> bool | None:
-    return None if value is None else bool(value)
-
-
 class SloStore:
     """Write verdicts, read them back for a period, drop the old ones."""
 
@@ -100,28 +96,31 @@ class SloStore:
                 },
             )
 
-    def verdicts(self, cluster: str, since_ms: int, until_ms: int) -> list[Verdict]:
-        """Verdicts of ``cluster`` in ``[since_ms - 1 day, until_ms)``, oldest first.
+    def verdicts(
+        self, cluster: str, since_ms: int, until_ms: int, *, lead_ms: int = 86_400_000
+    ) -> list[Verdict]:
+        """Verdicts of ``cluster`` in ``[since_ms - lead_ms, until_ms)``, oldest first.
 
-        A day before the period too: the cycle just before the start covers its first seconds.
+        A lead (a day by default): the cycle just before the period covers its first seconds.
         """
         c = slo_cycles.c
         q = (
-            select(slo_cycles)
-            .where(and_(c.cluster == cluster, c.ts_ms >= since_ms - 86_400_000, c.ts_ms < until_ms))
+            select(c.ts_ms, c.span_ms, c.available, c.fresh, c.reason)
+            .where(and_(c.cluster == cluster, c.ts_ms >= since_ms - lead_ms, c.ts_ms < until_ms))
             .order_by(c.ts_ms, c.id)
         )
         with self.engine.connect() as conn:
-            return [
-                Verdict(
-                    int(r.ts_ms),
-                    int(r.span_ms),
-                    _bool(r.available),
-                    _bool(r.fresh),
-                    r.reason or "",
-                )
-                for r in conn.execute(q)
-            ]
+            rows = conn.execute(q).tuples().all()
+        return [
+            Verdict(
+                int(ts),
+                int(span),
+                None if a is None else bool(a),
+                None if f is None else bool(f),
+                reason or "",
+            )
+            for ts, span, a, f, reason in rows
+        ]
 
     def clusters(self) -> list[str]:
         with self.engine.connect() as conn:

@@ -28,6 +28,9 @@ PRUNE_EVERY_S = 3600.0
 #: (cluster, sli) → [observed seconds, bad seconds] since the process started: the counters
 #: ``/metrics`` exposes for Prometheus SLO tools (Sloth, Pyrra: errors / total as rates).
 _seconds: dict[tuple[str, str], list[float]] = {}
+#: (store URL, cluster) → the verdicts of the longest burn window, oldest first: read from the
+#: store once (a restart keeps its history), then appended to — not 2,000 rows read per cycle.
+_recent: dict[tuple[str, str], list[Verdict]] = {}
 
 
 def sli_seconds() -> dict[tuple[str, str], tuple[float, float]]:
@@ -78,10 +81,21 @@ def slo_cycle(
         start_ms = now_ms - back_cycles * interval_ms
         span_ms = (back_cycles + 1) * interval_ms
         verdict = verdict_for(report, snapshot, settings, start_ms, span_ms)
+        longest = max((w.long for w in settings.burn_windows), default=0)
+        key = (store_url, cluster)
+        with _lock:
+            recent = _recent.get(key)
+        if recent is None:
+            recent = store.verdicts(cluster, now_ms - longest, now_ms, lead_ms=60_000)
         store.record(cluster, verdict)
         _count(cluster, verdict)
-        longest = max((w.long for w in settings.burn_windows), default=0)
-        verdicts = store.verdicts(cluster, now_ms - longest + 86_400_000, now_ms + 1)
+        recent.append(verdict)
+        cut = now_ms - longest - 60_000
+        drop = next((i for i, v in enumerate(recent) if v.ts_ms >= cut), len(recent))
+        del recent[:drop]
+        with _lock:
+            _recent[key] = recent
+        verdicts = recent
         mono = time.monotonic()
         if mono - _pruned.get(store_url, -PRUNE_EVERY_S) >= PRUNE_EVERY_S:
             _pruned[store_url] = mono
@@ -99,3 +113,4 @@ def close_all() -> None:
         _stores.clear()
         _pruned.clear()
         _seconds.clear()
+        _recent.clear()
