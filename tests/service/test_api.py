@@ -154,7 +154,12 @@ def test_maintenance_windows_and_jobs(service: Service) -> None:
     w = service.get("/api/maintenance/windows?days=8").json()
     assert any(o["type"] == "scheduled" for o in w["windows"])
     jobs = service.get("/api/jobs").json()
-    assert set(jobs["next_runs"]) >= {"daily_check", "weekly_review", "capacity_check"}
+    assert set(jobs["next_runs"]) >= {
+        "daily_check",
+        "weekly_review",
+        "capacity_check",
+        "monthly_report",
+    }
     assert jobs["next_runs"]["daily_check"].endswith("T09:00:00Z")
 
 

@@ -223,6 +223,8 @@ def test_schedule_next_runs_in_utc() -> None:
     assert "daily_check" not in off and "dr_backup_check" not in off  # off / no dr: pair
     assert off["weekly_review"].next_after(now) == datetime(2026, 11, 27, 17, 45, tzinfo=UTC)
     assert off["capacity_check"].next_after(now) == datetime(2026, 11, 26, 9, 5, tzinfo=UTC)
+    # The monthly report: the first Monday of the month (1 December 2026 is a Tuesday).
+    assert off["monthly_report"].next_after(now) == datetime(2026, 12, 7, 11, 0, tzinfo=UTC)
 
 
 def test_daily_check_is_recorded_once(state: ServiceState) -> None:

@@ -73,6 +73,10 @@ def _register_subcommands(argv: list[str]) -> None:
         from kafkaops.cli.jobs import jobs_app
 
         app.add_typer(jobs_app, name="jobs")
+    if first in (None, "slo"):
+        from kafkaops.cli.slo import slo_app
+
+        app.add_typer(slo_app, name="slo")
     if first in (None, "capacity", "review"):
         from kafkaops.cli.capacity import capacity_app, review_app
 

@@ -47,6 +47,7 @@ from kafkaops.evaluate.settings import Thresholds
 from kafkaops.incidents.settings import IncidentSettings
 from kafkaops.lag.settings import LagSettings
 from kafkaops.notify.settings import ChannelsSettings
+from kafkaops.slo.settings import SloSettings
 from kafkaops.store.settings import StoreSettings
 
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -89,6 +90,8 @@ class Config(_Model):
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     #: MSK operations (kafkaops msk) and the opt-in automatic alert actions.
     actions: ActionsSettings = Field(default_factory=ActionsSettings)
+    #: Service levels: availability / freshness objective, error budget, burn-rate alerts.
+    slo: SloSettings = Field(default_factory=SloSettings)
 
     _source: str | None = PrivateAttr(default=None)
 

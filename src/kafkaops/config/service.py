@@ -71,6 +71,9 @@ class ServiceSettings(BaseModel):
     daily_check: str | None = "09:00"
     #: The runbook's weekly review, ``<DAY> HH:MM`` UTC; null: off.
     weekly_review: str | None = "MON 10:00"
+    #: The monthly report (SLO, budget, incidents with MTTA/MTTR of the month that ended), on
+    #: the *first* such weekday of the month, ``<DAY> HH:MM`` UTC; null: off.
+    monthly_report: str | None = "MON 11:00"
 
     @field_validator("daily_check")
     @classmethod
@@ -79,7 +82,7 @@ class ServiceSettings(BaseModel):
             parse_time(value)
         return value
 
-    @field_validator("weekly_review")
+    @field_validator("weekly_review", "monthly_report")
     @classmethod
     def _weekly(cls, value: str | None) -> str | None:
         if value is not None:

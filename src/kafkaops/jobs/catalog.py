@@ -152,12 +152,38 @@ def dr_backup_check(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str
     return {"pair": f"{pair.primary}->{pair.replica}", "severity": sev}
 
 
+# ------------------------------------------------------------------------- monthly report
+def monthly_report(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str, Any]:
+    """The month that just ended, per cluster: SLO and error budget, incidents with MTTA/MTTR."""
+    from kafkaops.slo.monthly import monthly_summary, previous_month
+    from kafkaops.slo.store import SloStore
+
+    if not ctx.store_url:
+        return {"skipped": "no store.url: no verdicts recorded"}
+    month = previous_month(at)
+    incidents = ctx.incidents()
+    slo_store = SloStore(ctx.store_url)
+    met: dict[str, Any] = {}
+    try:
+        for name in ctx.cluster_names():
+            found = incidents.list_incidents(None, name, 5000) if incidents else []
+            result = monthly_summary(slo_store, name, ctx.config.slo, month, at, found)
+            avail = result["slo"]["slis"]["availability"]
+            met[name] = avail["met"]
+            store.record("monthly_report", name, at, ok=avail["met"] is not False,
+                         severity=None, result=result)  # fmt: skip
+    finally:
+        slo_store.close()
+    return {"month": str(month), "availability_met": met}
+
+
 #: Every job by name; ``dr_backup_check`` only runs when a ``dr:`` pair is configured.
 CATALOG: dict[str, JobFn] = {
     "daily_check": daily_check,
     "capacity_check": capacity_check,
     "dr_backup_check": dr_backup_check,
     "weekly_review": weekly_review,
+    "monthly_report": monthly_report,
 }
 
 

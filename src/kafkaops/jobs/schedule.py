@@ -44,13 +44,20 @@ class Schedule:
 
 
 def _from_service(settings: ServiceSettings) -> dict[str, str | None]:
-    out: dict[str, str | None] = {"daily_check": None, "weekly_review": None}
+    out: dict[str, str | None] = {
+        "daily_check": None,
+        "weekly_review": None,
+        "monthly_report": None,
+    }
     if settings.daily_check:
         hour, minute = parse_time(settings.daily_check)
         out["daily_check"] = f"{minute} {hour} * * *"
     if settings.weekly_review:
         day, hour, minute = parse_weekly(settings.weekly_review)
         out["weekly_review"] = f"{minute} {hour} * * {DAYS[day]}"
+    if settings.monthly_report:
+        day, hour, minute = parse_weekly(settings.monthly_report)
+        out["monthly_report"] = f"{minute} {hour} * * {DAYS[day]}#1"  # the first such weekday
     return out
 
 

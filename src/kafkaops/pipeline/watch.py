@@ -314,7 +314,11 @@ class Watcher:
                 return self._evaluation_failed(state, leader, now, exc, started)
         if report is not None:
             state.last_report = report
-        extra = (*self._capacity(state, leader), *self._dr(state, leader))
+        extra = (
+            *self._capacity(state, leader),
+            *self._dr(state, leader),
+            *self._slo(state, leader, now, report),
+        )
         return self._judge(state, leader, now, report, started, extra=extra)
 
     def _dr(self, state: ClusterState, leader: bool) -> tuple[Finding, ...]:
@@ -335,6 +339,27 @@ class Watcher:
 
         target = state.target
         return tuple(capacity_cycle(target.store_url, target.config.capacity, state.last_snapshot))
+
+    def _slo(
+        self, state: ClusterState, leader: bool, now: datetime, report: HealthReport | None
+    ) -> tuple[Finding, ...]:
+        """The leader records the cycle's SLI verdict and adds the burn-rate findings.
+
+        No report (a failed collection below the offline threshold): nothing recorded, so that
+        time counts as unknown, and no findings, so the cluster's alert state is held.
+        """
+        if not leader or report is None:
+            return ()
+        from kafkaops.slo.watch_hook import slo_cycle
+
+        target = state.target
+        snapshot = state.last_snapshot if state.failures == 0 else None
+        # The first offline cycle also stands for the N-1 failed ones before it.
+        back = state.failures - 1 if state.failures == self.offline_after else 0
+        return tuple(
+            slo_cycle(target.store_url, target.config.slo, target.name, now,
+                      round(self.interval_s * 1000), report, snapshot, back_cycles=back)
+        )  # fmt: skip
 
     def _judge(
         self,

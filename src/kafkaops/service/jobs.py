@@ -68,6 +68,11 @@ def daily_check(state: ServiceState, scheduled_for: datetime) -> None:
     catalog.daily_check(ServiceContext(state), _store(state), scheduled_for)
 
 
+def monthly_report(state: ServiceState, scheduled_for: datetime) -> None:
+    """The monthly report (SLO, budget, incidents) against the service's store."""
+    catalog.monthly_report(ServiceContext(state), _store(state), scheduled_for)
+
+
 def _store(state: ServiceState) -> JobsStore:
     if state.scheduler is None:
         raise RuntimeError("no scheduler")

@@ -306,6 +306,7 @@ class LiveCollector:
             errors.add_metric([name], st.errors)
             cycles.add_metric([name], st.cycles)
         yield from (dur, errors, cycles)
+        yield from _sli_counters()
         yield self._incidents()
         yield from outbox_families(state.runtime)
         yield GaugeMetricFamily(
@@ -342,6 +343,21 @@ class LiveCollector:
         for (cluster, sev, st), n in sorted(counts.items()):
             fam.add_metric([cluster, sev, st], n)
         return fam
+
+
+def _sli_counters() -> Iterator[Metric]:
+    """Observed and bad seconds per SLI (the leader's, since it started): for Sloth/Pyrra,
+    ``rate(…bad…)/rate(…observed…)`` is the error ratio; unknown time is in neither."""
+    from kafkaops.slo.watch_hook import sli_seconds
+
+    seen = CounterMetricFamily("kafkaops_sli_observed_seconds", "Time an SLI was observed.",
+                               labels=["cluster", "sli"])  # fmt: skip
+    bad = CounterMetricFamily("kafkaops_sli_bad_seconds", "Observed time the SLI was bad.",
+                              labels=["cluster", "sli"])  # fmt: skip
+    for (cluster, sli), (total, errors) in sorted(sli_seconds().items()):
+        seen.add_metric([cluster, sli], total)
+        bad.add_metric([cluster, sli], errors)
+    yield from (seen, bad)
 
 
 def _incident_counts(state: ServiceState) -> dict[tuple[str, str, str], int]:
