@@ -69,6 +69,10 @@ def _register_subcommands(argv: list[str]) -> None:
 
         app.add_typer(dr_app, name="dr")
         sandbox_app.add_typer(mirror_app, name="mirror")
+    if first in (None, "producers", "canary"):
+        from kafkaops.cli.diagnose import register as register_diagnose
+
+        register_diagnose(app)
     if first in (None, "capacity", "review"):
         from kafkaops.cli.capacity import capacity_app, review_app
 

@@ -40,6 +40,7 @@ from kafkaops.collect.connection import ClusterConfig
 from kafkaops.config.service import ServiceSettings
 from kafkaops.core.errors import SECRET_ERROR, ConfigError
 from kafkaops.core.units import bounded_duration
+from kafkaops.diagnose.settings import DiagnoseSettings
 from kafkaops.dr.settings import DrSettings
 from kafkaops.evaluate.settings import Thresholds
 from kafkaops.incidents.settings import IncidentSettings
@@ -83,6 +84,8 @@ class Config(_Model):
     balance: BalanceSettings = Field(default_factory=BalanceSettings)
     #: Disaster recovery: the primary/replica pair, replication policy, RPO/RTO targets.
     dr: DrSettings = Field(default_factory=DrSettings)
+    #: Producer diagnosis thresholds and the end-to-end canary (off in watch by default).
+    diagnose: DiagnoseSettings = Field(default_factory=DiagnoseSettings)
 
     _source: str | None = PrivateAttr(default=None)
 

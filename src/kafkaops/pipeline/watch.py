@@ -311,7 +311,8 @@ class Watcher:
                 return self._evaluation_failed(state, leader, now, exc, started)
         if report is not None:
             state.last_report = report
-        return self._judge(state, leader, now, report, started, extra=self._capacity(state, leader))
+        extra = self._capacity(state, leader) + self._canary(state)
+        return self._judge(state, leader, now, report, started, extra=extra)
 
     def _capacity(self, state: ClusterState, leader: bool) -> tuple[Finding, ...]:
         """The leader records capacity samples and adds the disk-full forecast findings.
@@ -325,6 +326,17 @@ class Watcher:
 
         target = state.target
         return tuple(capacity_cycle(target.store_url, target.config.capacity, state.last_snapshot))
+
+    def _canary(self, state: ClusterState) -> tuple[Finding, ...]:
+        """The end-to-end canary's findings (``diagnose.canary.enabled``; off by default).
+
+        Leader and standby alike: it is a measurement, not a write to the store."""
+        target = state.target
+        if state.failures or not target.config.diagnose.canary.enabled:
+            return ()
+        from kafkaops.diagnose.watch_hook import canary_cycle
+
+        return canary_cycle(target.name, target.client_kwargs, target.config.diagnose.canary)
 
     def _judge(
         self,
