@@ -69,7 +69,7 @@ def _register_subcommands(argv: list[str]) -> None:
 
         app.add_typer(dr_app, name="dr")
         sandbox_app.add_typer(mirror_app, name="mirror")
-    if first in (None, "producers", "canary"):
+    if first in (None, "producers", "canary", "audit"):
         from kafkaops.cli.diagnose import register as register_diagnose
 
         register_diagnose(app)
