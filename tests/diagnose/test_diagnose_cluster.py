@@ -60,30 +60,37 @@ def test_stopped_follower_shifts_produce_latency_to_remote_time(box: Sandbox) ->
     """acks=all producer (the sandbox workload); SIGKILL a broker: the surviving leaders'
     produce time grows, and the growth is in RemoteTimeMs (waiting for the dead follower
     until the controller fences it and the ISR shrinks), not in queue or local time."""
-    workload = Workload(box.bootstrap(), prefix=unique("wl"), rate=200)
+    # A light workload (30 records/s): the few requests stuck on the dead follower then weigh
+    # on the window mean instead of being diluted by hundreds of fast ones.
+    workload = Workload(box.bootstrap(), prefix=unique("wl"), rate=30)
     workload.setup()
     workload.start()
     try:
-        wait_until(lambda: workload.stats.produced > 500, 60, what="workload traffic")
-        before = {b["node_id"]: b for b in _producers(box, 6)["brokers"]}
+        wait_until(lambda: workload.stats.produced > 100, 60, what="workload traffic")
+        before = {b["node_id"]: b for b in _producers(box, 5)["brokers"]}
         box.kill_node(3)
-        after = _producers(box, 14)
+        report = _producers(box, 12)
+        after = report
     finally:
         workload.stop()
         box.start_node(3)
-    assert workload.stats.produced > 1000
+    assert workload.stats.produced > 300
     survivors = [b for b in after["brokers"] if b["node_id"] in (1, 2)]
     assert next(b for b in after["brokers"] if b["node_id"] == 3)["error"]  # not scraped
     shifted = 0
     for b in survivors:
         b0 = before[b["node_id"]]
+        if "TotalTimeMs" not in b0["mean_ms"] or "TotalTimeMs" not in b["mean_ms"]:
+            continue  # led nothing the workload wrote to in one of the windows
         t0, t1 = b0["mean_ms"]["TotalTimeMs"], b["mean_ms"]["TotalTimeMs"]
         r0, r1 = b0["mean_ms"]["RemoteTimeMs"], b["mean_ms"]["RemoteTimeMs"]
-        assert b["produce_requests_per_s"] > 5
         if t1 > t0 + 10:
             shifted += 1
             assert (r1 - r0) / (t1 - t0) > 0.8, (b0["mean_ms"], b["mean_ms"])
             assert b["dominant"]["component"] == "RemoteTimeMs"
+            if t1 >= 100:  # slow enough to be a finding: named as replication, not the client
+                causes = [c for c in report["causes"] if c["subject"] == f"broker {b['node_id']}"]
+                assert any(c["code"] == "remote_time" and not c["client_side"] for c in causes)
     assert shifted, f"no latency shift measured: before {before}, after {survivors}"
     assert any(t["topic"].startswith("wl-") for t in after["topics"])
 
@@ -145,7 +152,7 @@ def test_watch_raises_the_canary_p1_within_two_cycles(box: Sandbox, tmp_path: Pa
     assert any(c["clusters"][0]["severity"] in ("P1", "P0") for c in cycles)
     listed = run_cli("incidents", "list", "-c", str(config), "--status", "all", "--json")
     assert listed.returncode == 0, listed.stderr
-    assert "canary_produce_failed" in listed.stdout or "canary" in listed.stdout, listed.stdout
+    assert "canary_produce_failed" in listed.stdout, (listed.stdout, proc.stderr[-3000:])
 
 
 def test_audit_finds_each_deliberate_misconfiguration_and_none_on_a_clean_topic(

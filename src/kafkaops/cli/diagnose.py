@@ -104,8 +104,10 @@ def producers(
 
 
 def _scrape_timeout(target: Target) -> float:
+    """The configured scrape timeout, at least 5 s: a one-shot diagnosis on a loaded broker
+    should wait for its exporter rather than report nothing."""
     prom = target.metrics.prometheus
-    return prom.timeout / 1000 if prom else 5.0
+    return max(5.0, prom.timeout / 1000) if prom else 5.0
 
 
 def _jmx_endpoints(target: Target) -> dict[int, str]:

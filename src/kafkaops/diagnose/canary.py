@@ -33,7 +33,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 from kafkaops.core.errors import ClusterUnreachable
 from kafkaops.core.model import CheckStatus, Finding, Severity
@@ -192,19 +192,20 @@ class Canary:
         The admin client sends these to any broker; a hung one times out, so up to three
         attempts (kafka-python picks another node after a failed request)."""
         admin = self.admin()
-        for attempt in range(3):
+        last: Exception | None = None
+        for _attempt in range(3):
             try:
                 listed = admin.describe_cluster()["brokers"]
+                topic = admin.describe_topics([self.settings.topic])[0]
                 break
-            except KafkaError as exc:
-                if attempt == 2:
-                    raise ClusterUnreachable(f"canary: no broker answered metadata: {exc}") from exc
+            except UnknownTopicOrPartitionError:
+                return sorted(b["broker_id"] for b in listed), None
+            except KafkaError as exc:  # a hung broker answered nothing: ask again
+                last = exc
+        else:
+            raise ClusterUnreachable(f"canary: no broker answered metadata: {last}")
         brokers = sorted(b["broker_id"] for b in listed)
         self._fenced = {b["broker_id"] for b in listed if b.get("is_fenced")}
-        try:
-            topic = admin.describe_topics([self.settings.topic])[0]
-        except KafkaError:
-            return brokers, None
         if topic.get("error_code"):
             return brokers, None
         self._replicas = {
@@ -255,7 +256,11 @@ class Canary:
                 linger_ms=0,
                 retries=0,
                 max_block_ms=s.timeout,
-                delivery_timeout_ms=s.timeout,
+                # kafka-python wants delivery > linger + request; the round's own deadline
+                # (fut.get) is still ``timeout``, and the cluster's request timeout must not
+                # stretch it.
+                request_timeout_ms=s.timeout,
+                delivery_timeout_ms=s.timeout + 100,
                 enable_idempotence=False,
             )
         )
