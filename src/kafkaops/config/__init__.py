@@ -42,6 +42,7 @@ from kafkaops.config.jobs import JobsSettings
 from kafkaops.config.service import ServiceSettings
 from kafkaops.core.errors import SECRET_ERROR, ConfigError
 from kafkaops.core.units import bounded_duration
+from kafkaops.diagnose.settings import DiagnoseSettings
 from kafkaops.dr.settings import DrSettings
 from kafkaops.evaluate.settings import Thresholds
 from kafkaops.incidents.settings import IncidentSettings
@@ -92,6 +93,8 @@ class Config(_Model):
     actions: ActionsSettings = Field(default_factory=ActionsSettings)
     #: Service levels: availability / freshness objective, error budget, burn-rate alerts.
     slo: SloSettings = Field(default_factory=SloSettings)
+    #: Producer diagnosis thresholds and the end-to-end canary (off in watch by default).
+    diagnose: DiagnoseSettings = Field(default_factory=DiagnoseSettings)
 
     _source: str | None = PrivateAttr(default=None)
 

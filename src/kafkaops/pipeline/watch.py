@@ -318,6 +318,7 @@ class Watcher:
             *self._capacity(state, leader),
             *self._dr(state, leader),
             *self._slo(state, leader, now, report),
+            *self._canary(state),
         )
         return self._judge(state, leader, now, report, started, extra=extra)
 
@@ -360,6 +361,17 @@ class Watcher:
             slo_cycle(target.store_url, target.config.slo, target.name, now,
                       round(self.interval_s * 1000), report, snapshot, back_cycles=back)
         )  # fmt: skip
+
+    def _canary(self, state: ClusterState) -> tuple[Finding, ...]:
+        """The end-to-end canary's findings (``diagnose.canary.enabled``; off by default).
+
+        Leader and standby alike: it is a measurement, not a write to the store."""
+        target = state.target
+        if state.failures or not target.config.diagnose.canary.enabled:
+            return ()
+        from kafkaops.diagnose.watch_hook import canary_cycle
+
+        return canary_cycle(target.name, target.client_kwargs, target.config.diagnose.canary)
 
     def _judge(
         self,

@@ -1,0 +1,1 @@
+"""Diagnosis beyond lag: producers (request latency by component), the end-to-end canary."""
