@@ -29,7 +29,9 @@ pytestmark = [pytest.mark.integration]
 
 def test_auto_actions_in_watch(bootstrap, tmp_path, unique_name) -> None:
     topic, group = f"t-{unique_name}", f"g-{unique_name}"
-    create_topic(bootstrap, topic, partitions=2, rf=1)
+    create_topic(
+        bootstrap, topic, partitions=2, rf=3
+    )  # RF 1 would leave the shared cluster under min ISR
     hour_ago = int(time.time() * 1000) - 3_600_000
     produce(bootstrap, topic, 20, 2, timestamp_ms=hour_ago)
     commit(bootstrap, group, {(topic, 0): 5, (topic, 1): 5})

@@ -25,7 +25,9 @@ def _retention(bootstrap: str, topic: str) -> str:
 
 def test_configs_set_dry_run_refusal_apply(bootstrap, unique_name) -> None:
     topic = f"c-{unique_name}"
-    create_topic(bootstrap, topic, partitions=1, rf=1)
+    create_topic(
+        bootstrap, topic, partitions=1, rf=3
+    )  # RF 1 would leave the shared cluster under min ISR
     before = _retention(bootstrap, topic)
 
     r = run_cli("configs", "set", "--topic", topic, "retention.ms=3600000",

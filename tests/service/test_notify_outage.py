@@ -110,7 +110,7 @@ def test_p0_page_survives_15_minutes_of_receiver_outage(tmp_path: Path, receiver
     receiver.stop()  # the paging gateway is down from the start
     runtime = make_runtime(tmp_path, url, clock)
     state = make_state(runtime)
-    client = TestClient(create_app(state))
+    client = TestClient(create_app(state), base_url="http://127.0.0.1")
     back: Recorder | None = None
     try:
         engine, d = runtime.engine, runtime.dispatcher

@@ -13,6 +13,7 @@ from kafkaops.core.model import (
     ClusterSnapshot,
     CollectionError,
     ConsumerGroup,
+    Finding,
     LogDir,
     PartitionLag,
     PartitionState,
@@ -271,3 +272,15 @@ def test_consumer_status_all_fine_lists_growing_groups():
     [check] = [c for c in report.checks if c.rule == "consumer_status"]
     assert check.status == CheckStatus.OK
     assert check.evidence == ("lag growing (WARN): c-growing",)
+
+
+def test_report_orders_findings_of_rules_it_does_not_know() -> None:
+    """Capability packages add rules (balance, capacity, DR, SLO, canary); a triggered one the
+    runbook table does not list must not break the report (it did: KeyError in sorting)."""
+    from kafkaops.evaluate.report import _worst_first
+
+    extra = Finding("disk_full_forecast", Severity.P2, CheckStatus.TRIGGERED, "Disk full soon",
+                    20.0, 30.0, "days", "broker 1")  # fmt: skip
+    known = Finding("under_replicated_partitions", Severity.P2, CheckStatus.TRIGGERED, "URP",
+                    1.0, 0.0, "count")  # fmt: skip
+    assert sorted([extra, known], key=_worst_first) == [known, extra]

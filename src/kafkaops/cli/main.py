@@ -6,6 +6,7 @@ Exit codes: the one table in :mod:`kafkaops.cli.common` (``kafkaops --help`` pri
 from __future__ import annotations
 
 import enum
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -397,6 +398,12 @@ def main() -> None:
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         sys.stderr.write(f"error: {' '.join(str(message).split())}{hint}\n")
+        sys.exit(EXIT_ERROR)
+    except Exception as exc:  # a bug: still one line (the traceback only when asked for)
+        if os.environ.get("KAFKAOPS_DEBUG"):
+            raise
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        sys.stderr.write(f"error: internal error ({text}); KAFKAOPS_DEBUG=1 shows the traceback\n")
         sys.exit(EXIT_ERROR)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 

@@ -39,6 +39,7 @@ RULES: dict[str, str] = {
     "producer_error_rate": "Producer error rate",
     "network_io": "Network I/O",
     "watch_cycle_failed": "kafkaops could not evaluate this cluster (monitoring blind spot)",
+    "partition_imbalance": "Partition imbalance (replicas or bytes per broker outside the band)",
 }
 _UNITS = {
     "cluster_offline": "state",

@@ -88,9 +88,12 @@ def summarize(
     }
 
 
-def _worst_first(finding: Finding) -> tuple[int, int, float, str]:
+def _worst_first(finding: Finding) -> tuple[int, int, str, float, str]:
     """Severity, then the runbook's rule order, then the biggest value, then the subject."""
-    return (finding.severity.rank, ORDER[finding.rule], -(finding.value or 0), finding.subject)
+    # Rules from capability packages (balance, capacity, DR, SLO, canary) come after the
+    # runbook's own, in a stable order; an unknown rule must never break the report.
+    order = ORDER.get(finding.rule, len(ORDER))
+    return (finding.severity.rank, order, finding.rule, -(finding.value or 0), finding.subject)
 
 
 def build_report(
