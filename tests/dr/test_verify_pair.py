@@ -56,7 +56,7 @@ def test_verify_matches_both_clusters(dr_pair: Pair, unique_name: str) -> None:
         )
         return ok
 
-    wait_until(caught_up, timeout=90, what="MM2 replicated the topic and checkpointed the group")
+    wait_until(caught_up, timeout=240, what="MM2 replicated the topic and checkpointed the group")
     _code, data = verify_json(dr_pair)
     assert data["policy"] == "default"
     row = next(t for t in data["topics"] if t["topic"] == topic)
