@@ -176,23 +176,35 @@ def test_slow_periodic_and_stopped_consumers_sampled_at_the_watch_interval(
     topic = unique_name
     slow, periodic, stopped = (f"{unique_name}-{s}" for s in ("slow", "periodic", "stopped"))
     kh.create_topic(bootstrap, topic, partitions=1, rf=3)
-    kh.produce(bootstrap, topic, 40, 1)
+    # Enough records that the slow member (about 2 a second) is still behind when the first
+    # sample is taken, however long its join takes on a busy machine.
+    kh.produce(bootstrap, topic, 400, 1)
     kh.commit(bootstrap, stopped, {(topic, 0): 5})
     kh.commit(bootstrap, periodic, {(topic, 0): 5})
     interval = 1.0  # the watch interval of this test
     lag = LagSettings(window=6, min_complete=1.0, min_span="4s", min_unchanged="4s")
     done = threading.Event()
+    member_errors: list[str] = []
 
     def slow_member() -> None:
         """Reads one record at a time, commits it, then dawdles: progressing, but slowly."""
-        c = KafkaConsumer(
-            topic,
-            bootstrap_servers=bootstrap,
-            group_id=slow,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=1,
-        )
+        c = None
+        while c is None and not done.is_set():
+            try:  # the bootstrap can time out on a loaded machine: try again, say why if never
+                c = KafkaConsumer(
+                    topic,
+                    bootstrap_servers=bootstrap,
+                    group_id=slow,
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                    max_poll_records=1,
+                    request_timeout_ms=30000,
+                )
+            except KafkaError as exc:
+                member_errors.append(repr(exc))
+                time.sleep(1)
+        if c is None:
+            return
         try:
             while not done.is_set():
                 if c.poll(timeout_ms=200):
@@ -209,16 +221,18 @@ def test_slow_periodic_and_stopped_consumers_sampled_at_the_watch_interval(
     store = HistoryStore(store_url)
     seen: list[dict[str, str]] = []
     try:
-        wait_until(
-            lambda: any(
-                g.group_id == slow and g.members and g.total_lag
-                for g in collect_snapshot(
-                    "sandbox", {"bootstrap_servers": bootstrap}, NO_TIME_LAG
-                ).groups
-            ),
-            timeout=60,
-            what="slow consumer member",
-        )
+
+        def slow_member_joined() -> bool:
+            target = {"bootstrap_servers": bootstrap}
+            groups = collect_snapshot("sandbox", target, NO_TIME_LAG).groups
+            return any(g.group_id == slow and g.members and g.total_lag for g in groups)
+
+        try:
+            wait_until(slow_member_joined, timeout=120, what="slow consumer member")
+        except AssertionError as exc:
+            alive = thread.is_alive()
+            why = f"{exc}; member thread alive: {alive}, errors: {member_errors}"
+            raise AssertionError(why) from None
         committed = 5
         for cycle in range(10):
             started = time.monotonic()
