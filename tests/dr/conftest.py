@@ -3,7 +3,10 @@ and a real MirrorMaker 2 between them, in a temporary folder on ports of their o
 
 Ports: the primary from KAFKAOPS_TEST_DR_BASE_PORT (default 33092), the replica from 200
 above it (the sandbox moves up in steps of 200 past ports in use).  The pair is
-session-scoped (JVM start-up is the slow part); each test uses its own topic and group names.
+package-scoped: shared by the tests in tests/dr (JVM start-up is the slow part) and stopped after
+the last of them, so its five JVMs do not run beside the rest of the suite on a 2-core machine
+(they did, and every later timing-sensitive test paid for it).  Each test uses its own topic and
+group names.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ def _up(box: Sandbox, port: int) -> None:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dr_pair() -> Iterator[Pair]:
     base = Path(tempfile.mkdtemp(prefix="kafkaops-dr-"))
     primary, replica = Sandbox(base / "default"), Sandbox(base / "dr")

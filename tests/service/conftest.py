@@ -139,7 +139,7 @@ def stop_service(service: Service, sig: int = signal.SIGTERM, timeout: float = 9
         raise
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def service(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     svc = start_service(tmp_path_factory.mktemp("serve"), sandbox, token=TOKEN)
     try:
