@@ -7,14 +7,30 @@ health check and the watch loop share one path.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import Protocol
 
 from kafkaops.core.model import ClusterSnapshot, ConsumerGroup, PartitionLag
+from kafkaops.lag.memory import LagMemory
 from kafkaops.lag.settings import LagSettings
 from kafkaops.lag.status import GroupStatus, group_status
 from kafkaops.lag.time_lag import interpolated_time_lag
-from kafkaops.store.history import HistoryStore
+from kafkaops.store.history import GroupSample, HistoryStore
+
+
+class LagHistory(Protocol):
+    """What the estimate and the status evaluation read: the store, or the watch loop's
+    in-memory copy of its recent part (:class:`~kafkaops.lag.memory.LagMemory`)."""
+
+    def group_windows(
+        self, cluster: str, *, limit: int = 10
+    ) -> dict[str, dict[tuple[str, int], list[GroupSample]]]: ...
+
+    def log_end_brackets(
+        self, cluster: str, positions: Iterable[tuple[str, int, int]]
+    ) -> dict[tuple[str, int, int], list[tuple[int, int]]]: ...
+
 
 #: Time-lag method labels written into PartitionLag.time_lag_method by the estimate.
 INTERPOLATED = "interpolated"
@@ -22,7 +38,7 @@ INTERPOLATED = "interpolated"
 INTERPOLATED_LOWER_BOUND = "interpolated_lower_bound"
 
 
-def with_estimated_time_lag(store: HistoryStore, snapshot: ClusterSnapshot) -> ClusterSnapshot:
+def with_estimated_time_lag(store: LagHistory, snapshot: ClusterSnapshot) -> ClusterSnapshot:
     """Fill time lag by interpolation over the stored (time, log-end) history.
 
     kafka-lag-exporter's method, for clusters where reading one record per lagging partition
@@ -73,7 +89,7 @@ def _map_partitions(
 
 
 def evaluate_statuses(
-    store: HistoryStore,
+    store: LagHistory,
     snapshot: ClusterSnapshot,
     *,
     window: int | None = None,
@@ -113,16 +129,24 @@ def observe(
     time_lag_method: str = "exact",
     window: int | None = None,
     lag: LagSettings | None = None,
+    memory: LagMemory | None = None,
 ) -> tuple[ClusterSnapshot, dict[str, GroupStatus]]:
     """One lag-engine cycle: estimate time lag if asked, store the sample, evaluate statuses.
 
     Returns the snapshot as stored (with estimated time lag filled in when that is the method)
-    and each group's status.
+    and each group's status.  ``memory``: the watch loop's in-memory recent history of this
+    cluster; the store is still written every cycle, but read only to fill the memory once.
     """
+    reader: LagHistory = store
+    if memory is not None:
+        memory.restore()  # before this snapshot is recorded, so it is not counted twice
+        reader = memory
     if time_lag_method == "estimated":
-        snapshot = with_estimated_time_lag(store, snapshot)
+        snapshot = with_estimated_time_lag(reader, snapshot)
     store.record(snapshot)
-    return snapshot, evaluate_statuses(store, snapshot, window=window, lag=lag)
+    if memory is not None:
+        memory.add(snapshot)
+    return snapshot, evaluate_statuses(reader, snapshot, window=window, lag=lag)
 
 
 def record_and_evaluate(

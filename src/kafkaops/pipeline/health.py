@@ -23,6 +23,7 @@ from kafkaops.core.model import ClusterSnapshot, HealthReport
 from kafkaops.evaluate.report import build_report
 
 if TYPE_CHECKING:
+    from kafkaops.lag.memory import LagMemory
     from kafkaops.lag.status import GroupStatus
     from kafkaops.sandbox.cluster import Sandbox
     from kafkaops.store.history import HistoryStore
@@ -188,12 +189,16 @@ def take_snapshot(target: Target, probe: ClusterProbe | None = None) -> ClusterS
 
 
 def observe_lag(
-    target: Target, snapshot: ClusterSnapshot, store: HistoryStore | None = None
+    target: Target,
+    snapshot: ClusterSnapshot,
+    store: HistoryStore | None = None,
+    memory: LagMemory | None = None,
 ) -> tuple[ClusterSnapshot, dict[str, GroupStatus] | None]:
     """With a history store: estimated time lag (if chosen), record, consumer statuses.
 
     ``store``: an open history store (the watch loop keeps one per URL); without it one is
-    opened for this call and closed again (a one-off ``kafkaops health``).
+    opened for this call and closed again (a one-off ``kafkaops health``).  ``memory``: the
+    watch loop's in-memory recent history of this cluster (read instead of the store).
     """
     if not target.store_url:
         return snapshot, None
@@ -207,6 +212,7 @@ def observe_lag(
             snapshot,
             time_lag_method=target.time_lag_method,
             lag=target.config.lag,
+            memory=memory,
         )
     finally:
         if own:

@@ -34,6 +34,7 @@ from kafkaops.core.clock import utc_now
 from kafkaops.core.errors import ClusterUnreachable
 from kafkaops.core.model import CheckStatus, ClusterSnapshot, Finding, HealthReport, Severity
 from kafkaops.evaluate.findings import result
+from kafkaops.lag.memory import LagMemory
 from kafkaops.lag.status import GroupStatus
 from kafkaops.pipeline.dr_watch import DrWatch
 from kafkaops.pipeline.health import (
@@ -82,6 +83,17 @@ class ClusterState:
     #: the target they were built for (a changed target gets new collectors).
     probe: ClusterProbe | None = None
     probe_target: Target | None = None
+    #: Recent lag history (status windows, log ends) kept in memory by the leader, so a cycle
+    #: does not re-read it from the store; dropped while standby (the leader writes the store).
+    lag_memory: LagMemory | None = None
+
+    def memory_for(self, history: HistoryStore, cluster: str) -> LagMemory:
+        """This cluster's lag memory on ``history``, new if the store or window changed."""
+        window = self.target.config.lag.window
+        memory = self.lag_memory
+        if memory is None or memory.store is not history or memory.window != window:
+            memory = self.lag_memory = LagMemory(history, cluster, window=window)
+        return memory
 
     def current_probe(self) -> ClusterProbe:
         if self.probe is None or self.probe_target is not self.target:
@@ -303,8 +315,10 @@ class Watcher:
             # The standby does not write history either: one writer per store.
             if leader and target.store_url:
                 history = self.history(target.store_url)
-                snapshot, statuses = observe_lag(target, snapshot, history)
+                memory = state.memory_for(history, snapshot.cluster_name)
+                snapshot, statuses = observe_lag(target, snapshot, history, memory)
             else:
+                state.lag_memory = None  # the leader writes the store; restore when leading
                 snapshot, statuses = snapshot, None
             state.last_snapshot = snapshot
             state.last_statuses = (snapshot, statuses) if statuses is not None else None

@@ -286,6 +286,40 @@ class HistoryStore:
                 ]
         return out
 
+    def recent_log_ends(
+        self, cluster: str, *, samples: int
+    ) -> list[tuple[int, dict[tuple[str, int], int]]]:
+        """The cluster's last ``samples`` log-end sample times, oldest first, each with every
+        partition's log end: what the watch loop's in-memory history starts from."""
+        c = log_end_offsets.c
+        times = (
+            select(c.ts_ms)
+            .where(c.cluster == cluster)
+            .distinct()
+            .order_by(c.ts_ms.desc())
+            .limit(samples)
+            .subquery()
+        )
+        q = (
+            select(c.ts_ms, c.topic, c.partition, c.log_end)
+            .where(and_(c.cluster == cluster, c.ts_ms >= select(func.min(times.c.ts_ms))
+                        .scalar_subquery()))
+            .order_by(c.ts_ms)
+        )  # fmt: skip
+        out: dict[int, dict[tuple[str, int], int]] = {}
+        with self.engine.connect() as conn:
+            for ts, topic, partition, log_end in conn.execute(q):
+                if log_end is not None:
+                    out.setdefault(int(ts), {})[(topic, int(partition))] = int(log_end)
+        return sorted(out.items())
+
+    def log_end_sample_times(self, cluster: str) -> int:
+        """How many distinct log-end sample times the store holds for ``cluster``."""
+        c = log_end_offsets.c
+        q = select(func.count(func.distinct(c.ts_ms))).where(c.cluster == cluster)
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar() or 0)
+
     def log_end_series(
         self, cluster: str, topic: str, partition: int, *, since_ms: int | None = None
     ) -> list[tuple[int, int]]:

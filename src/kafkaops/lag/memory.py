@@ -1,0 +1,264 @@
+"""The lag engine's recent history of one cluster, kept in memory between watch cycles.
+
+Why: at 20,000 partitions and 40,000 lagging group-partitions the store-backed path re-read
+400,000 window rows every cycle and made two single-row queries per lagging position for the
+estimated time lag — 35–78 s a cycle (bench/observe_bench.py).  The watch loop sees every
+sample it needs as it writes it, so it keeps them: the last ``window`` samples of every
+group-partition (consumer status) and the last ``depth`` log-end samples of every partition
+(time-lag interpolation), in numpy arrays (≈ 8 bytes a number: 23 MB at that size, where the
+same samples as Python objects took over 100 MB).
+
+The store stays the truth: every sample is still written there first (one multi-row insert), the
+memory is filled from it once when a watcher starts or becomes the leader, and a lagging
+position older than the memory's log-end history is looked up in the store (and remembered,
+since the history of a passed offset does not change).  :class:`LagMemory` answers the same two
+questions as :class:`~kafkaops.store.history.HistoryStore` (``group_windows`` and
+``log_end_brackets``) with the same answers — the benchmark checks that on every cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from kafkaops.store.history import GroupSample
+
+if TYPE_CHECKING:
+    from kafkaops.core.model import ClusterSnapshot
+    from kafkaops.store.history import HistoryStore
+
+#: Stands for "no value" (None) in the int64 arrays: offsets and lags are never this small.
+MISSING = np.iinfo(np.int64).min
+#: Log-end samples kept per partition: 10 minutes at the default 10-second watch interval.
+DEFAULT_DEPTH = 60
+
+PartitionKey = tuple[str, int]
+GroupKey = tuple[str, str, int]
+
+
+class _Ring:
+    """Rows × columns of int64 fields sharing one ring of sample times.
+
+    A row is a partition (or a group-partition); a column is one snapshot.  Appending a
+    snapshot writes one column for every row (MISSING where the snapshot lacks the row).
+    """
+
+    def __init__(self, fields: tuple[str, ...], depth: int) -> None:
+        self.depth = depth
+        self.fields = fields
+        self.rows: dict[tuple, int] = {}
+        self.times = np.full(depth, MISSING, dtype=np.int64)
+        self.data = {f: np.full((0, depth), MISSING, dtype=np.int64) for f in fields}
+        self.count = 0  # columns ever appended (restored ones included)
+
+    def _row(self, key: tuple) -> int:
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = len(self.rows)
+            capacity = self.data[self.fields[0]].shape[0]
+            if row >= capacity:
+                grow = max(1024, capacity)
+                for f in self.fields:
+                    pad = np.full((grow, self.depth), MISSING, dtype=np.int64)
+                    self.data[f] = np.concatenate([self.data[f], pad])
+        return row
+
+    def append(self, ts_ms: int, values: dict[tuple, tuple[int | None, ...]]) -> None:
+        """One column: ``values[key]`` in the order of ``fields`` (None → MISSING)."""
+        col = self.count % self.depth
+        self.times[col] = ts_ms
+        for f in self.fields:
+            self.data[f][:, col] = MISSING
+        if values:
+            rows = np.fromiter((self._row(k) for k in values), dtype=np.int64, count=len(values))
+            matrix = np.array(
+                [[MISSING if v is None else v for v in vals] for vals in values.values()],
+                dtype=np.int64,
+            ).reshape(len(values), len(self.fields))
+            for i, f in enumerate(self.fields):
+                self.data[f][rows, col] = matrix[:, i]
+        self.count += 1
+
+    def order(self) -> np.ndarray:
+        """Column indexes oldest → newest (only the columns written so far)."""
+        n = min(self.count, self.depth)
+        start = self.count % self.depth if self.count > self.depth else 0
+        return (start + np.arange(n)) % self.depth
+
+    def compact(self) -> None:
+        """Forget rows with no value in any column (groups or partitions that went away)."""
+        if not self.rows:
+            return
+        first = self.data[self.fields[0]]
+        live = [(k, r) for k, r in self.rows.items() if (first[r] != MISSING).any()]
+        if len(live) == len(self.rows):
+            return
+        index = np.array([r for _, r in live], dtype=np.int64)
+        for f in self.fields:
+            self.data[f] = self.data[f][index]
+        self.rows = {k: i for i, (k, _) in enumerate(live)}
+
+
+class LagMemory:
+    """Recent group windows and log-end history of one cluster (see the module docstring).
+
+    ``window``: samples per group-partition (the status window); ``depth``: log-end samples per
+    partition.  Call :meth:`restore` before the first cycle's snapshot is recorded (``observe``
+    does), then :meth:`add` each snapshot after the store has recorded it.
+    """
+
+    def __init__(
+        self, store: HistoryStore, cluster: str, *, window: int = 10, depth: int = DEFAULT_DEPTH
+    ) -> None:
+        self.store = store
+        self.cluster = cluster
+        self.window = window
+        # "seen": the store has a row even when all of its values are None.
+        self._groups = _Ring(("seen", "committed", "log_end", "lag", "time_lag_ms"), window)
+        self._log_ends = _Ring(("log_end",), depth)
+        self._log_end_total = 0  # log-end sample times in the store (restored + added)
+        self._restored = False
+        #: Store answers for positions older than the memory, by (topic, partition, offset).
+        self._older: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
+
+    # ------------------------------------------------------------------ filling
+    def restore(self) -> None:
+        """Fill the memory from the store once (a restart or a new leader loses nothing)."""
+        if self._restored:
+            return
+        self._restored = True
+        windows = self.store.group_windows(self.cluster, limit=self.window)
+        by_time: dict[int, dict[tuple, tuple[int | None, ...]]] = {}
+        for gid, parts in windows.items():
+            for (topic, partition), samples in parts.items():
+                for s in samples:
+                    by_time.setdefault(s.ts_ms, {})[(gid, topic, partition)] = (
+                        1, s.committed, s.log_end, s.lag, s.time_lag_ms,
+                    )  # fmt: skip
+        for ts in sorted(by_time):
+            self._groups.append(ts, by_time[ts])
+        recent = self.store.recent_log_ends(self.cluster, samples=self._log_ends.depth)
+        for ts, values in recent:
+            self._log_ends.append(ts, {k: (v,) for k, v in values.items()})
+        self._log_end_total = self.store.log_end_sample_times(self.cluster)
+
+    def add(self, snapshot: ClusterSnapshot) -> None:
+        """Append the snapshot just recorded in the store (same rows as the store wrote)."""
+        self.restore()
+        ts = snapshot.taken_at_ms
+        ends = {
+            (p.topic, p.partition): (p.log_end_offset,)
+            for p in snapshot.partitions
+            if p.log_end_offset is not None
+        }
+        if ends:
+            self._log_ends.append(ts, ends)
+            self._log_end_total += 1
+        rows = {
+            (g.group_id, p.topic, p.partition): (1, p.committed, p.log_end_offset, p.lag,
+                                                 p.time_lag_ms)
+            for g in snapshot.groups
+            for p in g.partitions
+        }  # fmt: skip
+        if rows:  # the store's window counts only sample times that have group rows
+            self._groups.append(ts, rows)
+        if self._groups.count % (4 * self.window) == 0:
+            self._groups.compact()
+            self._log_ends.compact()
+
+    # ------------------------------------------------------------------ reading
+    def group_windows(
+        self, cluster: str, *, limit: int = 10
+    ) -> dict[str, dict[tuple[str, int], list[GroupSample]]]:
+        """Every group's last ``limit`` samples per partition, as the store returns them."""
+        self._check(cluster)
+        self.restore()
+        ring = self._groups
+        order = ring.order()[-limit:]
+        times = ring.times[order].tolist()
+        cols = {f: ring.data[f][:, order] for f in ring.fields}
+        out: dict[str, dict[tuple[str, int], list[GroupSample]]] = {}
+        committed = _as_lists(cols["committed"])
+        log_end = _as_lists(cols["log_end"])
+        lag = _as_lists(cols["lag"])
+        time_lag = _as_lists(cols["time_lag_ms"])
+        seen = (cols["seen"] != MISSING).tolist()
+        for (gid, topic, partition), row in ring.rows.items():
+            mask = seen[row]
+            if not any(mask):
+                continue
+            c, e, g, t = committed[row], log_end[row], lag[row], time_lag[row]
+            out.setdefault(gid, {})[(topic, partition)] = [
+                GroupSample(times[j], c[j], e[j], g[j], t[j]) for j in range(len(times)) if mask[j]
+            ]
+        return out
+
+    def log_end_brackets(
+        self, cluster: str, positions: Iterable[tuple[str, int, int]]
+    ) -> dict[tuple[str, int, int], list[tuple[int, int]]]:
+        """The samples just before and after each partition's log end passed ``offset``."""
+        self._check(cluster)
+        self.restore()
+        wanted = list(positions)
+        out: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
+        ring = self._log_ends
+        order = ring.order()
+        known = [w for w in wanted if (w[0], w[1]) in ring.rows]
+        if known and len(order):
+            rows = np.array([ring.rows[(t, p)] for t, p, _ in known], dtype=np.int64)
+            offsets = np.array([o for _, _, o in known], dtype=np.int64)[:, None]
+            ends = ring.data["log_end"][rows][:, order]
+            times = ring.times[order]
+            valid = ends != MISSING
+            le = valid & (ends <= offsets)
+            has_before = le.any(axis=1)
+            last = len(order) - 1 - np.argmax(le[:, ::-1], axis=1)
+            before = np.where(has_before, last, -1)
+            after_mask = valid & (ends > offsets) & (np.arange(len(order)) > before[:, None])
+            has_after = after_mask.any(axis=1)
+            after = np.argmax(after_mask, axis=1)
+            idx = np.arange(len(known))
+            b_ts, b_end = times[before].tolist(), ends[idx, before].tolist()
+            a_ts, a_end = times[after].tolist(), ends[idx, after].tolist()
+            hb, ha = has_before.tolist(), has_after.tolist()
+            for i, key in enumerate(known):
+                pair = []
+                if hb[i]:
+                    pair.append((b_ts[i], b_end[i]))
+                elif not self._complete:
+                    continue  # older than the memory: ask the store below
+                if ha[i]:
+                    pair.append((a_ts[i], a_end[i]))
+                out[key] = pair
+        older = [w for w in wanted if w not in out]
+        missing = [w for w in older if w not in self._older]
+        if missing:
+            answers = self.store.log_end_brackets(cluster, missing)
+            for w in missing:
+                out[w] = list(answers.get(w, []))
+                if any(end > w[2] for _, end in out[w]):  # passed: its history is final
+                    self._older[w] = out[w]
+        for w in older:
+            if w in self._older:
+                out[w] = list(self._older[w])
+        if len(self._older) > 2 * len(wanted) + 1024:
+            keep = set(older)
+            self._older = {k: v for k, v in self._older.items() if k in keep}
+        return out
+
+    @property
+    def _complete(self) -> bool:
+        """True while every log-end sample the store has for the cluster is in memory."""
+        return self._log_end_total <= self._log_ends.depth
+
+    def _check(self, cluster: str) -> None:
+        if cluster != self.cluster:
+            raise ValueError(f"lag memory of cluster {self.cluster!r} asked about {cluster!r}")
+
+
+def _as_lists(matrix: np.ndarray) -> list[list[int | None]]:
+    """Rows of an int64 matrix as Python lists, MISSING as None."""
+    rows = matrix.tolist()
+    return [[None if v == MISSING else v for v in row] for row in rows]

@@ -1,0 +1,116 @@
+"""The watch loop's in-memory lag history answers exactly as the store does (issue 17).
+
+Every test drives the store-backed path and the memory-backed path with the same snapshots and
+compares statuses and estimated time lags cycle by cycle — including positions older than the
+memory's log-end history (answered from the store), a restart in the middle (memory restored
+from the store), groups and partitions that come and go, and values the store keeps as NULL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kafkaops.core.model import (
+    ClusterSnapshot,
+    ConsumerGroup,
+    GroupMember,
+    PartitionLag,
+    PartitionState,
+    Topic,
+)
+from kafkaops.lag.memory import LagMemory
+from kafkaops.lag.observe import observe
+from kafkaops.lag.settings import LagSettings
+from kafkaops.store.history import HistoryStore
+
+CLUSTER = "c1"
+LAG = LagSettings(window=4, min_complete=1.0, min_span="1s", min_unchanged="1s")
+
+
+def snapshot(cycle: int, *, extra_group: bool = False, partitions: int = 3) -> ClusterSnapshot:
+    """Producers write 10 records a cycle; "reader" stays 25 behind, "stopped" stops at
+    cycle 2 (its position soon falls out of a short log-end memory), "fresh" has a partition
+    with no committed offset (NULL values in the store)."""
+    ts = 1_780_000_000_000 + cycle * 5_000
+    end = 100 + 10 * cycle
+    parts = tuple(
+        PartitionState("t", p, 1, (1,), (1,), log_start_offset=0, log_end_offset=end)
+        for p in range(partitions)
+    )
+    member = GroupMember("m1", "client", "/127.0.0.1")
+
+    def group(gid: str, committed: int | None, members=(member,)) -> ConsumerGroup:
+        lags = tuple(
+            PartitionLag("t", p, committed, 0, end, None if committed is None else end - committed)
+            for p in range(partitions)
+        )
+        return ConsumerGroup(gid, "Stable", "consumer", 1, members, lags)
+
+    groups = [group("reader", end - 25), group("stopped", 100 + 10 * min(cycle, 2) - 5, ())]
+    groups.append(group("fresh", None))
+    if extra_group:
+        groups.append(group("sometimes", end - 3))
+    return ClusterSnapshot(
+        cluster_name=CLUSTER, bootstrap="127.0.0.1:1", taken_at_ms=ts, duration_ms=0,
+        cluster_id="x", controller_id=1, quorum_leader_id=1, quorum_voters=(1,), brokers=(),
+        topics=(Topic("t", False, parts),), groups=tuple(groups), log_dirs=(),
+    )  # fmt: skip
+
+
+def outputs(store: HistoryStore, snap: ClusterSnapshot, memory: LagMemory | None):
+    stored, statuses = observe(store, snap, time_lag_method="estimated", lag=LAG, memory=memory)
+    lags = {
+        (g.group_id, p.partition): (p.time_lag_ms, p.time_lag_method)
+        for g in stored.groups
+        for p in g.partitions
+    }
+    labels = {g: (s.status, s.label, [p.reason for p in s.partitions]) for g, s in statuses.items()}
+    return labels, lags
+
+
+def snapshots(cycles: int):
+    for cycle in range(cycles):
+        # a group that comes and goes; a partition added at cycle 12
+        yield snapshot(cycle, extra_group=cycle % 5 in (1, 2), partitions=3 if cycle < 12 else 4)
+
+
+@pytest.mark.parametrize("depth", [3, 60])
+def test_memory_answers_as_the_store_does(tmp_path: Path, depth: int) -> None:
+    by_store = HistoryStore(f"sqlite:///{tmp_path / 'a.db'}")
+    by_memory = HistoryStore(f"sqlite:///{tmp_path / 'b.db'}")
+    memory = LagMemory(by_memory, CLUSTER, window=LAG.window, depth=depth)
+    try:
+        seen_statuses = set()
+        for cycle, snap in enumerate(snapshots(25)):
+            expected = outputs(by_store, snap, None)
+            assert outputs(by_memory, snap, memory) == expected, f"cycle {cycle}"
+            seen_statuses |= {v[0] for v in expected[0].values()}
+        assert {"OK", "STOP"} <= {str(s) for s in seen_statuses}  # the test exercises verdicts
+    finally:
+        by_store.close()
+        by_memory.close()
+
+
+def test_a_restarted_watcher_restores_the_memory_from_the_store(tmp_path: Path) -> None:
+    by_store = HistoryStore(f"sqlite:///{tmp_path / 'a.db'}")
+    by_memory = HistoryStore(f"sqlite:///{tmp_path / 'b.db'}")
+    memory = LagMemory(by_memory, CLUSTER, window=LAG.window, depth=4)
+    try:
+        for cycle, snap in enumerate(snapshots(20)):
+            if cycle in (7, 15):  # a restart (or a standby becoming the leader)
+                memory = LagMemory(by_memory, CLUSTER, window=LAG.window, depth=4)
+            assert outputs(by_memory, snap, memory) == outputs(by_store, snap, None), cycle
+    finally:
+        by_store.close()
+        by_memory.close()
+
+
+def test_memory_refuses_another_cluster(tmp_path: Path) -> None:
+    store = HistoryStore(f"sqlite:///{tmp_path / 'a.db'}")
+    try:
+        with pytest.raises(ValueError, match="c1"):
+            LagMemory(store, CLUSTER).group_windows("other")
+    finally:
+        store.close()
