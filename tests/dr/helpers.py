@@ -10,6 +10,14 @@ from kafka.admin import NewTopic
 from kafka.structs import OffsetAndMetadata
 
 
+class Missing(str):
+    """A falsy description of what a ``wait_until`` predicate still misses: the timeout
+    message then says which part never came (``last: Missing('…')``), not just ``False``."""
+
+    def __bool__(self) -> bool:
+        return False
+
+
 @dataclass(frozen=True)
 class Acked:
     seq: int
