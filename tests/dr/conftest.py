@@ -75,8 +75,9 @@ def dr_pair() -> Iterator[Pair]:
         yield pair
     finally:
         mirror.down()
-        replica.down()
-        primary.down()
+        # keep_data: the node logs live in the sandboxes' folders (all of base goes below).
+        replica.down(keep_data=True)
+        primary.down(keep_data=True)
         keep_logs(base)
         shutil.rmtree(base, ignore_errors=True)
 
