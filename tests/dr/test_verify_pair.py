@@ -9,6 +9,8 @@ import time
 import pytest
 
 from kafkaops.dr.collect import collect_facts
+from kafkaops.dr.failover import Failover
+from kafkaops.dr.settings import EndpointSwitch
 from kafkaops.dr.verify import DrTargets, verify
 from kafkaops.pipeline.dr_pair import resolve_pair
 from tests.conftest import run_cli, wait_until
@@ -158,7 +160,9 @@ def test_missing_topic_is_detected_under_policy_names(dr_pair: Pair, unique_name
     delete_topic(primary_bs, skipped)
 
 
-def test_stopped_mirror_lag_grows_into_a_p1(dr_pair: Pair, unique_name: str) -> None:
+def test_stopped_mirror_lag_grows_into_a_p1(dr_pair: Pair, unique_name: str, tmp_path) -> None:
+    """… and ``dr failover --apply`` refuses a replica behind the RPO (the same stopped
+    mirror: one MM2 restart less for the DR tests)."""
     topic = f"t-{unique_name}"
     primary_bs = dr_pair.primary.bootstrap()
     create_topic(primary_bs, topic, 1)
@@ -190,6 +194,19 @@ def test_stopped_mirror_lag_grows_into_a_p1(dr_pair: Pair, unique_name: str) -> 
         assert rules["dr_replicator_state"].severity.value == "P1"
         code, data = verify_json(dr_pair)
         assert code == 2 and data["replicator"]["state"] == "STOPPED"
+        # Failover preflight: behind the RPO → refused, nothing switched, the refusal audited.
+        pair = resolve_pair(None, base_dir=dr_pair.base)
+        pair.settings = pair.settings.model_copy(update={"rpo": 1_000})
+        switch = tmp_path / "bootstrap"
+        res = Failover(
+            pair, switch=EndpointSwitch(type="file", path=str(switch)), audit_log=tmp_path / "a"
+        ).run(apply=True)
+        assert not res.ok and len(res.steps) == 1
+        assert "replication behind" in res.steps[0].detail
+        assert "--accept-data-loss" in res.steps[0].detail
+        assert not switch.exists()
+        audit = json.loads((tmp_path / "a").read_text().splitlines()[-1])
+        assert audit["event"] == "dr_failover" and audit["ok"] is False
     finally:
         dr_pair.restart_mirror()
     wait_until(
