@@ -7,6 +7,9 @@ package-scoped: shared by the tests in tests/dr (JVM start-up is the slow part) 
 the last of them, so its five JVMs do not run beside the rest of the suite on a 2-core machine
 (they did, and every later timing-sensitive test paid for it).  Each test uses its own topic and
 group names.
+
+``KAFKAOPS_TEST_LOG_DIR``: when set, the pair's broker, controller and MirrorMaker 2 logs are
+copied there before the pair's folder is deleted (what to read when a DR test failed in CI).
 """
 
 from __future__ import annotations
@@ -72,6 +75,19 @@ def dr_pair() -> Iterator[Pair]:
         yield pair
     finally:
         mirror.down()
-        replica.down()
-        primary.down()
+        # keep_data: the node logs live in the sandboxes' folders (all of base goes below).
+        replica.down(keep_data=True)
+        primary.down(keep_data=True)
+        keep_logs(base)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def keep_logs(base: Path) -> None:
+    """Copy ``*/logs/*.log*`` of the pair to ``$KAFKAOPS_TEST_LOG_DIR/<base name>/``."""
+    dest = os.environ.get("KAFKAOPS_TEST_LOG_DIR")
+    if not dest:
+        return
+    for log in base.glob("*/**/logs/*.log*"):
+        target = Path(dest) / base.name / log.relative_to(base)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(log, target)

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.structs import OffsetAndMetadata
+
+
+class Missing(str):
+    """A falsy description of what a ``wait_until`` predicate still misses: the timeout
+    message then says which part never came (``last: Missing('…')``), not just ``False``."""
+
+    def __bool__(self) -> bool:
+        return False
 
 
 @dataclass(frozen=True)
@@ -88,3 +97,35 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         return {tp.partition: o for tp, o in consumer.end_offsets(tps).items()}
     finally:
         consumer.close()
+
+
+def consume(
+    bootstrap: str, group: str, topics: list[str], timeout_s: float = 60
+) -> list[tuple[str, int, int, int]]:
+    """A real group member reads ``topics`` from the group's committed offsets (earliest where
+    it has none) to their current ends, commits, and leaves; (topic, partition, offset, seq)."""
+    consumer = KafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+    )
+    seen: list[tuple[str, int, int, int]] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                seen.extend((r.topic, r.partition, r.offset, int(r.value)) for r in records)
+            tps = consumer.assignment()
+            if tps and all(
+                consumer.position(tp) >= e for tp, e in consumer.end_offsets(tps).items()
+            ):
+                consumer.commit()
+                return seen
+        raise AssertionError(f"{group} did not read {topics} to their ends in {timeout_s:.0f}s")
+    finally:
+        with contextlib.suppress(Exception):
+            consumer.close(autocommit=False)

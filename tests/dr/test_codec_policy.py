@@ -54,3 +54,14 @@ def test_policy_names() -> None:
     assert replicable("orders")
     assert is_mm2_topic("primary.heartbeats", "primary")
     assert is_mm2_topic("primary.checkpoints.internal", "primary")
+
+
+def test_cycles_are_not_replicated_back() -> None:
+    """The failback direction (dr -> primary): the replica's ``primary.orders`` is the primary's
+    own ``orders``; MM2 never copies it back, so it is neither missing nor lagging."""
+    back = ReplicationPolicy("default", "dr")
+    assert back.is_cycle("primary.orders", "primary")
+    assert back.is_cycle("dr.primary.orders", "primary")
+    assert not back.is_cycle("orders", "primary")
+    assert not back.is_cycle("dr.orders", "primary")
+    assert not ReplicationPolicy("identity", "dr").is_cycle("primary.orders", "primary")

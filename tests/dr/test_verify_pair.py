@@ -9,11 +9,21 @@ import time
 import pytest
 
 from kafkaops.dr.collect import collect_facts
+from kafkaops.dr.failover import Failover
+from kafkaops.dr.settings import EndpointSwitch
 from kafkaops.dr.verify import DrTargets, verify
 from kafkaops.pipeline.dr_pair import resolve_pair
 from tests.conftest import run_cli, wait_until
 from tests.dr.conftest import SKIP_PREFIX, Pair
-from tests.dr.helpers import commit, create_topic, delete_topic, end_offsets, produce, read_at
+from tests.dr.helpers import (
+    Missing,
+    commit,
+    create_topic,
+    delete_topic,
+    end_offsets,
+    produce,
+    read_at,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -27,6 +37,13 @@ def report(pair: Pair, targets: DrTargets | None = None):
     return facts, verify(facts, targets or p.targets)
 
 
+def mm2_warnings(pair: Pair, last: int = 3) -> list[str]:
+    """The last WARN/ERROR lines of MirrorMaker 2's log (for a wait's failure message)."""
+    log = pair.mirror.log_dir / "server.log"
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    return [x[:300] for x in lines if "] WARN " in x or "] ERROR " in x][-last:]
+
+
 def verify_json(pair: Pair, *args: str) -> tuple[int, dict]:
     proc = run_cli("dr", "verify", "--json", *args, env=pair.env)
     assert proc.stdout, proc.stderr
@@ -37,26 +54,47 @@ def test_verify_matches_both_clusters(dr_pair: Pair, unique_name: str) -> None:
     topic, group = f"t-{unique_name}", f"g-{unique_name}"
     primary_bs, replica_bs = dr_pair.primary.bootstrap(), dr_pair.replica.bootstrap()
     create_topic(primary_bs, topic, 2)
-    acked = produce(primary_bs, topic, 400)
-    ends = end_offsets(primary_bs, topic)
-    # The group has read about half of each partition.
-    committed = {p: e // 2 + 3 for p, e in ends.items()}
+    # MM2 checkpoints a group only at an offset it can translate: at or after an offset sync
+    # its checkpoint task holds (KAFKA-14666).  That task restarts, and reloads the syncs,
+    # whenever a new group appears; a reload that could not read the checkpoints topic keeps
+    # only the latest sync per partition.  So a group committed mid-topic before MM2 replicated
+    # the topic may never be checkpointed.  The end of what was written is always translatable
+    # (the latest sync is before it): commit there, then write as much again — the group has
+    # then read about half of each partition.
+    acked = produce(primary_bs, topic, 200)
+    committed = end_offsets(primary_bs, topic)
     commit(primary_bs, group, {(topic, p): o for p, o in committed.items()})
     remote = f"default.{topic}"
 
-    def caught_up():
+    def checkpointed():
         _facts, r = report(dr_pair)
         rows = [g for g in r.groups if g.group == group]
-        lags = [x for x in r.partitions if x.topic == topic]
-        ok = (
-            len(rows) == 2
-            and all(g.checkpoint_upstream == committed[g.partition] for g in rows)
-            and lags
-            and all(x.lag_records == 0 for x in lags)
-        )
-        return ok
+        if len(rows) != 2:
+            return Missing(
+                f"group rows: {len(rows)} of 2 (groups: {sorted(_facts.primary.groups)})"
+            )
+        got = {g.partition: g.checkpoint_upstream for g in rows}
+        if got != committed:
+            return Missing(
+                f"checkpoint upstream offsets {got} != committed {committed}; "
+                f"MM2 warnings: {mm2_warnings(dr_pair)}"
+            )
+        return True
 
-    wait_until(caught_up, timeout=240, what="MM2 replicated the topic and checkpointed the group")
+    def caught_up():
+        ok = checkpointed()
+        if not ok:
+            return ok
+        lags = [x for x in report(dr_pair)[1].partitions if x.topic == topic]
+        if not lags or any(x.lag_records != 0 for x in lags):
+            return Missing(f"lag: {[(x.partition, x.lag_records, x.method) for x in lags]}")
+        return True
+
+    wait_until(checkpointed, timeout=120, what="MM2 checkpointed the group")
+    acked += produce(primary_bs, topic, 200, start=200)
+    ends = end_offsets(primary_bs, topic)
+    assert all(committed[p] < ends[p] for p in ends)
+    wait_until(caught_up, timeout=120, what="MM2 replicated the second half, group checkpointed")
     _code, data = verify_json(dr_pair)
     assert data["policy"] == "default"
     row = next(t for t in data["topics"] if t["topic"] == topic)
@@ -122,7 +160,9 @@ def test_missing_topic_is_detected_under_policy_names(dr_pair: Pair, unique_name
     delete_topic(primary_bs, skipped)
 
 
-def test_stopped_mirror_lag_grows_into_a_p1(dr_pair: Pair, unique_name: str) -> None:
+def test_stopped_mirror_lag_grows_into_a_p1(dr_pair: Pair, unique_name: str, tmp_path) -> None:
+    """… and ``dr failover --apply`` refuses a replica behind the RPO (the same stopped
+    mirror: one MM2 restart less for the DR tests)."""
     topic = f"t-{unique_name}"
     primary_bs = dr_pair.primary.bootstrap()
     create_topic(primary_bs, topic, 1)
@@ -154,6 +194,19 @@ def test_stopped_mirror_lag_grows_into_a_p1(dr_pair: Pair, unique_name: str) -> 
         assert rules["dr_replicator_state"].severity.value == "P1"
         code, data = verify_json(dr_pair)
         assert code == 2 and data["replicator"]["state"] == "STOPPED"
+        # Failover preflight: behind the RPO → refused, nothing switched, the refusal audited.
+        pair = resolve_pair(None, base_dir=dr_pair.base)
+        pair.settings = pair.settings.model_copy(update={"rpo": 1_000})
+        switch = tmp_path / "bootstrap"
+        res = Failover(
+            pair, switch=EndpointSwitch(type="file", path=str(switch)), audit_log=tmp_path / "a"
+        ).run(apply=True)
+        assert not res.ok and len(res.steps) == 1
+        assert "replication behind" in res.steps[0].detail
+        assert "--accept-data-loss" in res.steps[0].detail
+        assert not switch.exists()
+        audit = json.loads((tmp_path / "a").read_text().splitlines()[-1])
+        assert audit["event"] == "dr_failover" and audit["ok"] is False
     finally:
         dr_pair.restart_mirror()
     wait_until(

@@ -22,8 +22,11 @@ def test_identity_policy_pair(dr_pair: Pair, unique_name: str) -> None:
     topic, group = f"id-{unique_name}", f"gid-{unique_name}"
     primary_bs, replica_bs = dr_pair.primary.bootstrap(), dr_pair.replica.bootstrap()
     create_topic(primary_bs, topic, 1)
-    acked = produce(primary_bs, topic, 120)
+    # Committed at the end of what was written (always translatable, see test_verify_pair),
+    # then more records: the group is behind.
+    acked = produce(primary_bs, topic, 77)
     commit(primary_bs, group, {(topic, 0): 77})
+    acked += produce(primary_bs, topic, 43, start=77)
 
     def ready():
         _f, r = report(dr_pair)

@@ -365,6 +365,7 @@ def dr_failback(
 
 @dr_app.command("drill")
 def dr_drill(
+    config: ConfigOpt = None,
     source: FromOpt = "default",
     target: ToOpt = "dr",
     rate: Annotated[float, typer.Option(min=1, max=1000, help="Records per second.")] = 50.0,
@@ -375,26 +376,35 @@ def dr_drill(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """The monthly DR test on the sandbox pair: a live producer (keyed records with sequence
-    numbers) and consumer, the primary's brokers killed, failover applied; measures RTO
-    (first failing produce → first produce acknowledged by the replica) and RPO (records
-    acknowledged by the primary but absent on the replica), counts duplicates and gaps,
-    fails back, and writes a JSON and an HTML report.
+    """The monthly DR test: a live producer (keyed records with sequence numbers) and
+    consumer on a topic and group of the drill's own, the primary taken away, failover
+    applied; measures RTO (first failing produce → first produce acknowledged by the replica)
+    and RPO (records acknowledged by the primary but absent on the replica), counts
+    duplicates and gaps, fails back, and writes a JSON and an HTML report.
+
+    The sandbox pair (no --config): the primary's brokers are killed.  A configured pair
+    (--config, its dr: section): nothing is killed — the drill's own clients stop using the
+    primary (a simulated outage; the RPO is what the replica lacked at that instant), only
+    their endpoint is switched, the configured fence command and endpoint switch are NOT
+    run, and the drill's topic and group are deleted afterwards.  MM2 on that pair must
+    replicate topics and groups named drill-*.
 
     Examples:
 
       kafkaops dr drill
 
       kafkaops dr drill --rate 100 --warmup 20 --report-dir reports/
+
+      kafkaops dr drill --config kafkaops.yaml --report-dir reports/
     """
     from kafkaops.dr.drill import Drill, render_html
     from kafkaops.pipeline.dr_pair import resolve_pair
 
     try:
-        pair = resolve_pair(None, source=source, target=target)
+        pair = resolve_pair(config, source=source, target=target)
     except KafkaopsError as exc:
         fail(str(exc))
-    if not pair.mirror.running():
+    if pair.mirror is not None and not pair.mirror.running():
         fail(f"MirrorMaker 2 {source} -> {target} is not running: 'kafkaops sandbox mirror up'")
     drill = Drill(
         pair,
@@ -405,9 +415,15 @@ def dr_drill(
     )
     try:
         report = drill.run()
-    except (RuntimeError, KafkaopsError) as exc:
-        fail(f"drill stopped: {exc}", EXIT_P1_P0)
-    folder = report_dir or pair.mirror.root.parent
+    except Exception as exc:  # a cluster or MM2 failing mid-drill: one line, then clean up
+        why = str(exc) if isinstance(exc, RuntimeError | KafkaopsError) else repr(exc)
+        # Nothing created yet (e.g. a cluster unreachable): bad input, nothing changed.
+        fail(f"drill stopped: {why}", EXIT_P1_P0 if drill.created else EXIT_ERROR)
+    finally:
+        if pair.mirror is None:  # a real pair: leave nothing of the drill behind
+            for problem in drill.cleanup():
+                err.print(f"clean-up: {problem}", markup=False, highlight=False)
+    folder = report_dir or (pair.mirror.root.parent if pair.mirror else Path.cwd())
     folder.mkdir(parents=True, exist_ok=True)
     import time as _time
 

@@ -1,5 +1,16 @@
-"""The runbook's monthly DR test, measured: on the sandbox pair, with a live producer and a
-live consumer, kill the primary's brokers, fail over, and count.
+"""The runbook's monthly DR test, measured: with a live producer and a live consumer, take the
+primary away, fail over, and count.
+
+Two kinds of pair:
+
+* **the sandbox pair** — the primary's brokers are killed (SIGKILL) and MM2 is stopped by the
+  failover, as in a real regional outage;
+* **a configured pair** (``dr:`` in the config: real clusters, e.g. MSK) — nothing is killed.
+  The outage is *simulated* for the drill's own clients: at that instant they stop using the
+  primary, and the replica is read at once, so the RPO counts what a real outage would have lost
+  then (replication keeps running: other applications still use the pair).  The drill touches
+  only its own topic and group (deleted afterwards, :meth:`Drill.cleanup`), switches only its
+  own clients' endpoint file and never runs the configured fence command or endpoint switch.
 
 * **RTO** — first failing produce on the primary → first produce acknowledged by the replica
   (detection + failover steps + clients reconnecting through the endpoint switch).
@@ -14,14 +25,15 @@ application reading its bootstrap from config would.  Producers write, after the
 the topic the consumers resume on: the remote topic (``<alias>.<topic>`` under the default
 policy, the same name under identity).
 
-Fail back here restarts the primary's brokers, points the endpoint back and restarts MM2; the
-records written to the replica during the drill are *not* copied back (that needs a reverse
-mirror) and the report says how many.
+Fail back here restarts the primary's brokers, points the endpoint back and restarts MM2 (a
+configured pair: points the endpoint back); the records written to the replica during the drill
+are *not* copied back (that needs a reverse mirror) and the report says how many.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import json
 import threading
@@ -71,6 +83,8 @@ class DrillReport:
     written_during_outage: int
     targets: dict[str, float]
     verdict: dict[str, bool] = field(default_factory=dict)
+    #: "brokers killed" (sandbox) or "simulated" (a configured pair: clients switched).
+    outage: str = "brokers killed"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,16 +116,21 @@ class _Producer(threading.Thread):
             topic = self.d.topic if cluster == "primary" else self.d.remote
             t0 = time.time()
             try:
+                if cluster == "primary" and self.d.primary_down.is_set():
+                    raise ConnectionError("simulated outage of the primary")
                 if producer is None:
                     producer = KafkaProducer(
-                        bootstrap_servers=current.split(","),
-                        acks="all",
-                        request_timeout_ms=1500,
-                        delivery_timeout_ms=3000,
-                        max_block_ms=2000,
-                        linger_ms=0,
-                        retries=2,
-                        reconnect_backoff_max_ms=500,
+                        **{
+                            **self.d.client_kwargs(cluster, KafkaProducer, current),
+                            # Short timeouts: the drill measures how fast a failure is seen.
+                            "acks": "all",
+                            "request_timeout_ms": 1500,
+                            "delivery_timeout_ms": 3000,
+                            "max_block_ms": 2000,
+                            "linger_ms": 0,
+                            "retries": 2,
+                            "reconnect_backoff_max_ms": 500,
+                        }
                     )
                 md = producer.send(
                     topic, key=f"k{self.seq % 13}".encode(), value=str(self.seq).encode()
@@ -164,20 +183,28 @@ class _Consumer(threading.Thread):
                 consumer, current = None, endpoint
             cluster = self.d.cluster_of(current)
             try:
+                if cluster == "primary" and self.d.primary_down.is_set():
+                    if consumer is not None:
+                        with contextlib.suppress(Exception):
+                            consumer.close(autocommit=False)
+                        consumer = None
+                    raise ConnectionError("simulated outage of the primary")
                 if consumer is None:
                     if cluster == "replica" and not self.d.offsets_ready.is_set():
                         time.sleep(0.2)  # the failover commits translated offsets first
                         continue
                     consumer = KafkaConsumer(
                         self.d.topic if cluster == "primary" else self.d.remote,
-                        bootstrap_servers=current.split(","),
-                        group_id=self.d.group,
-                        enable_auto_commit=False,
-                        auto_offset_reset="earliest",
-                        request_timeout_ms=3000,
-                        session_timeout_ms=6000,
-                        heartbeat_interval_ms=1000,
-                        max_poll_records=200,
+                        **{
+                            **self.d.client_kwargs(cluster, KafkaConsumer, current),
+                            "group_id": self.d.group,
+                            "enable_auto_commit": False,
+                            "auto_offset_reset": "earliest",
+                            "request_timeout_ms": 3000,
+                            "session_timeout_ms": 6000,
+                            "heartbeat_interval_ms": 1000,
+                            "max_poll_records": 200,
+                        },
                     )
                 batch = consumer.poll(timeout_ms=300)
                 for records in batch.values():
@@ -204,19 +231,31 @@ class Drill:
         workdir: Path | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> None:
-        if pair.mirror is None:
-            raise ValueError("a drill needs the sandbox pair (it kills the primary's brokers)")
         self.pair, self.rate, self.warmup_s, self.after_s = pair, rate, warmup_s, after_s
+        #: A configured pair: the outage is simulated for the drill's clients (see above).
+        self.simulated = pair.mirror is None
         self.fail_back = fail_back
         self.say = progress or (lambda _m: None)
         tag = uuid.uuid4().hex[:6]
         self.topic, self.group = f"drill-{tag}", f"drill-{tag}-consumer"
         self.remote = pair.policy.remote_topic(self.topic)
-        self.workdir = workdir or pair.mirror.root.parent
+        self.workdir = workdir or (pair.mirror.root.parent if pair.mirror else Path.cwd())
         self.endpoint_file = self.workdir / f"drill-{tag}.bootstrap"
         self.primary_bs = ",".join(pair.primary_kwargs["bootstrap_servers"])
         self.replica_bs = ",".join(pair.replica_kwargs["bootstrap_servers"])
         self.offsets_ready = threading.Event()
+        self.primary_down = threading.Event()
+        self.replica_at_outage: set[int] | None = None
+        #: The drill's topic exists (so there is something to clean up).
+        self.created = False
+
+    def client_kwargs(self, cluster: str, cls: Any, bootstrap: str) -> dict[str, Any]:
+        """The configured client settings of ``cluster`` (TLS, SASL, timeouts) that ``cls``
+        (KafkaProducer, KafkaConsumer, KafkaAdminClient) accepts, on ``bootstrap``."""
+        base = self.pair.primary_kwargs if cluster == "primary" else self.pair.replica_kwargs
+        out = {k: v for k, v in base.items() if k in cls.DEFAULT_CONFIG}
+        out["bootstrap_servers"] = bootstrap.split(",")
+        return out
 
     def endpoint(self) -> str:
         with contextlib.suppress(OSError):
@@ -232,12 +271,16 @@ class Drill:
         from kafka.admin import NewTopic
 
         mirror = self.pair.mirror
-        if not mirror.running():
+        if mirror is not None and not mirror.running():
             raise RuntimeError("MirrorMaker 2 is not running: 'kafkaops sandbox mirror up'")
         started = time.time()
-        admin = KafkaAdminClient(bootstrap_servers=self.primary_bs.split(","))
+        admin = KafkaAdminClient(**self.client_kwargs("primary", KafkaAdminClient, self.primary_bs))
         try:
-            admin.create_topics([NewTopic(self.topic, 2, 1)])
+            # As durable as the cluster allows (a real cluster's min.insync.replicas is 2).
+            brokers = admin.describe_cluster().get("brokers", [])
+            rf = min(3, len([b for b in brokers if not b.get("is_fenced")]) or 1)
+            admin.create_topics([NewTopic(self.topic, 2, rf)])
+            self.created = True
         finally:
             admin.close()
         self.endpoint_file.write_text(self.primary_bs + "\n")
@@ -246,21 +289,38 @@ class Drill:
         producer.start()
         consumer.start()
         self.say(f"producing {self.rate:.0f}/s to {self.topic}; consumer group {self.group}")
-        self._wait_replicated()
+        try:
+            self._wait_replicated()
+        except Exception:
+            self._stop_clients()  # before anything cleans up the topic they write to
+            raise
         time.sleep(self.warmup_s)
-        boxes = mirror.source
-        self.say("killing the primary's brokers (SIGKILL)")
         killed_at = time.time()
-        for n in boxes.nodes():
-            if n.role == "broker":
-                boxes.kill_node(n.node_id)
+        if mirror is not None:
+            self.say("killing the primary's brokers (SIGKILL)")
+            for n in mirror.source.nodes():
+                if n.role == "broker":
+                    mirror.source.kill_node(n.node_id)
+        else:
+            self.say("simulated outage: the drill's clients stop using the primary")
+            self.primary_down.set()
+            # What a real outage would lose: what the replica holds at this instant.
+            self.replica_at_outage = self._replica_records()
+        # A drill never fences real producers nor moves real clients: only its own endpoint.
+        pair = dataclasses.replace(
+            self.pair, settings=self.pair.settings.model_copy(update={"fence_command": None})
+        )
         fo = Failover(
-            self.pair,
+            pair,
             accept_data_loss=True,
             groups=[self.group],
             switch=EndpointSwitch(type="file", path=str(self.endpoint_file)),
             verify_timeout_s=60,
-            audit_log=self.workdir / "dr-audit.jsonl",
+            audit_log=(
+                self.workdir / "dr-audit.jsonl"
+                if mirror is not None
+                else Path(self.pair.settings.audit_log)
+            ),
             progress=self.say,
         )
         # The consumer may go to the replica only after its offsets are translated.
@@ -284,6 +344,12 @@ class Drill:
             self._fail_back(report)
         return report
 
+    def _stop_clients(self) -> None:
+        for thread in (self.producer, self.consumer):
+            thread.stop.set()
+        for thread in (self.producer, self.consumer):
+            thread.join(10)
+
     def _wait_replicated(self, timeout_s: float = 180) -> None:
         from kafkaops.dr.collect import collect_facts
 
@@ -292,7 +358,7 @@ class Drill:
         while time.monotonic() < deadline:
             facts = collect_facts(
                 p.primary, p.primary_kwargs, p.replica, p.replica_kwargs, p.policy,
-                p.target_alias,
+                p.target_alias, offset_syncs_on=p.settings.offset_syncs_location,
             )  # fmt: skip
             if any(g == self.group for g, _t, _p in facts.checkpoints) and (
                 self.remote in facts.replica.topics
@@ -300,7 +366,11 @@ class Drill:
                 self.say("replicated, and the group is checkpointed on the replica")
                 return
             time.sleep(1)
-        raise RuntimeError(f"MM2 did not replicate {self.topic} within {timeout_s:.0f}s")
+        raise RuntimeError(
+            f"MM2 did not replicate {self.topic} (as {self.remote}) and checkpoint "
+            f"{self.group} within {timeout_s:.0f}s: do the mirror's topics and groups "
+            "filters include drill-.*?"
+        )
 
     def _drain(self, consumer: _Consumer, timeout_s: float = 30) -> None:
         """Let the consumer read to the replica's end before counting."""
@@ -327,9 +397,12 @@ class Drill:
         failover: dict[str, Any],
     ) -> DrillReport:
         on_replica = self._replica_records()
+        # Lost: not on the replica when the primary went away (a simulated outage leaves
+        # replication running, so later arrivals do not count as saved).
+        saved = on_replica if self.replica_at_outage is None else self.replica_at_outage
         acked_p = [a for a in producer.acks if a.cluster == "primary"]
         acked_r = [a for a in producer.acks if a.cluster == "replica"]
-        lost = sorted((a for a in acked_p if a.seq not in on_replica), key=lambda a: a.seq)
+        lost = sorted((a for a in acked_p if a.seq not in saved), key=lambda a: a.seq)
         lost_seqs = [a.seq for a in lost]
         rpo_s = max(a.acked_at for a in acked_p) - min(a.acked_at for a in lost) if lost else 0.0
         counts = Counter(s for _c, _p, _o, s in consumer.seen)
@@ -371,10 +444,16 @@ class Drill:
                 "rpo_met": rpo_s < targets["rpo_s"],
                 "no_gaps": gaps == 0,
             },
+            outage="simulated" if self.simulated else "brokers killed",
         )
 
     def _fail_back(self, report: DrillReport) -> None:
         mirror = self.pair.mirror
+        if mirror is None:
+            self.say("failing back: the drill's clients point at the primary again")
+            self.endpoint_file.write_text(self.primary_bs + "\n")
+            report.failed_back = True
+            return
         self.say("failing back: restarting the primary's brokers, endpoint back, MM2 up")
         for n in mirror.source.nodes():
             if n.role == "broker":
@@ -382,6 +461,37 @@ class Drill:
         self.endpoint_file.write_text(self.primary_bs + "\n")
         mirror.up()
         report.failed_back = True
+
+    def cleanup(self) -> list[str]:
+        """Delete the drill's topic (primary, then its copy on the replica), its group on
+        both and its endpoint file; what could not be deleted is returned, not raised."""
+        from kafka import KafkaAdminClient
+
+        left: list[str] = []
+        if not self.created:
+            return left
+        for cluster, bootstrap, topic in (
+            ("primary", self.primary_bs, self.topic),
+            ("replica", self.replica_bs, self.remote),
+        ):
+            try:
+                admin = KafkaAdminClient(**self.client_kwargs(cluster, KafkaAdminClient, bootstrap))
+            except Exception as exc:
+                left.append(f"{cluster}: {type(exc).__name__}: {exc}")
+                continue
+            try:
+                for what, call in (
+                    (f"topic {topic}", lambda a=admin, t=topic: a.delete_topics([t])),
+                    (f"group {self.group}", lambda a=admin: a.delete_groups([self.group])),
+                ):
+                    try:
+                        call()
+                    except Exception as exc:
+                        left.append(f"{cluster} {what}: {type(exc).__name__}: {exc}")
+            finally:
+                admin.close()
+        self.endpoint_file.unlink(missing_ok=True)
+        return left
 
 
 def render_html(r: DrillReport) -> str:

@@ -46,6 +46,20 @@ class ReplicationPolicy:
         prefix = f"{self.source_alias}{self.separator}"
         return remote[len(prefix) :] if remote.startswith(prefix) else None
 
+    def is_cycle(self, topic: str, target_alias: str) -> bool:
+        """Did ``topic`` come from ``target_alias``?  MM2 then never replicates it back there
+        (``MirrorSourceConnector`` cycle detection): after a failover, the replica's
+        ``primary.orders`` is the primary's own ``orders`` when the flow is reversed for the
+        failback.  Identity names carry no source, so MM2 (and this) cannot tell."""
+        if self.name == "identity":
+            return False
+        rest = topic
+        while self.separator in rest:
+            source, rest = rest.split(self.separator, 1)
+            if source == target_alias:
+                return True
+        return False
+
     def checkpoints_topic(self) -> str:
         return f"{self.source_alias}.checkpoints.internal"
 

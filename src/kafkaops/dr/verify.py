@@ -143,11 +143,17 @@ def _latest_sync(facts: DrFacts, topic: str, partition: int, downstream: int) ->
     return max(cands, key=lambda s: s.downstream_offset) if cands else None
 
 
+def replicated(facts: DrFacts, topic: str) -> bool:
+    """Does MM2 replicate primary ``topic`` to this replica: not one of its excluded topics, and
+    not a topic that came from the replica itself (a cycle: the failback direction)."""
+    return replicable(topic) and not facts.policy.is_cycle(topic, facts.target_alias)
+
+
 def partition_lags(facts: DrFacts) -> list[PartitionLag]:
     out = []
     replica_topics = facts.replica.topics
     for name, t in sorted(facts.primary.topics.items()):
-        if not replicable(name):
+        if not replicated(facts, name):
             continue
         remote = facts.policy.remote_topic(name)
         r = replica_topics.get(remote)
@@ -193,7 +199,7 @@ def group_partitions(facts: DrFacts) -> list[GroupPartition]:
     out = []
     for gid, g in sorted(facts.primary.groups.items()):
         for (topic, p), committed in sorted(g.committed.items()):
-            if not replicable(topic) or topic not in facts.primary.topics:
+            if not replicated(facts, topic) or topic not in facts.primary.topics:
                 continue
             remote = facts.policy.remote_topic(topic)
             cp = facts.checkpoints.get((gid, remote, p))
@@ -312,7 +318,7 @@ def verify(facts: DrFacts, targets: DrTargets | None = None) -> DrReport:
     extra: list[str] = []
     if facts.primary.reachable and facts.replica.reachable:
         for name, t in sorted(facts.primary.topics.items()):
-            if not replicable(name):
+            if not replicated(facts, name):
                 continue
             remote = facts.policy.remote_topic(name)
             r = facts.replica.topics.get(remote)
@@ -613,7 +619,7 @@ def policy_mismatch(facts: DrFacts) -> str | None:
     """
     if not (facts.primary.reachable and facts.replica.reachable):
         return None
-    names = [t for t in facts.primary.topics if replicable(t)]
+    names = [t for t in facts.primary.topics if replicated(facts, t)]
     if not names:
         return None
     pol = facts.policy

@@ -648,26 +648,34 @@ class Sandbox:
         return False
 
     def down(self, *, keep_data: bool = False) -> int:
-        """Stop every node of this sandbox; return how many processes were stopped."""
-        stopped = 0
-        pids = {n.pid for n in self.nodes() if n.pid}
+        """Stop every node of this sandbox; return how many processes were stopped.
+
+        Brokers first, controllers after: a KRaft broker's controlled shutdown asks the
+        controller, and with the controller already gone it hangs until the 30 s SIGKILL —
+        which made every teardown of a sandbox ~30 s (the DR pair's two: a minute).
+        """
         marker = f"-Dkafkaops.sandbox={self.root}"
+        brokers = {n.pid for n in self.nodes() if n.pid and n.role == "broker"}
+        pids = {n.pid for n in self.nodes() if n.pid}
         for proc in psutil.process_iter(["pid", "cmdline"]):
             with contextlib.suppress(psutil.Error):
                 if marker in (proc.info["cmdline"] or []):
                     pids.add(proc.info["pid"])
         procs = []
-        for pid in pids:
-            with contextlib.suppress(psutil.Error):
-                p = psutil.Process(pid)
-                if any(marker == part for part in p.cmdline()):
-                    p.terminate()
-                    procs.append(p)
-        _gone, alive = psutil.wait_procs(procs, timeout=30)
-        for p in alive:
-            with contextlib.suppress(psutil.Error):
-                p.kill()
-        psutil.wait_procs(alive, timeout=10)
+        for wave in (pids & brokers, pids - brokers):
+            started = []
+            for pid in wave:
+                with contextlib.suppress(psutil.Error):
+                    p = psutil.Process(pid)
+                    if any(marker == part for part in p.cmdline()):
+                        p.terminate()
+                        started.append(p)
+            _gone, alive = psutil.wait_procs(started, timeout=30)
+            for p in alive:
+                with contextlib.suppress(psutil.Error):
+                    p.kill()
+            psutil.wait_procs(alive, timeout=10)
+            procs += started
         for p in procs:
             _reap(p.pid)
         stopped = len(procs)

@@ -4,12 +4,19 @@ Why Maven and not the release tarball: the machines this runs on reach Maven Cen
 Apache's download mirrors.  ``org.apache.kafka:kafka_2.13`` pulls the broker modules in runtime
 scope but no logging binding, so we add log4j2 explicitly (and a properties config, so no YAML
 parser is needed); Kafka 3.x's own reload4j binding is excluded so SLF4J has exactly one.
+
+The SLF4J binding must match the ``slf4j-api`` that Maven actually resolved, not the Kafka
+version: Kafka 4.1 still resolves slf4j-api 1.7.36, which ignores the SLF4J-2 provider
+(``log4j-slf4j2-impl``) and silently falls back to NOP — every broker and MirrorMaker 2 log was
+empty.  So the binding is chosen after resolution from the ``slf4j-api-*.jar`` in the folder
+(:func:`ensure_slf4j_binding`), which also repairs a cache resolved with the wrong one.
 ``kafka-tools`` brings the reference CLI (kafka-consumer-groups etc.) that the
 tests and benchmarks compare kafkaops against.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -44,8 +51,6 @@ _POM_TEMPLATE = """<project xmlns="http://maven.apache.org/POM/4.0.0">
       </exclusions></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
       <version>{log4j}</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>{slf4j_binding}</artifactId>
-      <version>{log4j}</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-1.2-api</artifactId>
       <version>{log4j}</version></dependency>
   </dependencies>
@@ -67,10 +72,61 @@ def cache_dir() -> Path:
     return Path(os.environ.get("KAFKAOPS_CACHE", repo_root() / ".cache"))
 
 
-def _slf4j_binding(version: str) -> str:
-    # Kafka 4.x logs through SLF4J 2; 3.x through SLF4J 1.7.
-    major = int(version.split(".")[0])
-    return "log4j-slf4j2-impl" if major >= 4 else "log4j-slf4j-impl"
+def slf4j_binding_for(api_version: str) -> str:
+    """The log4j2 SLF4J binding artifact that ``slf4j-api`` ``api_version`` loads.
+
+    SLF4J 1.7 looks for ``StaticLoggerBinder`` (``log4j-slf4j-impl``); SLF4J 2 uses a
+    ServiceLoader provider (``log4j-slf4j2-impl``).  Each ignores the other's binding and logs
+    nothing at all (NOP) — which is what a binding chosen by Kafka version did on Kafka 4.1.
+    """
+    major = int(api_version.split(".")[0])
+    return "log4j-slf4j2-impl" if major >= 2 else "log4j-slf4j-impl"
+
+
+def slf4j_api_version(libs: Path) -> str | None:
+    """The version of the ``slf4j-api`` jar in ``libs`` (None: no SLF4J there)."""
+    for jar in sorted(libs.glob("slf4j-api-*.jar")):
+        return jar.name.removeprefix("slf4j-api-").removesuffix(".jar")
+    return None
+
+
+def ensure_slf4j_binding(libs: Path, *, mvn: str | None = None) -> Path | None:
+    """Make ``libs`` hold exactly the log4j2 binding for its ``slf4j-api``; return that jar.
+
+    Adds the right binding (``mvn dependency:copy``, one jar: log4j-api/core are there already)
+    before removing a wrong one, under a file lock, so JVMs started meanwhile from a shared cache
+    see at worst both bindings (SLF4J picks its own), never none.
+    """
+    api = slf4j_api_version(libs)
+    if api is None:
+        return None
+    want = slf4j_binding_for(api)
+    jar = libs / f"{want}-{LOG4J2_VERSION}.jar"
+    wrong = [j for j in libs.glob("log4j-slf4j*-impl-*.jar") if j.name != jar.name]
+    if jar.exists() and not wrong:
+        return jar
+    with open(libs.parent / ".binding.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not jar.exists():
+            mvn = mvn or shutil.which("mvn")
+            if mvn is None:
+                raise SandboxError("Maven ('mvn') is not installed; run 'make setup'")
+            cmd = [
+                mvn, "-B", "-q", f"-Dmaven.repo.local={cache_dir() / 'm2'}", "dependency:copy",
+                f"-Dartifact=org.apache.logging.log4j:{want}:{LOG4J2_VERSION}",
+                f"-DoutputDirectory={libs}",
+            ]  # fmt: skip
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+            except subprocess.TimeoutExpired as exc:
+                raise SandboxError(f"Maven did not fetch {want} within 5 minutes") from exc
+            if proc.returncode != 0 or not jar.exists():
+                tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+                raise SandboxError(f"Maven could not fetch {want}: " + " | ".join(tail))
+        for j in libs.glob("log4j-slf4j*-impl-*.jar"):
+            if j.name != jar.name:
+                j.unlink(missing_ok=True)
+    return jar
 
 
 def libs_dir(version: str) -> Path:
@@ -86,6 +142,7 @@ def ensure_kafka_jars(version: str = DEFAULT_KAFKA_VERSION, *, quiet: bool = Fal
     target = libs_dir(version)
     marker = target.parent / ".complete"
     if marker.exists() and any(target.glob("kafka_2.13-*.jar")):
+        ensure_slf4j_binding(target)
         return target
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -97,11 +154,7 @@ def ensure_kafka_jars(version: str = DEFAULT_KAFKA_VERSION, *, quiet: bool = Fal
     if target.exists():
         shutil.rmtree(target)
     pom = work / "pom.xml"
-    pom.write_text(
-        _POM_TEMPLATE.format(
-            version=version, log4j=LOG4J2_VERSION, slf4j_binding=_slf4j_binding(version)
-        )
-    )
+    pom.write_text(_POM_TEMPLATE.format(version=version, log4j=LOG4J2_VERSION))
     cmd = [
         mvn,
         "-B",
@@ -122,6 +175,7 @@ def ensure_kafka_jars(version: str = DEFAULT_KAFKA_VERSION, *, quiet: bool = Fal
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
         raise SandboxError(f"Maven could not resolve Apache Kafka {version}: " + " | ".join(tail))
+    ensure_slf4j_binding(target, mvn=mvn)
     marker.write_text(version + "\n")
     return target
 
@@ -191,8 +245,6 @@ _MIRROR_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
       <version>{version}</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
       <version>{log4j}</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>{slf4j_binding}</artifactId>
-      <version>{log4j}</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-1.2-api</artifactId>
       <version>{log4j}</version></dependency>
   </dependencies>
@@ -209,6 +261,7 @@ def ensure_mirror_jars(version: str = DEFAULT_KAFKA_VERSION, *, quiet: bool = Fa
     target = mirror_libs_dir(version)
     marker = target.parent / ".complete"
     if marker.exists() and any(target.glob("connect-mirror-*.jar")):
+        ensure_slf4j_binding(target)
         return target
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -218,11 +271,7 @@ def ensure_mirror_jars(version: str = DEFAULT_KAFKA_VERSION, *, quiet: bool = Fa
     if target.exists():
         shutil.rmtree(target)
     pom = work / "pom.xml"
-    pom.write_text(
-        _MIRROR_POM.format(
-            version=version, log4j=LOG4J2_VERSION, slf4j_binding=_slf4j_binding(version)
-        )
-    )
+    pom.write_text(_MIRROR_POM.format(version=version, log4j=LOG4J2_VERSION))
     cmd = [
         mvn, "-B", "-q", f"-Dmaven.repo.local={cache_dir() / 'm2'}", "-f", str(pom),
         "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={target}",
@@ -236,5 +285,6 @@ def ensure_mirror_jars(version: str = DEFAULT_KAFKA_VERSION, *, quiet: bool = Fa
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
         raise SandboxError(f"Maven could not resolve MirrorMaker 2 {version}: " + " | ".join(tail))
+    ensure_slf4j_binding(target, mvn=mvn)
     marker.write_text(version + "\n")
     return target
