@@ -1,9 +1,9 @@
 """The policy clock and the guard that keeps the suite independent of the hour of day.
 
-``make test`` runs the paging tests (marker ``pages``) a second time with ``KAFKAOPS_NOW`` set
-inside every runbook maintenance window (first Sunday of December, 03:00 UTC).  A test that
-relied on the runbook's default windows would then see its page muted and fail, whatever the
-hour CI starts at.
+``make test`` runs the paging tests (marker ``pages``) with ``KAFKAOPS_NOW`` set inside every
+runbook maintenance window (first Sunday of December, 03:00 UTC); every other test runs on the
+real clock.  A test that relied on the runbook's default windows would then see its page muted
+and fail, whatever the hour CI starts at.
 """
 
 from __future__ import annotations
@@ -60,6 +60,6 @@ def test_guard_run_really_sits_in_every_default_window() -> None:
     """When the guard run sets KAFKAOPS_NOW, it must be inside the daily, weekly and monthly
     windows - else the guard would pass without guarding anything."""
     if not clock.is_shifted():
-        pytest.skip("KAFKAOPS_NOW not set: this is the real-clock run")
+        pytest.skip("KAFKAOPS_NOW not set: run the pages tests as make test-clock-guard does")
     names = {occ.name for occ in active_windows(clock.utc_now(), default_windows())}
     assert names >= {"daily", "weekly", "monthly"}, names

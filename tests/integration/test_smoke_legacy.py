@@ -6,25 +6,39 @@ A cluster of its own (module scope), started after the main one's tests in this 
 from __future__ import annotations
 
 import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from kafkaops.collect.snapshot import collect_snapshot
+from kafkaops.sandbox.cluster import Sandbox
 from kafkaops.sandbox.jars import LEGACY_KAFKA_VERSION
 from tests import kafka_helpers as kh
-from tests.conftest import health_json, start_sandbox, wait_until
+from tests.conftest import health_json, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.smoke]
 
 
 @pytest.fixture(scope="module")
 def legacy():
-    box = start_sandbox(LEGACY_KAFKA_VERSION, 33092)
+    # Brokers only: these tests speak the admin protocol (--bootstrap), so the JMX exporter
+    # agents, the node exporter and the SCRAM listener would only slow the start.
+    root = Path(tempfile.mkdtemp(prefix=f"kafkaops-test-{LEGACY_KAFKA_VERSION}-"))
+    box = Sandbox(root)
     try:
+        box.up(
+            brokers=3,
+            version=LEGACY_KAFKA_VERSION,
+            base_port=33092,
+            heap_mb=384,
+            jmx_exporter=False,
+            node_exporter=False,
+        )
         yield box
     finally:
         box.down()
-        shutil.rmtree(box.root, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_snapshot_and_lag_on_kafka_3_9(legacy, unique_name):
