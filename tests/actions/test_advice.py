@@ -227,3 +227,40 @@ def test_advice_never_breaks_the_page(tmp_path) -> None:
     assert advisor.enrich(msg) == msg
     with AuditLog.open(cfg.store.url) as audit:  # the table exists for the real advisor
         assert audit.list() == []
+
+
+def test_automatic_restart_runs_the_configured_command_for_the_down_broker(tmp_path) -> None:
+    """broker_unreachable + restart_broker (apply) on a self-managed cluster: the configured
+    command runs once for the broker the finding names, with its host; the update says so."""
+    out_file = tmp_path / "restarted.txt"
+    path = _config(tmp_path, "http://127.0.0.1:9/hook")
+    data = yaml.safe_load(path.read_text())
+    data["actions"]["restart"] = {"onprem": {"command": [
+        "sh", "-c", f"echo {{broker}} {{host}} {{cluster}} >> {out_file}"]}}  # fmt: skip
+    data["actions"]["auto"]["broker_unreachable"] = {
+        "p1": {"action": "restart_broker", "mode": "apply", "for": "0s", "cooldown": "1h"}
+    }
+    path.write_text(yaml.safe_dump(data))
+    cfg = load_config(path)
+    down = Finding("broker_unreachable", Severity.P1, CheckStatus.TRIGGERED, "Broker down",
+                   value=1, threshold=0, unit="count",
+                   evidence=("broker 3 kafka-3.internal:9092: no answer",))  # fmt: skip
+    runtime = open_runtime(cfg, None)
+    target = Target(name="onprem", client_kwargs={}, options=None, config=cfg,  # type: ignore[arg-type]
+                    store_url=cfg.store.url)  # fmt: skip
+    try:
+        runtime.engine.cycle("onprem", [down], T0)
+        page = _only(runtime, "trigger")
+        assert page.details["actions"][0]["command"].startswith(
+            "kafkaops brokers restart --broker 3"
+        )
+        [out] = auto_cycle(target, runtime.engine, [down], T0 + timedelta(seconds=10), None)
+        assert out.result == "succeeded", out.detail
+        assert out_file.read_text() == "3 kafka-3.internal onprem\n"
+        [auto] = _only(runtime, "update").details["auto_actions"]
+        assert auto["status"] == "taken" and "restarted broker 3" in auto["reason"]
+        # Within the cool-down it does not run again.
+        [again] = auto_cycle(target, runtime.engine, [down], T0 + timedelta(seconds=20), None)
+        assert again.result == "skipped" and out_file.read_text().count("\n") == 1
+    finally:
+        runtime.close()

@@ -336,7 +336,7 @@ class SandboxStep:
     root: Any  # pathlib.Path of the sandbox folder
 
     def describe(self, broker: int, host: str) -> str:
-        return f"sandbox stop-broker {broker} && sandbox start-broker {broker} (--dir {self.root})"
+        return f"sandbox stop-broker {broker} && sandbox start-broker {broker}"
 
     def __call__(self, broker: int, host: str) -> None:
         from kafkaops.sandbox.cluster import Sandbox
