@@ -62,5 +62,40 @@ def test_config_typos_are_errors() -> None:
 
     with pytest.raises(ValidationError, match="unknown rule 'disk_usge'"):
         ActionsSettings.model_validate({"auto": {"disk_usge": {"p1": {"action": "scale_storage"}}}})
-    with pytest.raises(ValidationError, match="restart_broker needs command"):
-        AutoAction.model_validate({"action": "restart_broker"})
+    with pytest.raises(ValidationError, match="action command needs command"):
+        AutoAction.model_validate({"action": "command"})
+    with pytest.raises(ValidationError, match="exactly one of action: or preset:"):
+        AutoAction.model_validate({"action": "scale_storage", "preset": "storage-grow-100g"})
+    with pytest.raises(ValidationError, match="unknown preset 'storage-grow-1pct'"):
+        ActionsSettings.model_validate(
+            {"auto": {"disk_usage": {"p1": {"preset": "storage-grow-1pct"}}}}
+        )
+    with pytest.raises(ValidationError, match="a scale_storage preset needs by"):
+        ActionsSettings.model_validate({"presets": {"grow": {"action": "scale_storage"}}})
+    with pytest.raises(ValidationError, match="'lots' is not a size"):
+        ActionsSettings.model_validate(
+            {"presets": {"grow": {"action": "scale_storage", "by": "lots"}}}
+        )
+
+
+def test_presets_resolve_into_automatic_actions() -> None:
+    from kafkaops.actions.settings import storage_increment
+
+    s = ActionsSettings.model_validate({
+        "presets": {"grow-10": {"action": "scale_storage", "by": "10%"}},
+        "auto": {"disk_usage": {"p1": {"preset": "grow-10", "for": "5m"}},
+                 "broker_cpu": {"p2": {"preset": "brokers-add-per-az"}},
+                 "consumer_lag": {"p1": {"preset": "partitions-add-4"}}},
+    })  # fmt: skip
+    disk = s.auto["disk_usage"]["p1"]
+    assert (disk.action, disk.by, disk.for_) == ("scale_storage", "10%", 300_000)
+    assert (s.auto["broker_cpu"]["p2"].action, s.auto["broker_cpu"]["p2"].increment) == (
+        "scale_brokers", 1)  # fmt: skip
+    assert s.auto["consumer_lag"]["p1"].increment == 4
+    assert {"storage-grow-100g", "storage-grow-20pct", "reboot-rolling", "grow-10"} <= set(
+        s.all_presets()
+    )
+    assert storage_increment("20%", 1000) == 200
+    assert storage_increment("20%", 1001) == 201  # rounded up: never less than asked
+    assert storage_increment("100GiB", 1000) == 100
+    assert storage_increment("1TiB", 1000) == 1024

@@ -89,7 +89,7 @@ def test_storage_plan_steps_cooldown_and_exact_command(tmp_path) -> None:
         first = storage.steps[0].command
         assert first is not None
         assert '--current-version "V1"' in first
-        assert '"KafkaBrokerNodeId": "ALL", "VolumeSizeGB": 600' in first
+        assert '"KafkaBrokerNodeId": "All", "VolumeSizeGB": 600' in first
         assert storage.steps[1].command and "describe-cluster-v2" in storage.steps[1].command
         one = CapacitySettings(msk=dict(cluster_arn=arn), storage_cap_gib=2000,
                                one_step_per_change=False)  # fmt: skip

@@ -125,6 +125,20 @@ class AuditLog:
         with self.engine.connect() as conn:
             return [datetime.fromtimestamp(r[0] / 1_000_000, UTC) for r in conn.execute(q)]
 
+    def last(self, cluster: str, operation: str, since: datetime) -> dict[str, Any] | None:
+        """The newest row of ``operation`` on ``cluster`` since ``since`` (refusals aside)."""
+        c = act_audit.c
+        q = (
+            select(act_audit)
+            .where(c.cluster == cluster, c.operation == operation, c.result != "refused")
+            .where(c.at_us >= int(since.timestamp() * 1_000_000))
+            .order_by(c.at_us.desc(), c.id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        return _public(dict(row._mapping)) if row is not None else None
+
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in row.items() if k not in ("at_us", "id")}

@@ -21,7 +21,9 @@ cover the rest.
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,33 +83,75 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _key(cfg: AutoAction, finding: Finding) -> str:
+def operation_key(action: str, subject: str) -> str:
     """Audit operation name: cluster-wide actions share one cool-down, the others are per
     subject (a topic's partitions, one broker's restart)."""
-    if cfg.action in ("scale_storage", "scale_brokers"):
-        return f"auto:{cfg.action}"
-    return f"auto:{cfg.action}:{finding.subject}"[:200]
+    if action in ("scale_storage", "scale_brokers"):
+        return f"auto:{action}"
+    return f"auto:{action}:{subject}"[:200]
 
 
-def _held_since(engine: Any, cluster: str, finding: Finding) -> tuple[datetime | None, str | None]:
+def _key(cfg: AutoAction, finding: Finding) -> str:
+    return operation_key(str(cfg.action), finding.subject)
+
+
+def held_since(
+    engine: Any, cluster: str, rule: str, subject: str
+) -> tuple[datetime | None, str | None]:
+    """When the alert joined its open incident (the ``for:`` clock), and that incident."""
     for inc in engine.store.list_incidents(cluster=cluster, limit=20):
         if not inc.is_open:
             continue
         for m in inc.members:
-            if m.rule == finding.rule and m.subject == finding.subject and m.firing:
+            if m.rule == rule and m.subject == subject and m.firing:
                 return m.joined_at, inc.id
     return None, None
 
 
-def _maintenance(engine: Any, cluster: str, finding: Finding, now: datetime) -> str | None:
+def maintenance_for(
+    engine: Any, cluster: str, rule: str, severity: Any, now: datetime
+) -> str | None:
+    """The active maintenance window covering this alert, if any."""
     from kafkaops.incidents.windows import active_windows
 
     for occ in active_windows(now, engine.windows(now)):
-        if occ.kind == "maintenance" and occ.matchers.matches(
-            cluster, finding.rule, finding.severity
-        ):
+        if occ.kind == "maintenance" and occ.matchers.matches(cluster, rule, severity):
             return occ.name
     return None
+
+
+#: What a notification says an automatic action's audit result means.
+_STATUS = {
+    "dry_run": "held back (dry run)",
+    "succeeded": "taken",
+    "started": "taken",
+    "failed": "failed",
+    "advised": "advice only",
+}
+
+
+def status(cfg: AutoAction, why_not: str | None, last: dict[str, Any] | None) -> tuple[str, str]:
+    """(status, reason) of an automatic action, for notifications.
+
+    ``last``: its newest audit row within the cool-down (what it did); ``why_not``: what
+    :func:`decide` says now.  The status is one of: taken, failed, held back (dry run), advice
+    only, pending (``for:`` not reached), held back (cool-down, daily cap, maintenance window),
+    due (runs in this watch cycle).
+    """
+    if last is not None:
+        done = f"{last['at']}: {last['summary']}"
+        return _STATUS.get(last["result"], last["result"]), (
+            f"{done}; {why_not}" if why_not and not why_not.startswith("pending") else done
+        )
+    if why_not is None:
+        return "due", "runs in this watch cycle"
+    if why_not.startswith("pending"):
+        return "pending", why_not
+    return "held back", why_not
+
+
+def _held_back_kind(why_not: str) -> str:
+    return why_not.split(":", 1)[0].split(" ", 1)[0]  # cool-down | daily | maintenance
 
 
 def auto_cycle(
@@ -143,17 +187,20 @@ def _one(
 ) -> AutoOutcome:
     cluster = target.name
     key = _key(cfg, f)
-    held_since, incident = _held_since(engine, cluster, f)
+    since, incident = held_since(engine, cluster, f.rule, f.subject)
     runs = audit.runs(cluster, key, now - timedelta(days=1, milliseconds=cfg.cooldown))
     why_not = decide(
         cfg,
-        held_since=held_since,
+        held_since=since,
         now=now,
         runs=runs,
-        maintenance=_maintenance(engine, cluster, f, now),
+        maintenance=maintenance_for(engine, cluster, f.rule, f.severity, now),
     )
     if why_not is not None:
-        return AutoOutcome(cluster, f.rule, f.subject, cfg.action, "skipped", why_not, incident)
+        if incident is not None and not why_not.startswith("pending"):
+            _tell_held_back(engine, incident, cfg, f, why_not, now)
+        return AutoOutcome(cluster, f.rule, f.subject, str(cfg.action), "skipped", why_not,
+                           incident)  # fmt: skip
     try:
         plan_text, run = _prepare(target, cfg, f, snapshot)
     except _CannotAct as exc:
@@ -192,11 +239,31 @@ def _one(
         label = "auto-action (dry run)" if cfg.mode == "dry_run" else "auto-action"
         try:
             engine.annotate(incident, ACTOR, now, label, f"{cfg.action} for {f.rule} "
-                            f"{f.severity.value} on {f.subject}: {detail}")  # fmt: skip
+                            f"{f.severity.value} on {f.subject}: {detail}",
+                            notify=True)  # fmt: skip
         except Exception as exc:
             log.error("cluster %s: could not annotate %s: %s", cluster, incident, exc)
     log.warning("cluster %s: %s %s: %s", cluster, cfg.action, result, detail)
     return AutoOutcome(cluster, f.rule, f.subject, cfg.action, result, detail, incident)
+
+
+def _tell_held_back(
+    engine: Any, incident: str, cfg: AutoAction, f: Finding, why_not: str, now: datetime
+) -> None:
+    """Tell the incident's channels, once per incident and reason (cool-down, daily cap,
+    maintenance window), that the action is due but held back — not every watch cycle."""
+    head = f"{cfg.action} for {f.rule} {f.severity.value} on {f.subject}: "
+    kind = _held_back_kind(why_not)
+    try:
+        inc = engine.store.get_incident(incident)
+        told = [e for e in (inc.audit if inc else ()) if e.action == "auto-action held back"]
+        if any(e.detail.startswith(head) and _held_back_kind(e.detail[len(head):]) == kind
+               for e in told):  # fmt: skip
+            return
+        engine.annotate(incident, ACTOR, now, "auto-action held back", head + why_not,
+                        notify=True)  # fmt: skip
+    except Exception as exc:
+        log.error("could not annotate %s: %s", incident, exc)
 
 
 class _CannotAct(Exception):
@@ -215,6 +282,8 @@ def _prepare(target: Any, cfg: AutoAction, f: Finding, snapshot: Any | None) -> 
         return _prepare_msk(target, cfg)
     if cfg.action == "add_partitions":
         return _prepare_partitions(target, cfg, f, snapshot)
+    if cfg.action == "restart_broker" and not cfg.command:
+        return _prepare_restart(target, f)
     argv = [a.format(cluster=target.name, subject=f.subject, rule=f.rule) for a in cfg.command]
     if not argv:
         raise _CannotAct(f"{cfg.action} needs a command (actions.auto.{f.rule}: command)")
@@ -233,12 +302,15 @@ def _prepare_msk(target: Any, cfg: AutoAction) -> tuple[str, Any]:
     from kafkaops.actions import guardrails as g
     from kafkaops.actions.apply import execute
     from kafkaops.actions.msk import MskApi
+    from kafkaops.actions.settings import storage_increment
 
     s = target.config.actions
     msk = s.msk.get(target.name)
     step = cfg.increment or s.storage_step_gib or 100
+    per_az = cfg.increment or 1
     if msk is None:
-        what = f"+{step} GiB per broker" if cfg.action == "scale_storage" else "one broker per AZ"
+        grow = cfg.by if cfg.by else f"{step} GiB"
+        what = f"+{grow} per broker" if cfg.action == "scale_storage" else f"{per_az} broker per AZ"
         # Self-managed: kafkaops cannot grow disks or start brokers; it says what to do.
         return (
             f"add {what} by hand: self-managed cluster, no actions.msk.{target.name} "
@@ -251,12 +323,14 @@ def _prepare_msk(target: Any, cfg: AutoAction) -> tuple[str, Any]:
     now = datetime.now(UTC)
     try:
         if cfg.action == "scale_storage":
+            if cfg.by:
+                step = storage_increment(cfg.by, info.ebs_volume_gib or 0)
             plan = g.plan_storage(info, ops, now, by_gib=step, step_gib=s.storage_step_gib,
                                   cap_gib=s.storage_cap_gib, cluster=target.name,
                                   cooldown=timedelta(milliseconds=s.storage_cooldown))  # fmt: skip
         else:
             azs = msk.az_count or len(info.client_subnets) or 1
-            plan = g.plan_brokers(info, ops, (info.broker_count or 0) + azs, az_count=azs,
+            plan = g.plan_brokers(info, ops, (info.broker_count or 0) + azs * per_az, az_count=azs,
                                   cluster=target.name)  # fmt: skip
     except g.Refused as exc:
         raise _CannotAct(f"refused: {exc}") from None
@@ -308,5 +382,44 @@ def _prepare_partitions(
                 {t: {"count": c + by, "assignments": p} for t, c, p in plans}, timeout_ms=30_000
             )
         return text.replace("add ", "added ")
+
+    return text, run
+
+
+_BROKER = re.compile(r"^broker (\d+)(?: (\S+?):\d+)?\b")
+
+
+def broker_ids(subject: str, evidence: Sequence[str]) -> dict[int, str]:
+    """The brokers a finding is about and their hosts (``broker_unreachable`` names them in its
+    evidence: ``broker 2 host:9092: …``); the host is "" when not given."""
+    if subject.isdigit():
+        return {int(subject): ""}
+    found = (m for e in evidence if (m := _BROKER.match(str(e))))
+    return dict(sorted((int(m.group(1)), m.group(2) or "") for m in found))
+
+
+def _prepare_restart(target: Any, f: Finding) -> tuple[str, Any]:
+    """Restart the finding's brokers with ``actions.restart.<cluster>.command``.
+
+    Only the restart step runs from the watch loop (it must keep watching); whether the broker
+    came back is what the next cycles see — the alert resolves, or stays and escalates.
+    """
+    from kafkaops.actions.restart import CommandStep
+
+    settings = target.config.actions.restart.get(target.name)
+    if settings is None:
+        raise _CannotAct(
+            f"restart_broker needs actions.restart.{target.name}.command (or command: here)"
+        )
+    brokers = broker_ids(f.subject, f.evidence)
+    if not brokers:
+        raise _CannotAct(f"no broker id in the {f.rule} finding")
+    step = CommandStep(settings.command, target.name, settings.command_timeout / 1000)
+    text = "; ".join(f"restart broker {b}: {step.describe(b, h)}" for b, h in brokers.items())
+
+    def run() -> str:
+        for b, h in brokers.items():
+            step(b, h)
+        return text.replace("restart broker", "restarted broker")
 
     return text, run

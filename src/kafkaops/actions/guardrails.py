@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kafkaops.actions.msk import Operation
-from kafkaops.capacity.limits import MSK_MAX_VOLUME_GIB, partition_limit
+from kafkaops.capacity.limits import MSK_ALL_BROKERS, MSK_MAX_VOLUME_GIB, partition_limit
 from kafkaops.collect.msk import MskCluster
 
 #: The aws CLI spellings of the request keys whose CamelCase does not split by capitals.
@@ -156,7 +156,9 @@ def plan_storage(
         request={
             "ClusterArn": info.arn,
             "CurrentVersion": info.current_version,
-            "TargetBrokerEBSVolumeInfo": [{"KafkaBrokerNodeId": "All", "VolumeSizeGB": target}],
+            "TargetBrokerEBSVolumeInfo": [
+                {"KafkaBrokerNodeId": MSK_ALL_BROKERS, "VolumeSizeGB": target}
+            ],
         },
         checks=tuple(checks),
     )

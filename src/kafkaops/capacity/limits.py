@@ -13,6 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MSK_MAX_VOLUME_GIB = 16_384
+#: ``KafkaBrokerNodeId`` of an ``UpdateBrokerStorage`` request: MSK only updates every broker
+#: at once.  AWS spells it two ways: the API reference (and the botocore model's documentation
+#: of ``BrokerEBSVolumeInfo``) says "the keyword ALL", while the MSK Developer Guide's CLI
+#: example ("Manual scaling for Standard brokers") sends ``"All"``, as do community.aws's
+#: ``msk_cluster`` module and AWS's own agent toolkit.  The model types it as a plain string
+#: (no enum), so the SDK accepts both; kafkaops sends the Developer Guide's ``"All"``.  (The
+#: runbook's script writes neither: ``VolumeSize=$new_size_gb``, without the broker id.)
+MSK_ALL_BROKERS = "All"
 MSK_STORAGE_COOLDOWN_HOURS = 6.0
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from kafkaops.capacity.limits import MSK_MAX_VOLUME_GIB, PartitionLimit
+from kafkaops.capacity.limits import MSK_ALL_BROKERS, MSK_MAX_VOLUME_GIB, PartitionLimit
 from kafkaops.capacity.settings import CapacitySettings
 
 GiB = 1024**3
@@ -68,10 +68,10 @@ class Recommendation:
 
 
 def storage_command(arn: str | None, current_version: str | None, size_gib: int) -> str | None:
-    """The ``aws kafka update-broker-storage`` call (MSK applies it to ALL brokers)."""
+    """The ``aws kafka update-broker-storage`` call (MSK applies it to every broker)."""
     if not arn:
         return None
-    info = json.dumps([{"KafkaBrokerNodeId": "ALL", "VolumeSizeGB": size_gib}])
+    info = json.dumps([{"KafkaBrokerNodeId": MSK_ALL_BROKERS, "VolumeSizeGB": size_gib}])
     version = current_version or "$(aws kafka describe-cluster-v2 --cluster-arn " + arn + (
         " --query ClusterInfo.CurrentVersion --output text)"
     )

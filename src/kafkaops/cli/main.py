@@ -87,12 +87,16 @@ def _register_subcommands(argv: list[str]) -> None:
 
         app.add_typer(capacity_app, name="capacity")
         app.add_typer(review_app, name="review")
-    if first in (None, "msk", "configs"):
+    if first in (None, "msk", "configs", "brokers", "actions"):
+        from kafkaops.cli.actions import actions_app
+        from kafkaops.cli.brokers import brokers_app
         from kafkaops.cli.configs import configs_app
         from kafkaops.cli.msk import msk_app
 
         app.add_typer(msk_app, name="msk")
         app.add_typer(configs_app, name="configs")
+        app.add_typer(brokers_app, name="brokers")
+        app.add_typer(actions_app, name="actions")
     if first not in (None, "incidents", "maintenance", "outbox"):
         return
     from kafkaops.cli.incidents import incidents_app

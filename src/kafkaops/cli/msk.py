@@ -262,7 +262,9 @@ def _tagged(operation: str, fn: Any) -> Any:
 def scale_storage(
     config: ConfigOpt,
     to: Annotated[str | None, typer.Option("--to", help="Target GiB per broker.")] = None,
-    by: Annotated[str | None, typer.Option("--by", help="GiB to add per broker.")] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="GiB to add per broker, or a share: 20%.")
+    ] = None,
     cluster: ClusterOpt = None,
     apply: ApplyFlag = False,
     store: StoreOpt = None,
@@ -279,12 +281,21 @@ def scale_storage(
       kafkaops msk scale storage --by 100 -c kafkaops.yaml --cluster prod
 
       kafkaops msk scale storage --to 1100 -c kafkaops.yaml --cluster prod --apply
+
+      kafkaops msk scale storage --by 20% -c kafkaops.yaml --cluster prod
     """
     from kafkaops.actions.guardrails import plan_storage
+    from kafkaops.actions.settings import storage_increment
 
-    to_gib, by_gib = _gib(to, "--to"), _gib(by, "--by")
-    if (to_gib is None) == (by_gib is None):
+    if (to is None) == (by is None):
         fail("give exactly one of --to SIZE or --by SIZE")
+    share = by is not None and by.strip().endswith("%")
+    if share:
+        try:
+            storage_increment(str(by), 100)
+        except ValueError as exc:
+            fail(f"--by: {exc}")
+    to_gib, by_gib = _gib(to, "--to"), None if share else _gib(by, "--by")
     ctx = _Ctx(config, cluster, store)
     s = ctx.config.actions
     make = _tagged(
@@ -294,7 +305,7 @@ def scale_storage(
             ops,
             utcnow(),
             to_gib=to_gib,
-            by_gib=by_gib,
+            by_gib=storage_increment(str(by), info.ebs_volume_gib or 0) if share else by_gib,
             step_gib=s.storage_step_gib,
             cap_gib=s.storage_cap_gib,
             cooldown=timedelta(milliseconds=s.storage_cooldown),
@@ -307,7 +318,10 @@ def scale_storage(
 @scale_app.command("brokers")
 def scale_brokers(
     config: ConfigOpt,
-    count: Annotated[int, typer.Option("--count", help="Target number of brokers.")],
+    count: Annotated[int | None, typer.Option("--count", help="Target number of brokers.")] = None,
+    add_per_az: Annotated[
+        int | None, typer.Option("--add-per-az", help="Brokers to add in every AZ.", min=1)
+    ] = None,
     cluster: ClusterOpt = None,
     apply: ApplyFlag = False,
     store: StoreOpt = None,
@@ -319,14 +333,25 @@ def scale_brokers(
     Examples:
 
       kafkaops msk scale brokers --count 6 -c kafkaops.yaml --cluster prod
+
+      kafkaops msk scale brokers --add-per-az 1 -c kafkaops.yaml --cluster prod
     """
     from kafkaops.actions.guardrails import plan_brokers
 
+    if (count is None) == (add_per_az is None):
+        fail("give exactly one of --count N or --add-per-az N")
     ctx = _Ctx(config, cluster, store)
+
+    def target(info: Any) -> int:
+        if count is not None:
+            return count
+        azs = ctx.msk.az_count or len(info.client_subnets) or 1
+        return (info.broker_count or 0) + azs * (add_per_az or 0)
+
     make = _tagged(
         "scale_brokers",
         lambda info, ops: plan_brokers(
-            info, ops, count, az_count=ctx.msk.az_count, cluster=ctx.cluster
+            info, ops, target(info), az_count=ctx.msk.az_count, cluster=ctx.cluster
         ),
     )
     _run(ctx, make, apply, as_json, timeout)

@@ -257,13 +257,33 @@ class IncidentEngine:
         return self._transition(incident_id, now, lambda inc: resolve(inc, now, actor, note))
 
     def annotate(
-        self, incident_id: str, actor: str, now: datetime, action: str, detail: str
+        self,
+        incident_id: str,
+        actor: str,
+        now: datetime,
+        action: str,
+        detail: str,
+        *,
+        notify: bool = False,
     ) -> Incident:
-        """Append an audit entry (e.g. an automatic action and its outcome); no notification."""
+        """Append an audit entry (e.g. an automatic action and its outcome).
+
+        ``notify``: also tell every channel the incident paged (an ``update``, queued in the
+        same transaction); an incident that paged nobody (muted) tells nobody.
+        """
         entry = AuditEntry(now, actor, action, detail)
-        return self._transition(
-            incident_id, now, lambda inc: (replace(inc, audit=(*inc.audit, entry)), [])
-        )[0]
+
+        def change(inc: Incident) -> tuple[Incident, list[IncidentAction]]:
+            updated = replace(inc, audit=(*inc.audit, entry))
+            if not notify or not inc.is_open:
+                return updated, []
+            # News, not a page: never a phone call or an SMS.
+            quiet = frozenset(c for c in inc.paged if c.kind not in ("phone", "sms"))
+            update = IncidentAction("update", inc.id, now, inc.severity, quiet,
+                                    keys=inc.firing_keys, detail=f"{action}: {detail}")  # fmt: skip
+            return updated, [update]
+
+        return self._transition(incident_id, now, change)[0]
 
     def _transition(
         self,

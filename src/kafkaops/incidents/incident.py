@@ -229,7 +229,9 @@ class Incident:
         return next((m for m in self.members if m.key == key), None)
 
 
-ActionKind = Literal["page", "notify", "acknowledge", "resolve"]
+#: ``update``: news about the incident for the channels already paged (an automatic action
+#: taken or held back); it changes no state and restarts no escalation timer.
+ActionKind = Literal["page", "notify", "acknowledge", "resolve", "update"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,8 @@ from kafkaops.incidents.ledger import Notification
 from kafkaops.incidents.notices import MaintenanceNotice
 from kafkaops.incidents.routing import ChannelRef
 
-Action = Literal["trigger", "acknowledge", "resolve", "notice"]
+#: ``update``: news for the channels already paged (e.g. an automatic action's outcome).
+Action = Literal["trigger", "acknowledge", "resolve", "notice", "update"]
 ACTIONS: frozenset[str] = frozenset(get_args(Action))
 #: Channel kinds delivered through the "pager" webhook (no native API).
 PAGER_KINDS = frozenset({"phone", "sms"})
@@ -202,6 +203,7 @@ _INCIDENT_ACTION: dict[str, Action] = {
     "notify": "trigger",
     "acknowledge": "acknowledge",
     "resolve": "resolve",
+    "update": "update",
 }
 
 
@@ -211,17 +213,30 @@ def _incident_summary(action: IncidentAction, cluster: str) -> str:
         "notify": "escalated",
         "acknowledge": "acknowledged",
         "resolve": "resolved",
+        "update": "update",
     }[action.kind]
     where = f" on {cluster}" if cluster else ""
     extra = f": {action.detail}" if action.detail else ""
+    if action.kind == "update":
+        return _one_line(f"[{action.severity.value}] incident {action.incident_id}{where}{extra}")
     return _one_line(
         f"[{action.severity.value}] incident {action.incident_id}{where} {verb}{extra}"
     )
 
 
+def split_alert_key(key: str) -> tuple[str, str, str]:
+    """``(cluster, rule, subject)`` of an alert key: ``cluster/rule/subject`` as the alert
+    engine writes it (a subject may itself contain ``/``); ``cluster|rule|subject`` is read
+    too (the form older messages and this module's docs used)."""
+    sep = "|" if "|" in key else "/"
+    cluster, _, rest = key.partition(sep)
+    rule, _, subject = rest.partition(sep)
+    return cluster, rule, subject
+
+
 def _cluster_of(keys: tuple[str, ...]) -> str:
-    """Alert keys are ``cluster|rule|subject``; an incident never spans clusters."""
-    return keys[0].split("|", 1)[0] if keys else ""
+    """The cluster of an incident's alert keys; an incident never spans clusters."""
+    return split_alert_key(keys[0])[0] if keys else ""
 
 
 def from_incident_action(action: IncidentAction) -> list[OutboundMessage]:
@@ -291,3 +306,31 @@ def from_notice(
         details={"notice": payload, "subject": notice.subject},
         created_at=iso_utc(utc_now()),
     )
+
+
+# --- actions (what to do; what kafkaops did) ---------------------------------------------------
+
+
+def action_lines(details: Mapping[str, Any]) -> list[str]:
+    """The recommended actions and the automatic action status in ``details`` as plain lines,
+    for every text channel (Slack, e-mail, Alertmanager): one line per action, its commands
+    indented under it with ``$``.
+
+    ``details["actions"]``: ``[{"text", "command"?, "aws_cli"?}]`` — the runbook's action for
+    the alert and the exact command (a dry run unless ``--apply``); ``details["auto_actions"]``:
+    ``[{"action", "mode", "status", "reason"}]`` — what the configured automatic action did,
+    or why it held back.  Both are added by the actions layer when the message is queued.
+    """
+    lines: list[str] = []
+    for a in details.get("actions") or []:
+        lines.append(str(a.get("text", "")))
+        for key in ("command", "aws_cli"):
+            if a.get(key):
+                lines.append(f"  $ {a[key]}")
+    for auto in details.get("auto_actions") or []:
+        mode = " (dry run)" if auto.get("mode") == "dry_run" else ""
+        lines.append(
+            f"Automatic {auto.get('action')}{mode} for {auto.get('rule')}: "
+            f"{auto.get('status')} - {auto.get('reason')}"
+        )
+    return lines

@@ -34,8 +34,13 @@ if TYPE_CHECKING:
 NOTICE_CHANNELS = {"maintenance": "sns:msk-maintenance", "emergency": "sns:msk-emergency"}
 
 
-def delivery_messages(delivery: Delivery) -> list[OutboundMessage]:
-    """Every outbound message one saved change produces (one per channel)."""
+#: Adds what to do to the messages of an alert (:class:`kafkaops.actions.advice.Advisor`).
+Enrich = Callable[[list["OutboundMessage"]], list["OutboundMessage"]]
+
+
+def delivery_messages(delivery: Delivery, enrich: Enrich | None = None) -> list[OutboundMessage]:
+    """Every outbound message one saved change produces (one per channel); ``enrich`` adds the
+    recommended actions and the automatic action's status to pages and updates."""
     from kafkaops.notify.message import from_incident_action, from_notification
 
     messages = [from_notification(n) for n in delivery.notifications]
@@ -49,7 +54,7 @@ def delivery_messages(delivery: Delivery) -> list[OutboundMessage]:
             messages.append(message)
     for notice in delivery.notices:
         messages.append(notice_message(notice))
-    return messages
+    return enrich(messages) if enrich is not None else messages
 
 
 def notice_message(notice: Mapping[str, Any]) -> OutboundMessage:
@@ -75,11 +80,13 @@ def notice_message(notice: Mapping[str, Any]) -> OutboundMessage:
     )
 
 
-def outbox_writer(outbox: Outbox) -> Callable[[Connection, Delivery], None]:
+def outbox_writer(
+    outbox: Outbox, enrich: Enrich | None = None
+) -> Callable[[Connection, Delivery], None]:
     """The engine's in-transaction hook: queue a delivery on the engine's own connection."""
 
     def write(conn: Connection, delivery: Delivery) -> None:
-        outbox.enqueue(delivery_messages(delivery), conn=conn)
+        outbox.enqueue(delivery_messages(delivery, enrich), conn=conn)
 
     return write
 
@@ -94,11 +101,19 @@ class Runtime:
     outbox: Outbox
     engine: IncidentEngine
     dispatcher: Dispatcher
+    #: The actions audit trail's engine, when automatic actions are configured.
+    audit_engine: Any = None
 
     def close(self) -> None:
         for closer in (self.dispatcher.close, self.outbox.close, self.incidents.close):
             with contextlib.suppress(Exception):  # closing is best effort
                 closer()
+        if self.audit_engine is not None:
+            from kafkaops.store import db
+
+            with contextlib.suppress(Exception):
+                db.release(self.audit_engine)
+            self.audit_engine = None
 
 
 def open_runtime(config: Config, store_url: str | None, *, owner: str | None = None) -> Runtime:
@@ -128,9 +143,29 @@ def open_runtime(config: Config, store_url: str | None, *, owner: str | None = N
         raise ConfigError(
             f"store {url.split('@')[-1]} cannot be opened: {type(exc).__name__}"
         ) from None
-    engine = IncidentEngine(incidents, config.incidents, outbox=outbox_writer(outbox))
+    advisor, audit_engine = _advisor(config, url)
+    engine = IncidentEngine(incidents, config.incidents, outbox=outbox_writer(outbox, advisor))
+    advisor.engine = engine
     dispatcher = Dispatcher(outbox, config.channels, owner=owner or default_owner())
-    return Runtime(config, url, incidents, outbox, engine, dispatcher)
+    return Runtime(config, url, incidents, outbox, engine, dispatcher, audit_engine)
+
+
+def _advisor(config: Config, url: str) -> tuple[Any, Any]:
+    """The notifications' action advice; with automatic actions configured it also reads their
+    audit trail (its table is created here, never inside the incident transaction)."""
+    from kafkaops.actions.advice import Advisor
+
+    if not config.actions.auto:
+        return Advisor(config), None
+    from kafkaops.actions.audit import AuditLog
+    from kafkaops.store import db
+
+    audit_engine = db.acquire(url)
+    try:
+        return Advisor(config, AuditLog(audit_engine)), audit_engine
+    except Exception:
+        db.release(audit_engine)
+        raise
 
 
 def describe(runtime: Runtime) -> dict[str, Any]:

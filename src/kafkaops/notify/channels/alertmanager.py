@@ -26,14 +26,10 @@ import httpx
 from kafkaops.core.clock import utc_now
 from kafkaops.notify.channels.base import post_json
 from kafkaops.notify.errors import PermanentDelivery
-from kafkaops.notify.message import OutboundMessage, iso_utc
+from kafkaops.notify.message import OutboundMessage, action_lines, iso_utc, split_alert_key
 from kafkaops.notify.settings import AlertmanagerSettings
 
-
-def _split_key(key: str) -> tuple[str, str, str]:
-    cluster, _, rest = key.partition("|")
-    rule, _, subject = rest.partition("|")
-    return cluster, rule, subject
+_split_key = split_alert_key
 
 
 class AlertmanagerChannel:
@@ -71,6 +67,7 @@ class AlertmanagerChannel:
                 "summary": msg.summary,
                 "description": "\n".join(str(e) for e in d.get("evidence") or []),
                 "response": "\n".join(str(r) for r in d.get("response") or []),
+                "actions": "\n".join(action_lines(d)),
                 "idempotency_key": msg.idempotency_key,
             }
             alert: dict[str, Any] = {

@@ -57,10 +57,12 @@ class PagerDutyChannel:
         for key in keys:
             event: dict[str, Any] = {
                 "routing_key": routing_key,
-                "event_action": msg.action,
+                # An update re-sends the trigger: PagerDuty folds it into the open alert (same
+                # dedup_key) and shows its details in the alert's log; it pages nobody anew.
+                "event_action": "trigger" if msg.action == "update" else msg.action,
                 "dedup_key": key[:DEDUP_LIMIT],
             }
-            if msg.action == "trigger":
+            if msg.action in ("trigger", "update"):
                 event["payload"] = {
                     "summary": msg.summary[:SUMMARY_LIMIT],
                     "source": f"{self.settings.source}:{msg.cluster}"

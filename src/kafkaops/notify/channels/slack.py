@@ -8,6 +8,8 @@ Message layout (Block Kit), so on-call sees the essentials without opening anyth
 * a section with the one-line summary, then fields (cluster, severity, rule, subject, value,
   threshold);
 * evidence and the runbook's response steps as bullet lists (triggers only);
+* the recommended actions with their exact commands, and what the automatic action did or
+  why it held back (triggers and updates: an ``update`` is headed ``🤖 P1 UPDATE``);
 * a context line with the time and the idempotency key (Slack has no dedup: a reader, or a bot,
   can spot a duplicate of an at-least-once delivery by it).
 
@@ -24,7 +26,7 @@ import httpx
 
 from kafkaops.notify.channels.base import post_json
 from kafkaops.notify.errors import PermanentDelivery
-from kafkaops.notify.message import OutboundMessage
+from kafkaops.notify.message import OutboundMessage, action_lines
 from kafkaops.notify.secrets import read_secret
 from kafkaops.notify.settings import SlackSettings
 
@@ -55,6 +57,8 @@ def header_text(msg: OutboundMessage) -> str:
         return f"👀 ACKNOWLEDGED {sev}"
     if msg.action == "notice":
         return "🛠 MAINTENANCE NOTICE"
+    if msg.action == "update":
+        return f"🤖 {sev} UPDATE"
     return f"{EMOJI.get(sev, '⚪')} {sev} FIRING"
 
 
@@ -111,6 +115,17 @@ def blocks(msg: OutboundMessage) -> list[dict[str, Any]]:
                 "text": {"type": "mrkdwn", "text": "*Response*\n" + _bullets(d["response"])},
             }
         )
+    actions = action_lines(d) if msg.action in ("trigger", "update") else []
+    if actions:
+        # Commands in code spans so Slack neither links nor reformats them.
+        shown = [f"`{a[4:]}`" if a.startswith("  $ ") else f"• {a}" for a in actions]
+        out.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _cut("*Actions*\n" + "\n".join(shown),
+                                                        TEXT_LIMIT)},
+            }
+        )  # fmt: skip
     when = d.get("at") or msg.created_at
     out.append(
         {

@@ -24,7 +24,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from kafkaops.notify.errors import PermanentDelivery, RetryableDelivery
-from kafkaops.notify.message import OutboundMessage
+from kafkaops.notify.message import OutboundMessage, action_lines
 from kafkaops.notify.redact import redact
 from kafkaops.notify.secrets import read_secret
 from kafkaops.notify.settings import EmailSettings
@@ -49,6 +49,11 @@ def text_body(msg: OutboundMessage) -> str:
     for title, key in (("Evidence", "evidence"), ("Response", "response")):
         if d.get(key):
             lines += ["", f"{title}:"] + [f"  - {item}" for item in d[key]]
+    actions = action_lines(d)
+    if actions:
+        lines += ["", "Actions:"] + [
+            f"  {a}" if a.startswith("  $") else f"  - {a}" for a in actions
+        ]
     lines += ["", f"idempotency key: {msg.idempotency_key}"]
     return "\n".join(lines) + "\n"
 
@@ -72,6 +77,14 @@ def html_body(msg: OutboundMessage) -> str:
         if d.get(key):
             items = "".join(f"<li>{html.escape(str(i))}</li>" for i in d[key])
             parts.append(f"<h3>{title}</h3><ul>{items}</ul>")
+    actions = action_lines(d)
+    if actions:
+        items = "".join(
+            f"<pre>{html.escape(a[4:])}</pre>" if a.startswith("  $ ")
+            else f"<li>{html.escape(a)}</li>"
+            for a in actions
+        )  # fmt: skip
+        parts.append(f"<h3>Actions</h3><ul>{items}</ul>")
     parts.append(f"<p><small>idempotency key: {html.escape(msg.idempotency_key)}</small></p>")
     return "<html><body>" + "".join(parts) + "</body></html>"
 
