@@ -82,6 +82,10 @@ def _register_subcommands(argv: list[str]) -> None:
         from kafkaops.cli.diagnose import register as register_diagnose
 
         register_diagnose(app)
+    if first in (None, "topics"):
+        from kafkaops.cli.topics import topics_app
+
+        app.add_typer(topics_app, name="topics")
     if first in (None, "capacity", "review"):
         from kafkaops.cli.capacity import capacity_app, review_app
 
