@@ -78,7 +78,7 @@ def _register_subcommands(argv: list[str]) -> None:
         from kafkaops.cli.slo import slo_app
 
         app.add_typer(slo_app, name="slo")
-    if first in (None, "producers", "canary", "audit"):
+    if first in (None, "producers", "canary", "audit", "jvm"):
         from kafkaops.cli.diagnose import register as register_diagnose
 
         register_diagnose(app)
