@@ -69,6 +69,10 @@ def test_optimize_apply_changes_exactly_the_shown_diff(
         "min.insync.replicas": "2",
         "unclean.leader.election.enable": "false",
     }
+    text = run_cli("topics", "optimize", topic, "--dir", str(sandbox.root), "--window", "1")
+    assert text.returncode == 1, text.stderr
+    assert "segment.ms: 86400000 → 8640000" in text.stdout
+    assert all(len(line) <= 80 for line in text.stdout.splitlines()), text.stdout
     assert _configs(bootstrap, topic) == before
 
     done = run_cli("topics", "optimize", topic, "--dir", str(sandbox.root), "--window", "1",

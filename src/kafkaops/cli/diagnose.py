@@ -185,21 +185,23 @@ def _scrape_timeout(target: Target) -> float:
     return max(5.0, prom.timeout / 1000) if prom else 5.0
 
 
-def _jmx_endpoints(target: Target, *, controllers_too: bool = False) -> dict[int, str]:
+def _jmx_endpoints(
+    target: Target, *, controllers_too: bool = False, command: str = "producers"
+) -> dict[int, str]:
     """Each broker's JMX exporter URL (controllers left out unless asked for: they take no
     produce, but their JVM matters)."""
     prom = target.metrics.prometheus
     if prom is None:
+        also = ", or metrics.cloudwatch and --source cloudwatch" if command == "producers" else ""
         fail(
-            f"cluster {target.name}: producers needs the Prometheus JMX exporter: set "
-            "clusters.NAME.metrics.prometheus (jmx_port: 11001 on MSK Open Monitoring), or "
-            "metrics.cloudwatch and --source cloudwatch"
+            f"cluster {target.name}: {command} needs the Prometheus JMX exporter: set "
+            "clusters.NAME.metrics.prometheus (jmx_port: 11001 on MSK Open Monitoring)" + also
         )
     if prom.server:
         fail(
-            f"cluster {target.name}: metrics.prometheus.server is set; producers scrapes the "
-            "exporters directly: set metrics.prometheus.jmx_port or jmx_endpoints, or use --source "
-            "cloudwatch"
+            f"cluster {target.name}: metrics.prometheus.server is set; {command} scrapes the "
+            "exporters directly: set metrics.prometheus.jmx_port or jmx_endpoints"
+            + (", or use --source cloudwatch" if command == "producers" else "")
         )
     from kafkaops.collect.prometheus import resolve_targets
 
@@ -513,7 +515,7 @@ def jvm(
     from kafkaops.diagnose.producers import scrape_twice
 
     target = _target(bootstrap, config, cluster, sandbox_dir)
-    endpoints = _jmx_endpoints(target, controllers_too=True)
+    endpoints = _jmx_endpoints(target, controllers_too=True, command="jvm")
     pairs, errors = scrape_twice(
         endpoints,
         window_s=window,
