@@ -56,6 +56,7 @@ def test_weekly_config_audit_job_records_the_findings(
     finally:
         admin.close()
     cfg = _config(tmp_path, bootstrap)
+    cfg.write_text(cfg.read_text() + "diagnose:\n  audit:\n    window: 1s\n")
     proc = run_cli("jobs", "run", "config_audit", "-c", str(cfg), "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["severity_by_cluster"] == {"sbx": "P1"}

@@ -59,9 +59,17 @@ class OptimizerSettings(_Model):
     heavy_bytes_per_s: ByteSize = 1024 * 1024
 
 
+class AuditSettings(_Model):
+    """The weekly ``config_audit`` job (``kafkaops audit`` takes ``--window``)."""
+
+    #: Traffic measured for the disk-fit and compression rules; 0s skips those rules.
+    window: bounded_duration(0, 600_000) = 10_000  # type: ignore[valid-type]
+
+
 class DiagnoseSettings(_Model):
     """``diagnose:`` in the config."""
 
     producers: ProducerSettings = Field(default_factory=ProducerSettings)
     canary: CanarySettings = Field(default_factory=CanarySettings)
     optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)

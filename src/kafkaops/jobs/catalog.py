@@ -158,10 +158,6 @@ def dr_backup_check(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str
 
 
 # --------------------------------------------------------------------------- config audit
-#: Seconds of traffic the weekly audit measures (disk-fit and compression rules).
-AUDIT_WINDOW_S = 10.0
-
-
 def config_audit(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str, Any]:
     """Runbook "Weekly maintenance": the configuration audit and the security scan
     (``kafkaops audit``) per cluster, findings with their fixes recorded."""
@@ -172,7 +168,8 @@ def config_audit(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str, A
     severities: dict[str, str] = {}
     for name in ctx.cluster_names():
         try:
-            findings = audit_target(ctx.target(name), AUDIT_WINDOW_S)
+            target = ctx.target(name)
+            findings = audit_target(target, target.config.diagnose.audit.window / 1000)
         except KafkaopsError as exc:
             severities[name] = "error"
             store.record("config_audit", name, at, ok=False, severity=None,
