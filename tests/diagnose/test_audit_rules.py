@@ -51,6 +51,12 @@ def test_plaintext_client_listener_but_not_the_controller_one() -> None:
     assert "CONTROLLER" not in found[1].evidence
     tls = {**configs, "listener.security.protocol.map": ("PLAINTEXT:SASL_SSL,CONTROLLER:x", "S")}
     assert {f.rule for f in audit_broker("1", tls, "h:9092")} == {"auto_create_topics_on"}
+    sasl = {**configs, "listener.security.protocol.map": ("PLAINTEXT:SASL_PLAINTEXT", "S")}
+    assert "listener_no_tls" in {f.rule for f in audit_broker("1", sasl, "h:9092")}
+    ssl = {**configs, "listener.security.protocol.map": ("PLAINTEXT:SSL", "S")}
+    assert "listener_no_auth" in {f.rule for f in audit_broker("1", ssl, "h:9092")}
+    mtls = {**ssl, "ssl.client.auth": ("required", "S")}
+    assert {f.rule for f in audit_broker("1", mtls, "h:9092")} == {"auto_create_topics_on"}
 
 
 # --- rules that need traffic, metadata or ACLs ---------------------------------------------

@@ -441,7 +441,8 @@ def audit(
     runbook's optimizer does that: data then lives up to twice the retention), tiny segments,
     retention that will not fit a broker's disk at the current ingest rate, compression off on
     heavy topics, partition replicas per broker above MSK's limit for
-    capacity.msk.instance_type, PLAINTEXT client listeners, an authorizer with no ACLs.  Each
+    capacity.msk.instance_type, client listeners without TLS or authentication, an authorizer
+    with no ACLs.  Each
     finding with its fix as a command.  Read-only.
 
     Examples:

@@ -227,6 +227,35 @@ def audit_broker(
                 "PLAINTEXT (MSK: update-security, client-authentication + encryption-in-transit)",
             )
         )
+    clients = [n for n in listeners if n not in controller_names]
+    unencrypted = [n for n in clients if protocols.get(n, n) == "SASL_PLAINTEXT"]
+    if unencrypted:
+        out.append(
+            AuditFinding(
+                "listener_no_tls",
+                "P2",
+                subject,
+                "client listener authenticates without TLS: credentials and data in clear",
+                f"listeners {', '.join(unencrypted)} use SASL_PLAINTEXT",
+                "switch the listener to SASL_SSL (keystore, ssl.* settings), move clients, then "
+                "remove SASL_PLAINTEXT",
+            )
+        )
+    client_auth = _value(configs, "ssl.client.auth") or "none"
+    anonymous = [n for n in clients if protocols.get(n, n) == "SSL" and client_auth != "required"]
+    if anonymous:
+        out.append(
+            AuditFinding(
+                "listener_no_auth",
+                "P2",
+                subject,
+                "TLS client listener without client authentication: anyone who can connect is "
+                "anonymous",
+                f"listeners {', '.join(anonymous)} use SSL with ssl.client.auth={client_auth}",
+                _alter("brokers", "*", "ssl.client.auth=required", bootstrap)
+                + "  (clients then need certificates; or use SASL_SSL)",
+            )
+        )
     return out
 
 
