@@ -15,8 +15,8 @@ import shlex
 import boto3
 from botocore.stub import Stubber
 
-from kafkaops.capacity.limits import MSK_ALL_BROKERS
 from kafkaops.capacity.plan import storage_command
+from kafkaops.core.msk_limits import MSK_ALL_BROKERS
 
 ARN = "arn:aws:kafka:eu-west-1:123456789012:cluster/prod/abc-1"
 

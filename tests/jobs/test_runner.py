@@ -35,10 +35,20 @@ class _Ctx:
     def incidents(self) -> Any:
         return None
 
+    def target(self, cluster: str) -> Any:
+        raise AssertionError("no cluster in this test")
+
 
 def test_cron_schedules_and_config_errors() -> None:
     jobs = {j.name: j for j in build_jobs(Config())}
-    assert set(jobs) == {"daily_check", "capacity_check", "weekly_review", "monthly_report"}
+    assert set(jobs) == {
+        "daily_check",
+        "capacity_check",
+        "weekly_review",
+        "config_audit",
+        "monthly_report",
+    }
+    assert jobs["config_audit"].next_after(T) == datetime(2026, 11, 30, 10, 30, tzinfo=UTC)
     assert jobs["weekly_review"].next_after(T) == datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
     assert jobs["daily_check"].next_after(T) == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     cfg = Config.model_validate({"jobs": {"schedules": {"daily_check": "30 6 * * MON-FRI",

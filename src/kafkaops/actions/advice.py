@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kafkaops.actions.settings import AutoAction
-from kafkaops.capacity.limits import MSK_ALL_BROKERS
+from kafkaops.core.msk_limits import MSK_ALL_BROKERS
 from kafkaops.notify.message import OutboundMessage, split_alert_key
 
 log = logging.getLogger(__name__)

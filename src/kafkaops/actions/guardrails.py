@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kafkaops.actions.msk import Operation
-from kafkaops.capacity.limits import MSK_ALL_BROKERS, MSK_MAX_VOLUME_GIB, partition_limit
 from kafkaops.collect.msk import MskCluster
+from kafkaops.core.msk_limits import MSK_ALL_BROKERS, MSK_MAX_VOLUME_GIB, partition_limit
 
 #: The aws CLI spellings of the request keys whose CamelCase does not split by capitals.
 _FLAGS = {"TargetBrokerEBSVolumeInfo": "--target-broker-ebs-volume-info"}

@@ -22,10 +22,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kafkaops.capacity.forecast import Crossing, Fit, NotEnoughHistory, Point, fit_trend
-from kafkaops.capacity.limits import PartitionLimit, partition_limit
 from kafkaops.capacity.plan import GiB, Recommendation, broker_plan, storage_plan
 from kafkaops.capacity.settings import CapacitySettings
 from kafkaops.capacity.store import DAY_MS, CapacityStore, Daily
+from kafkaops.core.msk_limits import PartitionLimit, partition_limit
 
 
 @dataclass

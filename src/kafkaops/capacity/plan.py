@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from kafkaops.capacity.limits import MSK_ALL_BROKERS, MSK_MAX_VOLUME_GIB, PartitionLimit
 from kafkaops.capacity.settings import CapacitySettings
+from kafkaops.core.msk_limits import MSK_ALL_BROKERS, MSK_MAX_VOLUME_GIB, PartitionLimit
 
 GiB = 1024**3
 

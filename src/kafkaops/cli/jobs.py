@@ -67,6 +67,9 @@ class _CliContext:
     def snapshot(self, cluster: str) -> Any:
         return None
 
+    def target(self, cluster: str) -> Any:
+        return self._targets[cluster]
+
     def incidents(self) -> Any:
         return self._runtime.incidents
 

@@ -78,10 +78,14 @@ def _register_subcommands(argv: list[str]) -> None:
         from kafkaops.cli.slo import slo_app
 
         app.add_typer(slo_app, name="slo")
-    if first in (None, "producers", "canary", "audit"):
+    if first in (None, "producers", "canary", "audit", "jvm"):
         from kafkaops.cli.diagnose import register as register_diagnose
 
         register_diagnose(app)
+    if first in (None, "topics"):
+        from kafkaops.cli.topics import topics_app
+
+        app.add_typer(topics_app, name="topics")
     if first in (None, "capacity", "review"):
         from kafkaops.cli.capacity import capacity_app, review_app
 

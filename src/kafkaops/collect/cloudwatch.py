@@ -274,6 +274,22 @@ class CloudWatchSource:
             detail=self._detail(queries, values, fetched.calls, skipped),
         )
 
+    def fetch_latest(
+        self, queries: Sequence[MetricQuery], now_ms: int | None = None
+    ) -> tuple[dict[str, float], list[str]]:
+        """Latest value per query id over the configured lookback, and the errors on the way.
+
+        For diagnoses that need other series than :meth:`collect` reads (``kafkaops
+        producers``); same batching, bounds and error handling.
+        """
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        period_s = max(1, self.settings.period // 1000)
+        align_s = max(period_s, MSK_PUBLISH_PERIOD_S)
+        start, end = query_window(now_ms, align_s, self.settings.lookback // 1000)
+        fetched = self._fetch(queries, start, end)
+        values = {q.qid: fetched.latest[q.qid][1] for q in queries if q.qid in fetched.latest}
+        return values, fetched.errors
+
     def _broker_ids(self, snapshot: ClusterSnapshot | None, errors: list[str]) -> list[int]:
         """Brokers from the snapshot; else from MSK ``list_nodes`` when the ARN is known."""
         if snapshot is not None and snapshot.brokers:

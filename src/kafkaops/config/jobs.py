@@ -16,7 +16,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from kafkaops.core.units import DurationMs
 
 #: The runbook's schedule ("Daily Checks (09:00)", "Weekly Review (Monday 10:00)", the daily
-#: capacity and backup checks, the monthly report on the first Monday).  ``daily_check``,
+#: capacity and backup checks, the weekly config audit + security scan after the review, the
+#: monthly report on the first Monday).  ``daily_check``,
 #: ``weekly_review`` and ``monthly_report`` follow the ``service:`` settings unless set here.
 #: ``MON#1`` is "the first Monday" — not ``1-7 * MON``, which cron reads as "day 1-7 OR Monday".
 DEFAULT_SCHEDULES: dict[str, str] = {
@@ -24,6 +25,7 @@ DEFAULT_SCHEDULES: dict[str, str] = {
     "capacity_check": "5 9 * * *",
     "dr_backup_check": "10 9 * * *",
     "weekly_review": "0 10 * * MON",
+    "config_audit": "30 10 * * MON",
     "monthly_report": "0 11 * * MON#1",
 }
 

@@ -21,8 +21,9 @@ percentiles over a decaying ~5 minute reservoir, which blurs a shift that starte
 ``Count`` and ``Mean`` are over the JVM's life, so Δ(Mean·Count) / ΔCount is the exact mean of
 the window between two scrapes.  Both are reported.
 
-Source: the Prometheus JMX exporter scraped directly (MSK Open Monitoring, port 11001; the
-sandbox's nodes).  CloudWatch (``ProduceTotalTimeMsMean`` …) is not read yet.
+Sources: the Prometheus JMX exporter scraped directly (MSK Open Monitoring, port 11001; the
+sandbox's nodes), here; CloudWatch for MSK without Open Monitoring in
+:mod:`kafkaops.diagnose.producers_cloudwatch` (same model and causes).
 """
 
 from __future__ import annotations
@@ -122,8 +123,9 @@ class TopicProduce:
     topic: str
     bytes_in_per_s: float
     messages_in_per_s: float
-    produce_requests_per_s: float
-    failed_produce_requests_per_s: float
+    #: None from CloudWatch (MSK publishes no per-topic request rates).
+    produce_requests_per_s: float | None = None
+    failed_produce_requests_per_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,8 @@ class ProducerReport:
     topics: tuple[TopicProduce, ...]
     causes: tuple[Cause, ...]
     errors: tuple[str, ...] = ()
+    #: Where the numbers come from: "prometheus" (JMX exporter) or "cloudwatch".
+    source: str = "prometheus"
 
     @property
     def severity(self) -> str:
@@ -467,17 +471,17 @@ def analyse(
 
 
 # ---------------------------------------------------------------------------- collection
-def measure(
-    cluster: str,
+def scrape_twice(
     endpoints: Mapping[int, str],
     *,
     window_s: float,
     timeout_s: float = 5.0,
-    settings: ProducerSettings | None = None,
     progress: Callable[[str], None] | None = None,
+    what: str = "",
     transport: httpx.BaseTransport | None = None,
-) -> ProducerReport:
-    """Scrape every broker's JMX exporter twice, ``window_s`` apart, and analyse."""
+) -> tuple[dict[int, tuple[Scrape, Scrape]], dict[int, str]]:
+    """Two scrapes of every node's exporter, ``window_s`` apart (concurrently, each bounded by
+    ``timeout_s``); a node that failed either one is in the errors, one line each."""
     with httpx.Client(timeout=timeout_s, transport=transport) as client:
 
         def scrape(url: str) -> Scrape:
@@ -498,7 +502,7 @@ def measure(
 
         first = round_()
         if progress:
-            progress(f"measuring produce traffic for {window_s:g} s …")
+            progress(f"measuring {what or 'metrics'} for {window_s:g} s …")
         time.sleep(window_s)
         second = round_()
     pairs: dict[int, tuple[Scrape, Scrape]] = {}
@@ -509,4 +513,26 @@ def measure(
             pairs[n] = (a, b)
         else:
             errors[n] = b if isinstance(b, str) else str(a)
+    return pairs, errors
+
+
+def measure(
+    cluster: str,
+    endpoints: Mapping[int, str],
+    *,
+    window_s: float,
+    timeout_s: float = 5.0,
+    settings: ProducerSettings | None = None,
+    progress: Callable[[str], None] | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> ProducerReport:
+    """Scrape every broker's JMX exporter twice, ``window_s`` apart, and analyse."""
+    pairs, errors = scrape_twice(
+        endpoints,
+        window_s=window_s,
+        timeout_s=timeout_s,
+        progress=progress,
+        what="produce traffic",
+        transport=transport,
+    )
     return analyse(cluster, pairs, errors, settings)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kafkaops.core.units import bounded_duration
+from kafkaops.core.units import ByteSize, bounded_duration
 
 
 class _Model(BaseModel):
@@ -45,8 +45,31 @@ class CanarySettings(_Model):
     slow: bounded_duration(1, 120_000) = 1_000  # type: ignore[valid-type]
 
 
+class OptimizerSettings(_Model):
+    """``kafkaops topics optimize`` (and the audit's heavy-topic rule).
+
+    5 MiB/s per partition is a conservative produce rate for one partition's leader on MSK
+    m5/m7g brokers (and what one consumer thread typically keeps up with); 1 MiB/s is where
+    uncompressed data starts to cost real disk and replication bandwidth.
+    """
+
+    #: Bytes per second one partition should carry at most (decides the partition advice).
+    partition_bytes_per_s: ByteSize = 5 * 1024 * 1024
+    #: Bytes per second from which a topic is "heavy": compression matters.
+    heavy_bytes_per_s: ByteSize = 1024 * 1024
+
+
+class AuditSettings(_Model):
+    """The weekly ``config_audit`` job (``kafkaops audit`` takes ``--window``)."""
+
+    #: Traffic measured for the disk-fit and compression rules; 0s skips those rules.
+    window: bounded_duration(0, 600_000) = 10_000  # type: ignore[valid-type]
+
+
 class DiagnoseSettings(_Model):
     """``diagnose:`` in the config."""
 
     producers: ProducerSettings = Field(default_factory=ProducerSettings)
     canary: CanarySettings = Field(default_factory=CanarySettings)
+    optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)

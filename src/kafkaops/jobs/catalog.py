@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from kafkaops.config import Config
     from kafkaops.core.model import ClusterSnapshot, HealthReport
     from kafkaops.incidents.store import IncidentStore
+    from kafkaops.pipeline.health import Target
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,10 @@ class JobContext(Protocol):
     def snapshot(self, cluster: str) -> ClusterSnapshot | None: ...
 
     def incidents(self) -> IncidentStore | None: ...
+
+    def target(self, cluster: str) -> Target:
+        """How to reach the cluster (for jobs that ask it themselves, e.g. the audit)."""
+        ...
 
 
 JobFn = Callable[[JobContext, JobsStore, datetime], dict[str, Any]]
@@ -152,6 +157,32 @@ def dr_backup_check(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str
     return {"pair": f"{pair.primary}->{pair.replica}", "severity": sev}
 
 
+# --------------------------------------------------------------------------- config audit
+def config_audit(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str, Any]:
+    """Runbook "Weekly maintenance": the configuration audit and the security scan
+    (``kafkaops audit``) per cluster, findings with their fixes recorded."""
+    from kafkaops.core.errors import KafkaopsError
+    from kafkaops.diagnose.audit import report_dict
+    from kafkaops.pipeline.audit import audit_target
+
+    severities: dict[str, str] = {}
+    for name in ctx.cluster_names():
+        try:
+            target = ctx.target(name)
+            findings = audit_target(target, target.config.diagnose.audit.window / 1000)
+        except KafkaopsError as exc:
+            severities[name] = "error"
+            store.record("config_audit", name, at, ok=False, severity=None,
+                         result={"error": str(exc)})  # fmt: skip
+            continue
+        doc = report_dict(findings)
+        sev = doc["severity"]
+        severities[name] = sev
+        store.record("config_audit", name, at, ok=sev == "OK",
+                     severity=None if sev == "OK" else sev, result=doc)  # fmt: skip
+    return {"severity_by_cluster": severities}
+
+
 # ------------------------------------------------------------------------- monthly report
 def monthly_report(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str, Any]:
     """The month that just ended, per cluster: SLO and error budget, incidents with MTTA/MTTR."""
@@ -183,6 +214,7 @@ CATALOG: dict[str, JobFn] = {
     "capacity_check": capacity_check,
     "dr_backup_check": dr_backup_check,
     "weekly_review": weekly_review,
+    "config_audit": config_audit,
     "monthly_report": monthly_report,
 }
 

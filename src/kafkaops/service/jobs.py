@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from kafkaops.config import Config
     from kafkaops.core.model import ClusterSnapshot, HealthReport
     from kafkaops.incidents.store import IncidentStore
+    from kafkaops.pipeline.health import Target
     from kafkaops.service.state import ServiceState
 
 
@@ -48,6 +49,9 @@ class ServiceContext:
 
     def incidents(self) -> IncidentStore | None:
         return self.state.runtime.incidents
+
+    def target(self, cluster: str) -> Target:
+        return self.state.cluster(cluster).target
 
 
 def build_jobs(
