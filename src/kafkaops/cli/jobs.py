@@ -158,8 +158,11 @@ def jobs_run(
             known = ", ".join(j.name for j in runner.jobs) or "none"
             fail(f"no job {name!r} (this config has: {known})", EXIT_NOT_FOUND)
         outcome = runner.run(job, now)
+        delivery = _deliver_queued(runner) if outcome is not None else None
     if outcome is None:
         fail(f"{name} at {now:%Y-%m-%dT%H:%M:%SZ} is already claimed by another instance")
+    if delivery:
+        outcome["delivery"] = delivery
     if as_json:
         emit_json({"job": name, "scheduled_for": f"{now:%Y-%m-%dT%H:%M:%SZ}", **outcome})
     else:
@@ -170,6 +173,22 @@ def jobs_run(
                 out.print(f"  {key}: {value}", markup=False, highlight=False)
     if not outcome["ok"]:
         raise typer.Exit(EXIT_ERROR)
+
+
+def _deliver_queued(runner: Runner) -> dict[str, Any] | None:
+    """Send what the job queued (reports) now instead of at the next watch cycle; what cannot
+    be sent stays queued with its retries (``kafkaops outbox list``)."""
+    runtime = getattr(runner.ctx, "_runtime", None)
+    if runtime is None or not runtime.outbox.pending_count():
+        return None
+    with err.status("sending queued notifications …"):
+        report = runtime.dispatcher.deliver_due()
+    return {
+        "delivered": len(report.delivered),
+        "retrying": len(report.retried) + len(report.deferred),
+        "failed": len(report.failed),
+        "errors": dict(report.errors),
+    }
 
 
 @jobs_app.command("history")

@@ -36,7 +36,8 @@ from kafkaops.incidents.ledger import Notification
 from kafkaops.incidents.notices import MaintenanceNotice
 from kafkaops.incidents.routing import ChannelRef
 
-Action = Literal["trigger", "acknowledge", "resolve", "notice"]
+#: ``report``: a rendered report (:mod:`kafkaops.notify.reports`), e-mail and Slack only.
+Action = Literal["trigger", "acknowledge", "resolve", "notice", "report"]
 ACTIONS: frozenset[str] = frozenset(get_args(Action))
 #: Channel kinds delivered through the "pager" webhook (no native API).
 PAGER_KINDS = frozenset({"phone", "sms"})
