@@ -373,6 +373,19 @@ def dr_drill(
     report_dir: Annotated[
         Path | None, typer.Option(help="Where drill-<time>.json and .html go.")
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="kafkaops YAML whose store.url keeps the report (dashboard, /api/reports) and "
+            "whose channels.reports.to.dr_drill receive it; the pair is still the sandbox's.",
+        ),
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option("--store", help="Keep the report in this store (sqlite:///FILE, …)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """The monthly DR test on the sandbox pair: a live producer (keyed records with sequence
@@ -386,9 +399,14 @@ def dr_drill(
       kafkaops dr drill
 
       kafkaops dr drill --rate 100 --warmup 20 --report-dir reports/
+
+      kafkaops dr drill -c kafkaops.yaml   # stored; sent per channels.reports
     """
-    from kafkaops.dr.drill import Drill, render_html
+    from kafkaops.dr.drill import Drill
+    from kafkaops.dr.drill_report import render_drill
     from kafkaops.pipeline.dr_pair import resolve_pair
+
+    cfg = _report_config(config)  # before the drill: a bad file must not cost a drill
 
     try:
         pair = resolve_pair(None, source=source, target=target)
@@ -412,10 +430,12 @@ def dr_drill(
     import time as _time
 
     stem = folder / _time.strftime("drill-%Y%m%dT%H%M%SZ", _time.gmtime(report.started_at))
+    rendered = render_drill(report)
     stem.with_suffix(".json").write_text(json.dumps(report.to_dict(), indent=2, default=str))
-    stem.with_suffix(".html").write_text(render_html(report))
+    stem.with_suffix(".html").write_text(rendered.html)
+    delivery = _store_report(rendered, cfg, store)
     if as_json:
-        emit_json(report.to_dict())
+        emit_json({**report.to_dict(), "report": delivery})
     else:
         out.print(
             f"RTO {report.rto_s} s (target < {report.targets['rto_s']:.0f} s), RPO "
@@ -425,5 +445,44 @@ def dr_drill(
             markup=False,
             highlight=False,
         )
+        if delivery is not None:
+            sent = ", ".join(delivery["queued"]) or "nobody (channels.reports.to.dr_drill)"
+            out.print(f"stored as {delivery['report_id']}; sent to {sent}", markup=False)
     ok = all(report.verdict.values())
     raise typer.Exit(EXIT_OK if ok else EXIT_P1_P0)
+
+
+def _report_config(path: Path | None) -> Any:
+    from kafkaops.config import default_config, load_config
+
+    if path is None:
+        return default_config()
+    try:
+        return load_config(path)
+    except KafkaopsError as exc:
+        fail(str(exc))
+
+
+def _store_report(rendered: Any, cfg: Any, store: str | None) -> dict[str, Any] | None:
+    """Keep the drill's report in the store and send it per ``channels.reports.to.dr_drill``;
+    None without a store.  A store or channel problem is a warning: the files are written."""
+    from kafkaops.notify.reports import deliver_report
+    from kafkaops.pipeline.runtime import open_runtime
+
+    url = store or cfg.store.url
+    if not url:
+        return None
+    try:
+        runtime = open_runtime(cfg, url)
+    except KafkaopsError as exc:
+        err.print(f"warning: report not stored: {exc}", markup=False, highlight=False)
+        return None
+    try:
+        delivery = deliver_report(rendered, runtime.outbox, cfg.channels).to_dict()
+        if delivery["queued"]:
+            sent = runtime.dispatcher.deliver_due()
+            delivery["delivered"] = len(sent.delivered)
+            delivery["errors"] = dict(sent.errors)
+        return delivery
+    finally:
+        runtime.close()
