@@ -148,3 +148,44 @@ def test_report_recipients_are_checked_at_load_time() -> None:
         Config.model_validate({"channels": {"reports": {"to": {"weekly_review": ["pagerduty"]}}}})
     with pytest.raises(ValueError, match="dashboard_url"):
         Config.model_validate({"channels": {"reports": {"dashboard_url": "kafkaops:8080"}}})
+
+
+@pytest.mark.timeout(120)
+def test_review_weekly_send_from_the_cli(
+    tmp_path: Path,
+    smtp_server: SmtpRecorder,  # noqa: F811
+    ca: tuple[Any, Path],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``kafkaops review weekly --send``: stored, mailed at once, said in 80 columns (a re-run
+    sending nothing twice is tested above, through the job)."""
+    import os
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    _fill(url)
+    cfg = tmp_path / "kafkaops.yaml"
+    cfg.write_text(
+        f"clusters:\n  c1:\n    bootstrap: 127.0.0.1:1\nstore:\n  url: {url}\n"
+        "channels:\n  email:\n    host: 127.0.0.1\n"
+        f"    port: {smtp_server.port}\n    username: {SMTP_USER}\n"
+        f"    password_env: TEST_SMTP_PASSWORD\n    ca_file: {ca[1]}\n"
+        "    to: {capacity-review: [sre@example.com]}\n"
+        "  reports:\n    to: {weekly_review: [email:capacity-review]}\n"
+    )
+    args = [sys.executable, "-m", "kafkaops.cli", "review", "weekly", "-c", str(cfg),
+            "--cluster", "c1", "--week", WEEK, "--send"]  # fmt: skip
+
+    def run() -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "COLUMNS": "80", "TEST_SMTP_PASSWORD": SMTP_PASSWORD}
+        return subprocess.run(args, capture_output=True, text=True, timeout=90, env=env)
+
+    first = run()
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert f"stored as weekly_review:c1:{WEEK}" in first.stdout
+    assert "sent 1 of 1: email:capacity-review" in first.stdout
+    assert max(len(line) for line in first.stdout.splitlines()) <= 80, first.stdout
+    assert len(smtp_server.messages) == 1
+    assert SMTP_PASSWORD not in first.stdout + first.stderr
+    print(first.stdout)

@@ -446,8 +446,10 @@ def dr_drill(
             highlight=False,
         )
         if delivery is not None:
-            sent = ", ".join(delivery["queued"]) or "nobody (channels.reports.to.dr_drill)"
-            out.print(f"stored as {delivery['report_id']}; sent to {sent}", markup=False)
+            from kafkaops.cli.report_send import describe
+
+            for line in describe(delivery, "dr_drill"):
+                out.print(line, markup=False, highlight=False)
     ok = all(report.verdict.values())
     raise typer.Exit(EXIT_OK if ok else EXIT_P1_P0)
 
@@ -464,25 +466,15 @@ def _report_config(path: Path | None) -> Any:
 
 
 def _store_report(rendered: Any, cfg: Any, store: str | None) -> dict[str, Any] | None:
-    """Keep the drill's report in the store and send it per ``channels.reports.to.dr_drill``;
-    None without a store.  A store or channel problem is a warning: the files are written."""
-    from kafkaops.notify.reports import deliver_report
-    from kafkaops.pipeline.runtime import open_runtime
+    """Keep the drill's report and send it per ``channels.reports.to.dr_drill``; None without
+    a store.  A store problem is a warning: the drill's files are written already."""
+    from kafkaops.cli.report_send import store_and_send
 
     url = store or cfg.store.url
     if not url:
         return None
     try:
-        runtime = open_runtime(cfg, url)
+        return store_and_send(rendered, cfg, url)
     except KafkaopsError as exc:
         err.print(f"warning: report not stored: {exc}", markup=False, highlight=False)
         return None
-    try:
-        delivery = deliver_report(rendered, runtime.outbox, cfg.channels).to_dict()
-        if delivery["queued"]:
-            sent = runtime.dispatcher.deliver_due()
-            delivery["delivered"] = len(sent.delivered)
-            delivery["errors"] = dict(sent.errors)
-        return delivery
-    finally:
-        runtime.close()
