@@ -169,10 +169,27 @@ def jobs_run(
         status = "ok" if outcome["ok"] else "FAILED"
         out.print(f"{name}: {status} in {outcome['duration_s']:.1f}s", markup=False)
         for key, value in outcome.items():
-            if key not in ("ok", "duration_s"):
-                out.print(f"  {key}: {value}", markup=False, highlight=False)
+            if key in ("ok", "duration_s", "reports", "delivery"):
+                continue
+            out.print(f"  {key}: {value}", markup=False, highlight=False)
+        for line in _report_lines(outcome):
+            out.print(f"  {line}", markup=False, highlight=False)
     if not outcome["ok"]:
         raise typer.Exit(EXIT_ERROR)
+
+
+def _report_lines(outcome: dict[str, Any]) -> list[str]:
+    """The stored reports and what their delivery did, one fact per line (not a dict dump)."""
+    lines = []
+    for cluster, sent in (outcome.get("reports") or {}).items():
+        to = ", ".join(sent["queued"]) or "nobody new (channels.reports.to)"
+        lines.append(f"report {sent['report_id']} ({cluster}): queued to {to}")
+    d = outcome.get("delivery")
+    if d:
+        lines.append(f"sent {d['delivered']}, retrying {d['retrying']}, failed {d['failed']}")
+        for key, error in d["errors"].items():
+            lines.append(f"  {key.rsplit('|', 1)[-1]}: {error}")
+    return lines
 
 
 def _deliver_queued(runner: Runner) -> dict[str, Any] | None:
