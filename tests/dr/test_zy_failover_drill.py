@@ -12,6 +12,7 @@ import pytest
 
 from kafkaops.collect.topic_reader import read_topic
 from kafkaops.dr.drill import Drill
+from kafkaops.dr.drill_report import render_drill
 from kafkaops.dr.failover import Failover
 from kafkaops.pipeline.dr_pair import resolve_pair
 from kafkaops.sandbox.mirror import Mirror
@@ -99,6 +100,9 @@ def test_drill_primary_killed_consumer_resumes_on_replica(dr_pair: Pair, tmp_pat
         assert report.gaps == 0
         assert report.rto_s is not None and 0 < report.rto_s < 300
         assert report.rpo_s < 60
+        # The report's timeline counts every replica ack; its page draws it (review style).
+        assert sum(r["acked_replica"] for r in report.timeline) == len(acked_r) > 0
+        assert 'id="chart-timeline"><svg' in render_drill(report).html
         print(
             f"DRILL rto_s={report.rto_s} rpo_s={report.rpo_s} rpo_records={report.rpo_records} "
             f"duplicates={report.duplicates} gaps={report.gaps} acked={len(acked_p)}"

@@ -7,10 +7,11 @@ an HTML report inlines.  Imported only when a chart is asked for.
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from kafkaops.core import charts
 
 if TYPE_CHECKING:
     from kafkaops.capacity.analysis import CapacityReport
@@ -24,10 +25,7 @@ def _date(day: float) -> datetime:
 
 
 def _figure(report: CapacityReport):  # type: ignore[no-untyped-def]
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = charts.pyplot()
 
     disks = [d for d in report.disks if d.history][:MAX_PANELS]
     if not disks:
@@ -91,28 +89,14 @@ def _figure(report: CapacityReport):  # type: ignore[no-untyped-def]
 
 def write_chart(report: CapacityReport, path: Path) -> Path:
     """PNG or SVG by the file's suffix."""
-    suffix = path.suffix.lower()
-    if suffix not in (".png", ".svg"):
-        raise ValueError("the chart file must end in .png or .svg")
-    import matplotlib.pyplot as plt
-
-    fig = _figure(report)
-    try:
-        fig.savefig(path, format=suffix[1:], dpi=110)
-    finally:
-        plt.close(fig)
-    return path
+    return charts.write_chart(lambda: _figure(report), path)
 
 
 def chart_svg(report: CapacityReport) -> str:
     """The chart as inline SVG text (for HTML reports: no external file, no CDN)."""
-    import matplotlib.pyplot as plt
+    return charts.chart_svg(lambda: _figure(report))
 
-    fig = _figure(report)
-    buf = io.StringIO()
-    try:
-        fig.savefig(buf, format="svg")
-    finally:
-        plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
+
+def render_chart(report: CapacityReport, key: str, title: str) -> charts.Chart:
+    """The chart as SVG (pages) and PNG (e-mail)."""
+    return charts.render(key, title, lambda: _figure(report))

@@ -1,6 +1,7 @@
 """The runbook's Monday 10:00 weekly review: 7-day trends, the week's incidents, capacity, and
 what changed since the week before — as JSON, Markdown (for chat) and self-contained HTML with
-inline SVG charts (no CDN, no external file).
+inline SVG charts (no CDN, no external file); for e-mail the same page with PNG charts
+(:func:`render_review`, delivered by :func:`kafkaops.notify.reports.deliver_report`).
 
 Sources, all already recorded by the watch loop:
 
@@ -20,7 +21,6 @@ is set.
 from __future__ import annotations
 
 import contextlib
-import html
 import statistics
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -31,6 +31,8 @@ from sqlalchemy import and_, func, select
 from kafkaops.capacity.analysis import CapacityReport, analyse
 from kafkaops.capacity.settings import CapacitySettings
 from kafkaops.capacity.store import DAY_MS, CapacityStore
+from kafkaops.core.charts import Chart, line_figure, render
+from kafkaops.core.report_page import ChartMode, RenderedReport, e, figures, page
 
 GiB = 1024**3
 TOP_GROUPS = 5
@@ -330,63 +332,58 @@ def to_markdown(r: WeeklyReview) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _line_svg(
-    title: str, series: dict[str, list[tuple[int, float]]], unit: str, scale: float = 1.0
-) -> str:
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 2.6))
-    try:
-        drawn = 0
-        for name, pts in series.items():
-            if not pts:
-                continue
-            ax.plot(
-                [datetime.fromtimestamp(d * 86400, UTC) for d, _ in pts],  # type: ignore[arg-type]
-                [v / scale for _, v in pts],
-                marker="o",
-                ms=3,
-                label=name,
-            )
-            drawn += 1
-        if not drawn:
-            ax.text(0.5, 0.5, "no data this week", ha="center", va="center", transform=ax.transAxes)
-        ax.set_title(title, fontsize=10)
-        ax.set_ylabel(unit)
-        ax.grid(alpha=0.3)
-        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
-        if drawn:
-            ax.legend(fontsize=7)
-        fig.tight_layout()
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg")
-    finally:
-        plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
+def _days(pts: list[tuple[int, float]]) -> list[tuple[datetime, float]]:
+    return [(datetime.fromtimestamp(d * 86400, UTC), v) for d, v in pts]
 
 
-def to_html(r: WeeklyReview) -> str:
-    from kafkaops.capacity.chart import chart_svg
+def review_charts(r: WeeklyReview) -> list[Chart]:
+    """The review's charts (SVG for pages, PNG for mail): disk, throughput, producer errors,
+    lag of the top groups, and the capacity forecast when there is history to forecast from."""
+    from kafkaops.capacity.chart import render_chart
 
-    e = html.escape
-    inc = r.incident_summary()
-    charts = [
-        ("disk", _line_svg("Disk per broker (daily max)",
-                           {f"broker {s}": p for s, p in r.disk.items()}, "GiB", GiB)),
-        ("throughput", _line_svg("Throughput (sum over brokers)", {
+    def line(key: str, title: str, series: dict[str, list[tuple[int, float]]], unit: str,
+             scale: float = 1.0) -> Chart:  # fmt: skip
+        days = {name: _days(pts) for name, pts in series.items()}
+        return render(key, title, lambda: line_figure(title, days, unit, scale))
+
+    out = [
+        line("disk", "Disk per broker (daily max)",
+             {f"broker {s}": p for s, p in r.disk.items()}, "GiB", GiB),
+        line("throughput", "Throughput (sum over brokers)", {
             "bytes in": [(d, i) for d, i, _ in r.throughput],
-            "bytes out": [(d, o) for d, _, o in r.throughput]}, "MB/s", 1e6)),
-        ("errors", _line_svg("Producer error rate", {"failed ÷ total": r.producer_errors}, "%")),
-        ("lag", _line_svg("Time lag, top groups (daily max)", r.lag, "s", 1000.0)),
+            "bytes out": [(d, o) for d, _, o in r.throughput]}, "MB/s", 1e6),
+        line("errors", "Producer error rate", {"failed ÷ total": r.producer_errors}, "%"),
+        line("lag", "Time lag, top groups (daily max)", r.lag, "s", 1000.0),
     ]  # fmt: skip
     with contextlib.suppress(ValueError):  # no capacity history: no forecast chart
-        charts.append(("forecast", chart_svg(r.capacity)))
+        out.append(render_chart(r.capacity, "forecast", "Disk forecast per broker"))
+    return out
+
+
+def headline(r: WeeklyReview) -> list[tuple[str, str]]:
+    """The numbers a chat message shows: incidents, MTTA/MTTR, worst disk, error rate, cost."""
+    inc = r.incident_summary()
+    by = ", ".join(f"{k} {v}" for k, v in sorted(inc["by_severity"].items()))
+    out = [
+        ("Incidents", f"{inc['count']}" + (f" ({by})" if by else "")),
+        ("Median time to ack / resolve",
+         f"{_dur(inc['median_time_to_ack_s'])} / {_dur(inc['median_time_to_resolve_s'])}"),
+    ]  # fmt: skip
+    worst = r.capacity.worst()
+    if worst is not None:
+        out.append(
+            (f"Fullest disk (broker {worst.broker})",
+             f"{_pct(worst.used_percent) or '?'}, full: {_full(worst, r.capacity.horizon_days)}")
+        )  # fmt: skip
+    if r.producer_errors:
+        out.append(("Producer errors (max/day)", f"{max(p for _, p in r.producer_errors):.2f}%"))
+    out.append(("Recommendations", str(len(r.capacity.recommendations))))
+    out.append(("Cost", _cost_line(r)))
+    return out
+
+
+def _body(r: WeeklyReview, charts: list[Chart], mode: ChartMode) -> str:
+    inc = r.incident_summary()
     rows = (
         "".join(
             f"<tr><td>{e(i['id'])}</td><td>{e(i['severity'])}</td><td>{e(i['status'])}</td>"
@@ -410,22 +407,12 @@ def to_html(r: WeeklyReview) -> str:
         f"<td>{e(_full(d, r.capacity.horizon_days))}</td></tr>"
         for d in r.capacity.disks
     )
-    figures = "".join(f'<figure class="chart" id="chart-{k}">{svg}</figure>' for k, svg in charts)
     changes = "".join(f"<li>{e(c)}</li>" for c in r.changes)
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>kafkaops weekly review {e(r.week)} — {e(r.cluster)}</title>
-<style>
-body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px}}
-figure.chart{{margin:1em 0}} figure.chart svg{{max-width:100%;height:auto}}
-code{{font-size:12px;word-break:break-all}}
-</style></head><body>
-<h1>Weekly review {e(r.week)} — {e(r.cluster)}</h1>
+    return f"""<h1>Weekly review {e(r.week)} — {e(r.cluster)}</h1>
 <p>{e(_iso(r.start))} to {e(_iso(r.end))} · incidents {inc["count"]} · median time to
 acknowledge {_dur(inc["median_time_to_ack_s"])} · to resolve
 {_dur(inc["median_time_to_resolve_s"])}</p>
-<h2>Trends</h2>{figures}
+<h2>Trends</h2>{figures(charts, mode)}
 <h2>Incidents</h2>
 <table><tr><th>id</th><th>sev</th><th>status</th><th>opened</th><th>rules</th>
 <th>to ack</th><th>to resolve</th></tr>{rows}</table>
@@ -433,9 +420,35 @@ acknowledge {_dur(inc["median_time_to_ack_s"])} · to resolve
 <table><tr><th>broker</th><th>used</th><th>full</th></tr>{disks}</table>
 <h3>Recommendations</h3><ul>{recs}</ul>
 <h2>What changed since last week</h2><ul>{changes}</ul>
-<h2>Cost</h2><p>{e(_cost_line(r))}</p>
-</body></html>
-"""
+<h2>Cost</h2><p>{e(_cost_line(r))}</p>"""
+
+
+def _title(r: WeeklyReview) -> str:
+    return f"kafkaops weekly review {r.week} — {r.cluster}"
+
+
+def to_html(r: WeeklyReview, charts: list[Chart] | None = None) -> str:
+    """The review as a self-contained page with inline SVG charts (browsers, the dashboard)."""
+    return page(_title(r), _body(r, review_charts(r) if charts is None else charts, "svg"))
+
+
+def render_review(r: WeeklyReview) -> RenderedReport:
+    """The review ready to store and deliver (:func:`kafkaops.notify.reports.deliver_report`):
+    the page, the same page for e-mail with PNG charts, the Markdown summary, the JSON."""
+    charts = review_charts(r)
+    return RenderedReport(
+        report_id=f"weekly_review:{r.cluster}:{r.week}",
+        kind="weekly_review",
+        cluster=r.cluster,
+        period=r.week,
+        title=_title(r),
+        html=to_html(r, charts),
+        email_html=page(_title(r), _body(r, charts, "cid")),
+        summary=to_markdown(r),
+        data=r.to_dict(),
+        headline=tuple(headline(r)),
+        charts=tuple(charts),
+    )
 
 
 def _cost_line(r: WeeklyReview) -> str:

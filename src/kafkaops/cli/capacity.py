@@ -312,6 +312,7 @@ review_app = typer.Typer(
     "Examples:\n\n"
     "  kafkaops review weekly                           # last full week, Markdown\n\n"
     "  kafkaops review weekly --week 2026-W48 --html review.html\n\n"
+    "  kafkaops review weekly -c kafkaops.yaml --send      # store, e-mail, Slack\n\n"
     "  kafkaops review weekly -c kafkaops.yaml --cluster prod --json",
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -329,11 +330,20 @@ def weekly(
     html_file: Annotated[
         Path | None, typer.Option("--html", help="Write the HTML report (inline SVG charts).")
     ] = None,
+    send: Annotated[
+        bool,
+        typer.Option(
+            "--send",
+            help="Store the review (dashboard: Reports) and send it to "
+            "channels.reports.to.weekly_review (e-mail with PNG charts, Slack summary).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
     sandbox_dir: DirOpt = None,
 ) -> None:
-    """The weekly review as Markdown (for chat), JSON, and an HTML report with charts."""
-    from kafkaops.capacity.review import build_review, parse_week, to_html, to_markdown
+    """The weekly review as Markdown (for chat), JSON, and an HTML report with charts;
+    --send stores it and delivers it like the Monday job."""
+    from kafkaops.capacity.review import build_review, parse_week, render_review, to_markdown
     from kafkaops.cli.common import utcnow
 
     try:
@@ -352,16 +362,31 @@ def weekly(
             history_url=url,
             incidents_url=url,
         )
-    if html_file is not None:
+    rendered = render_review(review) if (html_file is not None or send) else None
+    if html_file is not None and rendered is not None:
         try:
-            html_file.write_text(to_html(review), encoding="utf-8")
+            html_file.write_text(rendered.html, encoding="utf-8")
         except OSError as exc:
             fail(f"--html {html_file}: {exc.strerror or exc}")
+    delivery = None
+    if send and rendered is not None:
+        from kafkaops.cli.report_send import store_and_send
+
+        try:
+            delivery = store_and_send(rendered, target.config, url)
+        except KafkaopsError as exc:
+            fail(f"--send: {exc}")
     if as_json:
         data = review.to_dict()
         data["html"] = str(html_file) if html_file else None
+        data["report"] = delivery
         emit_json(data)
     else:
         out.print(to_markdown(review), markup=False, highlight=False)
         if html_file is not None:
             out.print(f"HTML report: {html_file}")
+        if delivery is not None:
+            from kafkaops.cli.report_send import describe
+
+            for line in describe(delivery, "weekly_review"):
+                out.print(line, markup=False, highlight=False)

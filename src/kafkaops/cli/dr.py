@@ -374,6 +374,10 @@ def dr_drill(
     report_dir: Annotated[
         Path | None, typer.Option(help="Where drill-<time>.json and .html go.")
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option("--store", help="Keep the report in this store (sqlite:///FILE, …)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """The monthly DR test: a live producer (keyed records with sequence numbers) and
@@ -396,9 +400,15 @@ def dr_drill(
       kafkaops dr drill --rate 100 --warmup 20 --report-dir reports/
 
       kafkaops dr drill --config kafkaops.yaml --report-dir reports/
+
+    With --config the report is also kept in its store.url (dashboard, /api/reports) and
+    sent to channels.reports.to.dr_drill.
     """
-    from kafkaops.dr.drill import Drill, render_html
+    from kafkaops.dr.drill import Drill
+    from kafkaops.dr.drill_report import render_drill
     from kafkaops.pipeline.dr_pair import resolve_pair
+
+    cfg = _report_config(config)  # before the drill: a bad file must not cost a drill
 
     try:
         pair = resolve_pair(config, source=source, target=target)
@@ -428,10 +438,12 @@ def dr_drill(
     import time as _time
 
     stem = folder / _time.strftime("drill-%Y%m%dT%H%M%SZ", _time.gmtime(report.started_at))
+    rendered = render_drill(report)
     stem.with_suffix(".json").write_text(json.dumps(report.to_dict(), indent=2, default=str))
-    stem.with_suffix(".html").write_text(render_html(report))
+    stem.with_suffix(".html").write_text(rendered.html)
+    delivery = _store_report(rendered, cfg, store)
     if as_json:
-        emit_json(report.to_dict())
+        emit_json({**report.to_dict(), "report": delivery})
     else:
         out.print(
             f"RTO {report.rto_s} s (target < {report.targets['rto_s']:.0f} s), RPO "
@@ -441,5 +453,36 @@ def dr_drill(
             markup=False,
             highlight=False,
         )
+        if delivery is not None:
+            from kafkaops.cli.report_send import describe
+
+            for line in describe(delivery, "dr_drill"):
+                out.print(line, markup=False, highlight=False)
     ok = all(report.verdict.values())
     raise typer.Exit(EXIT_OK if ok else EXIT_P1_P0)
+
+
+def _report_config(path: Path | None) -> Any:
+    from kafkaops.config import default_config, load_config
+
+    if path is None:
+        return default_config()
+    try:
+        return load_config(path)
+    except KafkaopsError as exc:
+        fail(str(exc))
+
+
+def _store_report(rendered: Any, cfg: Any, store: str | None) -> dict[str, Any] | None:
+    """Keep the drill's report and send it per ``channels.reports.to.dr_drill``; None without
+    a store.  A store problem is a warning: the drill's files are written already."""
+    from kafkaops.cli.report_send import store_and_send
+
+    url = store or cfg.store.url
+    if not url:
+        return None
+    try:
+        return store_and_send(rendered, cfg, url)
+    except KafkaopsError as exc:
+        err.print(f"warning: report not stored: {exc}", markup=False, highlight=False)
+        return None

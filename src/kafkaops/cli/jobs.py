@@ -161,18 +161,54 @@ def jobs_run(
             known = ", ".join(j.name for j in runner.jobs) or "none"
             fail(f"no job {name!r} (this config has: {known})", EXIT_NOT_FOUND)
         outcome = runner.run(job, now)
+        delivery = _deliver_queued(runner) if outcome is not None else None
     if outcome is None:
         fail(f"{name} at {now:%Y-%m-%dT%H:%M:%SZ} is already claimed by another instance")
+    if delivery:
+        outcome["delivery"] = delivery
     if as_json:
         emit_json({"job": name, "scheduled_for": f"{now:%Y-%m-%dT%H:%M:%SZ}", **outcome})
     else:
         status = "ok" if outcome["ok"] else "FAILED"
         out.print(f"{name}: {status} in {outcome['duration_s']:.1f}s", markup=False)
         for key, value in outcome.items():
-            if key not in ("ok", "duration_s"):
-                out.print(f"  {key}: {value}", markup=False, highlight=False)
+            if key in ("ok", "duration_s", "reports", "delivery"):
+                continue
+            out.print(f"  {key}: {value}", markup=False, highlight=False)
+        for line in _report_lines(outcome):
+            out.print(f"  {line}", markup=False, highlight=False)
     if not outcome["ok"]:
         raise typer.Exit(EXIT_ERROR)
+
+
+def _report_lines(outcome: dict[str, Any]) -> list[str]:
+    """The stored reports and what their delivery did, one fact per line (not a dict dump)."""
+    lines = []
+    for cluster, sent in (outcome.get("reports") or {}).items():
+        to = ", ".join(sent["queued"]) or "nobody new (channels.reports.to)"
+        lines.append(f"report {sent['report_id']} ({cluster}): queued to {to}")
+    d = outcome.get("delivery")
+    if d:
+        lines.append(f"sent {d['delivered']}, retrying {d['retrying']}, failed {d['failed']}")
+        for key, error in d["errors"].items():
+            lines.append(f"  {key.rsplit('|', 1)[-1]}: {error}")
+    return lines
+
+
+def _deliver_queued(runner: Runner) -> dict[str, Any] | None:
+    """Send what the job queued (reports) now instead of at the next watch cycle; what cannot
+    be sent stays queued with its retries (``kafkaops outbox list``)."""
+    runtime = getattr(runner.ctx, "_runtime", None)
+    if runtime is None or not runtime.outbox.pending_count():
+        return None
+    with err.status("sending queued notifications …"):
+        report = runtime.dispatcher.deliver_due()
+    return {
+        "delivered": len(report.delivered),
+        "retrying": len(report.retried) + len(report.deferred),
+        "failed": len(report.failed),
+        "errors": dict(report.errors),
+    }
 
 
 @jobs_app.command("history")

@@ -58,6 +58,6 @@ class JobsSettings(BaseModel):
     #: A run missed while no instance was up is run once on start if it is at most this late
     #: (the 09:00 check at 09:40 still helps; last Monday's review on Thursday does not).
     catch_up: DurationMs = 6 * 3600 * 1000
-    #: Where the weekly review's HTML report is written (one file per cluster and week);
-    #: default: not written (the run's record still holds the JSON).
+    #: Also write the weekly review's HTML here (one file per cluster and week); default: not
+    #: written (the report store keeps it: /api/reports, the dashboard; channels.reports).
     reports_dir: str | None = None

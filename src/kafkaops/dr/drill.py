@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import html
-import json
 import threading
 import time
 import uuid
@@ -85,6 +83,10 @@ class DrillReport:
     verdict: dict[str, bool] = field(default_factory=dict)
     #: "brokers killed" (sandbox) or "simulated" (a configured pair: clients switched).
     outage: str = "brokers killed"
+    #: ``primary -> replica`` cluster names.
+    pair: str = ""
+    #: Produce and consume per second around the kill (:func:`build_timeline`).
+    timeline: list[dict[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,6 +102,8 @@ class _Producer(threading.Thread):
         self.acks: list[Ack] = []
         self.first_fail: float | None = None
         self.first_replica_ack: float | None = None
+        #: (when, cluster) of every produce that failed.
+        self.fails: list[tuple[float, str]] = []
         self.seq = 0
 
     def run(self) -> None:
@@ -141,6 +145,7 @@ class _Producer(threading.Thread):
                     self.first_replica_ack = now
                 self.seq += 1
             except Exception:
+                self.fails.append((t0, cluster))
                 if self.first_fail is None and cluster == "primary":
                     self.first_fail = t0
                 self.seq += 1  # an unacknowledged number is never reused
@@ -169,6 +174,8 @@ class _Consumer(threading.Thread):
         self.stop = threading.Event()
         #: (cluster, partition, offset, seq) of every record consumed, in order.
         self.seen: list[tuple[str, int, int, int]] = []
+        #: (when, cluster, records) of every non-empty poll, for the timeline.
+        self.batches: list[tuple[float, str, int]] = []
 
     def run(self) -> None:
         from kafka import KafkaConsumer
@@ -207,6 +214,8 @@ class _Consumer(threading.Thread):
                         },
                     )
                 batch = consumer.poll(timeout_ms=300)
+                if batch:
+                    self.batches.append((time.time(), cluster, sum(map(len, batch.values()))))
                 for records in batch.values():
                     for r in records:
                         self.seen.append((cluster, r.partition, r.offset, int(r.value)))
@@ -439,6 +448,14 @@ class Drill:
             failed_back=False,
             written_during_outage=len(acked_r),
             targets=targets,
+            pair=f"{self.pair.primary} -> {self.pair.replica}",
+            timeline=build_timeline(
+                producer.acks,
+                producer.fails,
+                consumer.batches,
+                origin=killed_at,
+                since=killed_at - max(self.warmup_s, 10.0),
+            ),
             verdict={
                 "rto_met": rto is not None and rto < targets["rto_s"],
                 "rpo_met": rpo_s < targets["rpo_s"],
@@ -494,42 +511,34 @@ class Drill:
         return left
 
 
-def render_html(r: DrillReport) -> str:
-    """A one-page report (self-contained HTML, no scripts)."""
+def build_timeline(
+    acks: list[Ack],
+    fails: list[tuple[float, str]],
+    consumed: list[tuple[float, str, int]],
+    *,
+    origin: float,
+    since: float,
+) -> list[dict[str, float]]:
+    """Per second from ``since`` to the last event, ``t`` seconds relative to ``origin`` (the
+    kill): records acknowledged by the primary / the replica, failed produce attempts, records
+    consumed from each.  What the report's chart draws: the outage is the hole between the
+    last primary ack and the first replica ack."""
+    events = [a.acked_at for a in acks] + [t for t, _ in fails] + [t for t, _, _ in consumed]
+    if not events:
+        return []
+    first, last = int(since - origin) - 1, int(max(events) - origin) + 1
+    names = ("acked_primary", "acked_replica", "failed", "consumed_primary", "consumed_replica")
+    rows = {t: dict.fromkeys(names, 0.0) for t in range(first, last + 1)}
 
-    def row(k: str, v: object, ok: bool | None = None) -> str:
-        cls = "" if ok is None else (' class="ok"' if ok else ' class="bad"')
-        return f"<tr><th>{html.escape(k)}</th><td{cls}>{html.escape(str(v))}</td></tr>"
+    def add(when: float, name: str, n: float = 1.0) -> None:
+        t = int((when - origin) // 1)
+        if t in rows:
+            rows[t][name] += n
 
-    when = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(r.started_at))
-    rows = [
-        row("measured RTO", f"{r.rto_s} s (target < {r.targets['rto_s']:.0f} s)",
-            r.verdict.get("rto_met")),
-        row("measured RPO", f"{r.rpo_s} s, {r.rpo_records} record(s) lost "
-            f"(target < {r.targets['rpo_s']:.0f} s)", r.verdict.get("rpo_met")),
-        row("duplicates seen by the consumer", r.duplicates),
-        row("gaps (on the replica, never consumed)", r.gaps, r.gaps == 0),
-        row("acknowledged on the primary", r.acked_primary),
-        row("acknowledged on the replica", r.acked_replica),
-        row("topic / remote topic", f"{r.topic} / {r.remote_topic} ({r.policy} policy)"),
-        row("failed back", r.failed_back),
-        row("written to the replica during the outage (not copied back)",
-            r.written_during_outage),
-    ]  # fmt: skip
-    steps = "".join(
-        f"<tr><td>{html.escape(s['name'])}</td><td>{html.escape(s['status'])}</td>"
-        f"<td>{s['seconds']}</td><td>{html.escape(s['detail'])}</td></tr>"
-        for s in r.failover.get("steps", [])
-    )
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>DR drill</title><style>"
-        "body{font-family:sans-serif;max-width:60em;margin:2em auto}"
-        "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;"
-        "padding:.3em .6em;text-align:left}.ok{background:#dfd}.bad{background:#fdd}"
-        "</style></head><body>"
-        f"<h1>DR drill {html.escape(when)}</h1><table>{''.join(rows)}</table>"
-        "<h2>failover steps</h2><table><tr><th>step</th><th>status</th><th>s</th>"
-        f"<th>detail</th></tr>{steps}</table>"
-        f"<h2>raw</h2><pre>{html.escape(json.dumps(r.to_dict(), indent=1, default=str))}"
-        "</pre></body></html>"
-    )
+    for a in acks:
+        add(a.acked_at, f"acked_{a.cluster}")
+    for when, _cluster in fails:
+        add(when, "failed")
+    for when, cluster, n in consumed:
+        add(when, f"consumed_{cluster}", n)
+    return [{"t": float(t), **v} for t, v in sorted(rows.items())]

@@ -108,33 +108,45 @@ def capacity_check(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str,
 def weekly_review(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str, Any]:
     """Runbook "Weekly Review (Monday 10:00)": the last 7 days per cluster — disk, throughput,
     producer errors, lag, incidents with time to acknowledge/resolve, capacity, cost — as JSON
-    in the store and, with ``jobs.reports_dir``, an HTML report with charts."""
-    from kafkaops.capacity.review import build_review, to_html
+    in the jobs store, the rendered report in the report store (``/api/reports``, the
+    dashboard), delivered to ``channels.reports.to.weekly_review`` (e-mail, Slack) through the
+    outbox, and with ``jobs.reports_dir`` an HTML file too."""
+    from kafkaops.capacity.review import build_review, render_review
     from kafkaops.capacity.store import CapacityStore
+    from kafkaops.notify.outbox import Outbox
+    from kafkaops.notify.redact import Redactor
+    from kafkaops.notify.reports import deliver_report
 
     if not ctx.store_url:
         return {"skipped": "no store.url: nothing to review"}
     start, end = at - timedelta(days=7), at
     written: list[str] = []
+    delivered: dict[str, Any] = {}
     cap = CapacityStore(ctx.store_url)
+    outbox = Outbox(ctx.store_url, redact=Redactor(ctx.config.channels))
     try:
         for name in ctx.cluster_names():
             review = build_review(
                 cap, name, ctx.config.capacity, start=start, end=end,
                 history_url=ctx.store_url, incidents_url=ctx.store_url,
             )  # fmt: skip
+            rendered = render_review(review)
             doc = review.to_dict()
+            sent = deliver_report(rendered, outbox, ctx.config.channels, now=at)
+            doc["report"] = sent.to_dict()
+            delivered[name] = sent.to_dict()
             out_dir = ctx.config.jobs.reports_dir
             if out_dir:
-                path = Path(out_dir).expanduser() / f"weekly-review-{name}-{at:%G-W%V}.html"
+                path = Path(out_dir).expanduser() / f"weekly-review-{name}-{review.week}.html"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(to_html(review), encoding="utf-8")
+                path.write_text(rendered.html, encoding="utf-8")
                 doc["html"] = str(path)
                 written.append(str(path))
             store.record("weekly_review", name, at, ok=True, severity=None, result=doc)
     finally:
+        outbox.close()
         cap.close()
-    return {"clusters": len(ctx.cluster_names()), "html": written}
+    return {"clusters": len(ctx.cluster_names()), "html": written, "reports": delivered}
 
 
 # ------------------------------------------------------------------------ DR backup check

@@ -72,12 +72,7 @@ class JobsStore:
 
     def __init__(self, url_or_engine: str | Engine) -> None:
         url = url_or_engine if isinstance(url_or_engine, str) else db.url_of(url_or_engine)
-        self.engine: Engine = db.acquire(url)
-        try:
-            db.ensure_schema(self.engine, metadata)
-        except BaseException:
-            db.release(self.engine)
-            raise
+        self.engine: Engine = db.acquire_with_schema(url, metadata)
 
     def close(self) -> None:
         db.release(self.engine)

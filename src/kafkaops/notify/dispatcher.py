@@ -55,6 +55,7 @@ from typing import Any
 import httpx
 
 from kafkaops.core.clock import utc_now
+from kafkaops.core.report_page import RenderedReport
 from kafkaops.notify.channels.alertmanager import AlertmanagerChannel
 from kafkaops.notify.channels.base import Channel, make_client
 from kafkaops.notify.channels.pagerduty import PagerDutyChannel
@@ -281,13 +282,24 @@ class Dispatcher:
         builders: dict[str, Callable[[], Channel]] = {
             "pagerduty": lambda: PagerDutyChannel(self.settings.pagerduty, self.http()),
             "slack": lambda: SlackChannel(self.settings.slack, self.http()),
-            "email": lambda: EmailChannel(self.settings.email, self.settings.timeout_s),
+            "email": lambda: EmailChannel(
+                self.settings.email, self.settings.timeout_s, self._load_report
+            ),
             "sns": lambda: SnsChannel(self.settings.sns, self.settings.timeout_s),
             "alertmanager": lambda: AlertmanagerChannel(self.settings.alertmanager, self.http()),
         }
         if kind not in builders:
             raise PermanentDelivery(f"no channel implementation for kind {kind!r}")
         return self._cached(kind, builders[kind])
+
+    def _load_report(self, report_id: str) -> RenderedReport | None:
+        """A stored report (the e-mail body of a ``report`` message) from the outbox's database."""
+        from kafkaops.store import db
+        from kafkaops.store.reports import ReportStore
+
+        with ReportStore(db.url_of(self.outbox.engine)) as store:
+            found = store.get(report_id)
+        return found.report if found is not None else None
 
     def _cached(self, key: str, build: Callable[[], Channel]) -> Channel:
         if key not in self._channels:

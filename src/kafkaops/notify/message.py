@@ -37,7 +37,8 @@ from kafkaops.incidents.notices import MaintenanceNotice
 from kafkaops.incidents.routing import ChannelRef
 
 #: ``update``: news for the channels already paged (e.g. an automatic action's outcome).
-Action = Literal["trigger", "acknowledge", "resolve", "notice", "update"]
+#: ``report``: a rendered report (:mod:`kafkaops.notify.reports`), e-mail and Slack only.
+Action = Literal["trigger", "acknowledge", "resolve", "notice", "update", "report"]
 ACTIONS: frozenset[str] = frozenset(get_args(Action))
 #: Channel kinds delivered through the "pager" webhook (no native API).
 PAGER_KINDS = frozenset({"phone", "sms"})

@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from kafkaops.core.model import Severity
 from kafkaops.core.units import DurationMs
+from kafkaops.incidents.routing import ChannelRef
 from kafkaops.notify.secrets import check_env_name
 
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -183,6 +184,48 @@ class AlertmanagerSettings(_Model):
     ends_at_after: DurationMs | None = None
 
 
+#: Channel kinds a report can go to: e-mail (the HTML report with PNG charts, the JSON
+#: attached) and Slack (a summary with the headline numbers and a link).
+REPORT_KINDS = frozenset({"email", "slack"})
+
+
+def _check_report_channel(value: str) -> str:
+    ref = ChannelRef.parse(value)
+    if ref.kind not in REPORT_KINDS:
+        raise ValueError(
+            f"{value!r}: reports go to email:<target> or slack:<#channel> "
+            f"({ref.kind} has no way to carry a report)"
+        )
+    return str(ref)
+
+
+ReportChannel = Annotated[str, AfterValidator(_check_report_channel)]
+
+
+class ReportsSettings(_Model):
+    """``channels.reports``: who receives which rendered report, through the channels above.
+
+    Delivery goes through the outbox like a page (stored first, retried until
+    ``retry.give_up_after``, survives a restart); the e-mail and Slack settings, secrets and
+    rate limits are those of ``channels.email`` / ``channels.slack``.
+    """
+
+    #: Report kind (``weekly_review``, ``monthly_report``, ``dr_drill``) → channels, e.g.
+    #: ``["email:capacity-review", "slack:#kafka-ops"]``.  A kind not listed is stored (listed in
+    #: the dashboard) but not sent.
+    to: dict[str, list[ReportChannel]] = {}
+    #: The dashboard's address as readers reach it (``https://kafkaops.example.com``): Slack
+    #: messages and e-mails link to the stored report there.  Unset: no link.
+    dashboard_url: str | None = None
+
+    @model_validator(mode="after")
+    def _url(self) -> ReportsSettings:
+        url = self.dashboard_url
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError(f"dashboard_url {url!r} must start with http:// or https://")
+        return self
+
+
 class ChannelsSettings(_Model):
     """The ``channels:`` section."""
 
@@ -198,6 +241,7 @@ class ChannelsSettings(_Model):
     #: Name of the webhook (in ``webhooks``) that phone/SMS pages go to - a paging gateway.
     pager: str | None = None
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
+    reports: ReportsSettings = ReportsSettings()
 
     @model_validator(mode="after")
     def _pager_exists(self) -> ChannelsSettings:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from kafkaops import __version__
-from kafkaops.service import api, api_history, api_incidents, errors, ui
+from kafkaops.service import api, api_history, api_incidents, api_reports, errors, ui
 from kafkaops.service.exporter.cache import Exporter
 from kafkaops.service.exporter.route import metrics_router
 from kafkaops.service.guard import RequestGuard
@@ -21,6 +21,7 @@ The kafkaops service: the runbook's checks running continuously for every config
 * `GET /health` — liveness and per-cluster loop freshness (no token, ever);
 * `GET /api/clusters/{name}/health` — the runbook's `msk-health` (`jq .overall_healthy`);
 * `GET /metrics` — Prometheus exposition format (names in docs/metrics.md);
+* `GET /api/reports` — stored reports (weekly review, DR drill); `…/{id}/html` opens one;
 * `POST /api/incidents/{id}/ack|resolve` — need `Authorization: Bearer <token>`.
 
 Errors are `{"error": "..."}` with a 4xx status (503 while the first collection is pending).
@@ -47,6 +48,7 @@ def create_app(state: ServiceState, *, bind: str | None = None) -> FastAPI:
             {"name": "incidents", "description": "Incidents; ack/resolve need the token."},
             {"name": "maintenance", "description": "Maintenance windows and silences."},
             {"name": "history", "description": "Series for charts, from the store."},
+            {"name": "reports", "description": "Stored reports: weekly review, DR drill, …"},
             {"name": "metrics", "description": "Prometheus exposition."},
         ],
     )
@@ -57,6 +59,7 @@ def create_app(state: ServiceState, *, bind: str | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(api_incidents.router)
     app.include_router(api_history.router)
+    app.include_router(api_reports.router)
     app.include_router(metrics_router(exporter))
     app.include_router(ui.router)
     app.mount(ui.STATIC_URL, ui.static_files(), name="static")

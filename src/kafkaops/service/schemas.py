@@ -419,3 +419,32 @@ class JobRunOut(_Out):
 class JobsOut(_Out):
     next_runs: dict[str, str | None]
     runs: list[JobRunOut]
+
+
+class ReportLinks(_Out):
+    html: str
+    json_: str = Field(alias="json")
+
+
+class ReportOut(_Out):
+    """A stored report (``GET /api/reports``): open ``links.html`` in a browser."""
+
+    id: str
+    kind: str
+    cluster: str
+    period: str
+    title: str
+    severity: str
+    created_at: str
+    links: ReportLinks
+
+
+class HeadlineOut(_Out):
+    label: str
+    value: str
+
+
+class ReportDetailOut(ReportOut):
+    summary: str
+    headline: list[HeadlineOut]
+    data: dict[str, Any]

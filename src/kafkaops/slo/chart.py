@@ -3,20 +3,18 @@ SLI.  matplotlib on the Agg backend, PNG/SVG as in the capacity chart (no displa
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from kafkaops.core import charts
 
 if TYPE_CHECKING:
     from kafkaops.slo.report import SloReport
 
 
 def _figure(report: SloReport):  # type: ignore[no-untyped-def]
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = charts.pyplot()
 
     slis = list(report.slis.values())
     fig, axes = plt.subplots(len(slis), 1, figsize=(6.4, 3.0 * len(slis)), squeeze=False)
@@ -45,28 +43,14 @@ def _figure(report: SloReport):  # type: ignore[no-untyped-def]
 
 def write_chart(report: SloReport, path: Path) -> Path:
     """PNG or SVG by the file's suffix."""
-    suffix = path.suffix.lower()
-    if suffix not in (".png", ".svg"):
-        raise ValueError("the chart file must end in .png or .svg")
-    import matplotlib.pyplot as plt
-
-    fig = _figure(report)
-    try:
-        fig.savefig(path, format=suffix[1:], dpi=110)
-    finally:
-        plt.close(fig)
-    return path
+    return charts.write_chart(lambda: _figure(report), path)
 
 
 def chart_svg(report: SloReport) -> str:
-    """The chart as inline SVG text (for HTML reports)."""
-    import matplotlib.pyplot as plt
+    """The chart as inline SVG text (for HTML reports: no external file, no CDN)."""
+    return charts.chart_svg(lambda: _figure(report))
 
-    fig = _figure(report)
-    buf = io.StringIO()
-    try:
-        fig.savefig(buf, format="svg")
-    finally:
-        plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
+
+def render_chart(report: SloReport, key: str, title: str) -> charts.Chart:
+    """The chart as SVG (pages) and PNG (e-mail)."""
+    return charts.render(key, title, lambda: _figure(report))

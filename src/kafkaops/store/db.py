@@ -140,6 +140,18 @@ def ensure_schema(engine: Engine, metadata: MetaData) -> None:
         _schemas.add(key)
 
 
+def acquire_with_schema(url: str, metadata: MetaData, *, echo: bool = False) -> Engine:
+    """:func:`acquire` plus :func:`ensure_schema`, the engine released again if the schema
+    cannot be created: how every store opens (it was copied into each of them)."""
+    engine = acquire(url, echo=echo)
+    try:
+        ensure_schema(engine, metadata)
+    except BaseException:
+        release(engine)
+        raise
+    return engine
+
+
 def insert_ignoring_conflicts(engine: Engine, table: Table) -> Any:
     """``INSERT`` for ``table`` in the engine's dialect; chain ``.on_conflict_do_nothing()``."""
     name = engine.dialect.name

@@ -149,12 +149,7 @@ class HistoryStore:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
-        self.engine: Engine = db.acquire(url, echo=echo)
-        try:
-            db.ensure_schema(self.engine, metadata)
-        except BaseException:
-            db.release(self.engine)
-            raise
+        self.engine: Engine = db.acquire_with_schema(url, metadata, echo=echo)
 
     def close(self) -> None:
         db.release(self.engine)

@@ -13,6 +13,11 @@ Message layout (Block Kit), so on-call sees the essentials without opening anyth
 * a context line with the time and the idempotency key (Slack has no dedup: a reader, or a bot,
   can spot a duplicate of an at-least-once delivery by it).
 
+A report (``action == "report"``, :mod:`kafkaops.notify.reports`) is a 📊 header, the summary,
+its headline numbers as fields and a link to the stored report when
+``channels.reports.dashboard_url`` is set.  Incoming webhooks cannot upload files, so the
+charts and the JSON travel by e-mail or the dashboard, and the message says so.
+
 The webhook URL is the credential (env var or file per Slack channel).  Rate limit: Slack
 allows about 1 message/s per webhook; the dispatcher spaces messages per webhook
 (:attr:`rate_key`) and a 429's ``Retry-After`` is honoured.
@@ -59,11 +64,53 @@ def header_text(msg: OutboundMessage) -> str:
         return "🛠 MAINTENANCE NOTICE"
     if msg.action == "update":
         return f"🤖 {sev} UPDATE"
+    if msg.action == "report":
+        return f"📊 {msg.details.get('title') or msg.summary}"
     return f"{EMOJI.get(sev, '⚪')} {sev} FIRING"
+
+
+def report_blocks(msg: OutboundMessage) -> list[dict[str, Any]]:
+    """A report: header, headline numbers (fields), the summary, the link or where to find it."""
+    d = msg.details
+    out: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": _cut(header_text(msg), HEADER_LIMIT)},
+        }
+    ]
+    fields = [
+        {"type": "mrkdwn", "text": _cut(f"*{label}*\n{value}", 2000)}
+        for label, value in (d.get("headline") or [])[:10]
+    ]
+    if fields:
+        out.append({"type": "section", "fields": fields})
+    if d.get("text"):
+        out.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": _cut(d["text"], TEXT_LIMIT)}}
+        )
+    url = d.get("url")
+    where = (
+        f"<{url}|Open the full report> (charts, tables, JSON)"
+        if url
+        else "Full report with charts: the e-mail, or the kafkaops dashboard (Reports)"
+    )
+    out.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(where, TEXT_LIMIT)}})
+    out.append(
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": _cut(f"{d.get('at') or msg.created_at} · key "
+                                               f"`{msg.idempotency_key}`", 2000)}
+            ],
+        }
+    )  # fmt: skip
+    return out
 
 
 def blocks(msg: OutboundMessage) -> list[dict[str, Any]]:
     """The Block Kit blocks for ``msg``."""
+    if msg.action == "report":
+        return report_blocks(msg)
     d = msg.details
     out: list[dict[str, Any]] = [
         {
@@ -140,6 +187,8 @@ def blocks(msg: OutboundMessage) -> list[dict[str, Any]]:
 
 def payload(msg: OutboundMessage) -> dict[str, Any]:
     """Webhook body: ``text`` is the notification/fallback line, ``blocks`` the layout."""
+    if msg.action == "report":
+        return {"text": _cut(header_text(msg), TEXT_LIMIT), "blocks": blocks(msg)}
     return {"text": _cut(f"{header_text(msg)}: {msg.summary}", TEXT_LIMIT), "blocks": blocks(msg)}
 
 

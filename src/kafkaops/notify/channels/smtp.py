@@ -12,25 +12,37 @@ replies (unknown recipient, auth failed, message refused) → permanent.
 ``Message-ID`` is derived from the idempotency key, so a duplicate (at-least-once delivery)
 has the same Message-ID and mail clients thread or drop it; the key is also in
 ``X-Kafkaops-Idempotency-Key``.
+
+Reports (``action == "report"``, :mod:`kafkaops.notify.reports`) are built from the stored
+report at send time: HTML with the charts as inline PNG parts (``cid:``), the summary as the
+plain-text alternative, the report's JSON attached.
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
+import json
 import smtplib
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from kafkaops.core.report_page import RenderedReport
 from kafkaops.notify.errors import PermanentDelivery, RetryableDelivery
 from kafkaops.notify.message import OutboundMessage, action_lines
 from kafkaops.notify.redact import redact
 from kafkaops.notify.secrets import read_secret
 from kafkaops.notify.settings import EmailSettings
 
+#: Reads a stored report by id (the dispatcher passes the report store of the outbox's database).
+ReportLoader = Callable[[str], RenderedReport | None]
+
 
 def subject(msg: OutboundMessage) -> str:
+    if msg.action == "report":
+        return f"[kafkaops] {msg.details.get('title') or msg.summary}"
     if msg.action == "notice":
         return str(msg.details.get("subject") or msg.summary)
     return f"[kafkaops] {msg.summary}"
@@ -94,10 +106,57 @@ def message_id(msg: OutboundMessage, domain: str) -> str:
     return f"<{digest}@{domain}>"
 
 
+def report_text(msg: OutboundMessage) -> str:
+    """The plain-text part of a report mail: the summary, the link, the key."""
+    d = msg.details
+    lines = [str(d.get("text") or msg.summary).rstrip(), ""]
+    if d.get("url"):
+        lines.append(f"Full report: {d['url']}")
+    lines.append(f"idempotency key: {msg.idempotency_key}")
+    return "\n".join(lines) + "\n"
+
+
+def add_report(mail: EmailMessage, msg: OutboundMessage, report: RenderedReport) -> None:
+    """Text + HTML alternatives, PNG charts related to the HTML, the JSON attached."""
+    mail.set_content(report_text(msg))
+    page = report.email_html or report.html
+    if msg.details.get("url"):
+        link = html.escape(str(msg.details["url"]), quote=True)
+        page = page.replace(
+            "<body>", f'<body>\n<p><a href="{link}">Open this report on the dashboard</a></p>', 1
+        )
+    mail.add_alternative(page, subtype="html")
+    html_part = mail.get_payload()[-1]  # type: ignore[index]
+    if report.email_html:
+        for chart in report.charts:
+            html_part.add_related(
+                chart.png, maintype="image", subtype="png", cid=f"<{chart.content_id}>",
+                filename=f"{chart.key}.png", disposition="inline",
+            )  # fmt: skip
+    name = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in report.report_id)
+    mail.add_attachment(
+        json.dumps(report.data, indent=1, default=str).encode(),
+        maintype="application", subtype="json", filename=f"{name}.json",
+    )  # fmt: skip
+
+
 class EmailChannel:
-    def __init__(self, settings: EmailSettings, timeout_s: float) -> None:
+    def __init__(
+        self, settings: EmailSettings, timeout_s: float, reports: ReportLoader | None = None
+    ) -> None:
         self.settings = settings
         self.timeout_s = timeout_s
+        self.reports = reports
+
+    def _report(self, msg: OutboundMessage) -> RenderedReport:
+        report_id = str(msg.details.get("report_id") or "")
+        found = self.reports(report_id) if self.reports is not None else None
+        if found is None:
+            raise PermanentDelivery(
+                f"report {report_id!r} is not in the report store (pruned, or queued on "
+                "another database)"
+            )
+        return found
 
     def __repr__(self) -> str:
         return f"EmailChannel(host={self.settings.host!r}, port={self.settings.port})"
@@ -120,6 +179,9 @@ class EmailChannel:
         mail["Message-ID"] = message_id(msg, s.from_addr.rpartition("@")[2] or "kafkaops")
         mail["X-Kafkaops-Idempotency-Key"] = msg.idempotency_key
         mail["X-Kafkaops-Severity"] = msg.severity
+        if msg.action == "report":
+            add_report(mail, msg, self._report(msg))
+            return mail
         mail.set_content(text_body(msg))
         mail.add_alternative(html_body(msg), subtype="html")
         return mail

@@ -585,6 +585,22 @@ function renderJobs(data) {
   }));
 }
 
+// ------------------------------------------------------------------------------ reports
+function renderReports(data) {
+  const rows = Array.isArray(data) ? data : [];
+  if (!changed('reports', rows)) return;
+  $('#reports-panel').hidden = rows.length === 0;
+  $('#reports tbody').replaceChildren(...rows.map((r) => h('tr', { dataset: { report: r.id, kind: r.kind } },
+    h('td', {}, r.title),
+    h('td', {}, r.cluster),
+    h('td', { class: 'nowrap' }, r.period),
+    h('td', { class: 'nowrap' }, fmtUtc(r.created_at)),
+    h('td', { class: 'nowrap' },
+      h('a', { href: r.links.html, target: '_blank', rel: 'noopener', class: 'report-html' }, 'HTML'),
+      ' · ',
+      h('a', { href: r.links.json, target: '_blank', rel: 'noopener', class: 'report-json' }, 'JSON')))));
+}
+
 // ------------------------------------------------------------------------------ refresh loop
 function renderClusters() {
   const sel = $('#cluster');
@@ -610,7 +626,7 @@ async function refresh() {
     return;
   }
   const c = app.cluster;
-  const [health, brokers, groups, incidents, windows, liveness, jobs] = await Promise.allSettled([
+  const [health, brokers, groups, incidents, windows, liveness, jobs, reports] = await Promise.allSettled([
     apiGet(apiPath('clusters', c, 'health')),
     apiGet(apiPath('clusters', c, 'brokers')),
     apiGet(apiPath('clusters', c, 'groups')),
@@ -622,6 +638,7 @@ async function refresh() {
     app.refreshCount % 6 === 0 ? apiGet('/api/maintenance/windows') : Promise.resolve(undefined),
     apiGet('/health'),
     app.refreshCount % 6 === 0 ? apiGet('/api/jobs?limit=50') : Promise.resolve(undefined),
+    app.refreshCount % 6 === 0 ? apiGet('/api/reports?limit=20') : Promise.resolve(undefined),
   ]);
   if (c !== app.cluster) return;   // the operator switched clusters meanwhile
   if (health.status === 'fulfilled') {
@@ -644,6 +661,7 @@ async function refresh() {
   }
   if (windows.status === 'fulfilled' && windows.value !== undefined) renderWindows(windows.value);
   if (jobs.status === 'fulfilled' && jobs.value !== undefined) renderJobs(jobs.value);
+  if (reports.status === 'fulfilled' && reports.value !== undefined) renderReports(reports.value);
   app.liveness = liveness.status === 'fulfilled' ? liveness.value : null;
   renderAll();
   if (app.refreshCount % HISTORY_EVERY === 0) refreshCharts();
