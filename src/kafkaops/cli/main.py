@@ -82,6 +82,10 @@ def _register_subcommands(argv: list[str]) -> None:
         from kafkaops.cli.diagnose import register as register_diagnose
 
         register_diagnose(app)
+    if first in (None, "db"):
+        from kafkaops.cli.db import db_app
+
+        app.add_typer(db_app, name="db")
     if first in (None, "capacity", "review"):
         from kafkaops.cli.capacity import capacity_app, review_app
 
@@ -135,8 +139,20 @@ def main_options(
     version: Annotated[
         bool, typer.Option("--version", callback=version_callback, is_eager=True)
     ] = False,
+    auto_upgrade: Annotated[
+        bool,
+        typer.Option(
+            "--auto-upgrade",
+            envvar="KAFKAOPS_AUTO_UPGRADE",
+            help="Upgrade an older PostgreSQL store schema on start (SQLite always is).",
+        ),
+    ] = False,
 ) -> None:
     """Global options."""
+    if auto_upgrade:
+        from kafkaops.store.migrate import set_auto_upgrade
+
+        set_auto_upgrade(True)
 
 
 # ----------------------------------------------------------------------------- health

@@ -82,7 +82,7 @@ def watch(
     targets_text = ", ".join(f"{t.name} ({t.bootstrap})" for t in targets)
     err.print(
         f"watching {targets_text} every {watcher.interval_s:g}s; store "
-        f"{runtime.store_url.split('@')[-1]}; Ctrl-C to stop",
+        f"{runtime.store_url.split('@')[-1]} ({runtime.store_origin}); Ctrl-C to stop",
         markup=False,
         soft_wrap=True,
     )

@@ -94,6 +94,8 @@ class Runtime:
     outbox: Outbox
     engine: IncidentEngine
     dispatcher: Dispatcher
+    #: Where ``store_url`` came from (``--store``, ``KAFKAOPS_STORE``, ``store.url``, default).
+    store_origin: str = "store.url"
 
     def close(self) -> None:
         for closer in (self.dispatcher.close, self.outbox.close, self.incidents.close):
@@ -101,7 +103,59 @@ class Runtime:
                 closer()
 
 
-def open_runtime(config: Config, store_url: str | None, *, owner: str | None = None) -> Runtime:
+def resolve_store_url(
+    config: Config,
+    store_url: str | None,
+    *,
+    sandbox: bool | None = None,
+    sandbox_root: Path | None = None,
+) -> tuple[str, str]:
+    """The store URL and where it came from: ``--store``, ``KAFKAOPS_STORE``, ``store.url``, else
+    an embedded SQLite file (the sandbox's folder or the user's state directory).
+
+    Why a default: a new user's ``kafkaops serve`` or ``incidents list`` after ``make demo``
+    should work with no flags, like ``health`` does.  A config that names clusters targets real
+    clusters, so its default lives in the state directory, not in the sandbox's folder.
+    """
+    import os
+
+    if store_url:
+        return store_url, "--store"
+    env = os.environ.get("KAFKAOPS_STORE")
+    if env:
+        from kafkaops.store.settings import StoreSettings
+
+        try:
+            StoreSettings(url=env)
+        except ValueError as exc:
+            first = str(exc).splitlines()
+            raise ConfigError(
+                f"KAFKAOPS_STORE: {first[2].strip() if len(first) > 2 else first[0]}"
+            ) from None
+        return env, "KAFKAOPS_STORE"
+    if config.store.url:
+        return config.store.url, "store.url"
+    if sandbox if sandbox is not None else not config.clusters:
+        from kafkaops.sandbox.cluster import default_root
+
+        root = sandbox_root or default_root()
+        root.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(root / 'kafkaops.db').resolve()}", "embedded default: sandbox"
+    import platformdirs
+
+    state = Path(platformdirs.user_state_dir("kafkaops"))
+    state.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{state / 'kafkaops.db'}", "embedded default: state directory"
+
+
+def open_runtime(
+    config: Config,
+    store_url: str | None,
+    *,
+    owner: str | None = None,
+    sandbox: bool | None = None,
+    sandbox_root: Path | None = None,
+) -> Runtime:
     """Open the store at ``store_url`` (or ``store.url``) and wire engine, outbox, dispatcher."""
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -112,12 +166,7 @@ def open_runtime(config: Config, store_url: str | None, *, owner: str | None = N
     from kafkaops.notify.redact import Redactor
     from kafkaops.pipeline.watch import default_owner
 
-    url = store_url or config.store.url
-    if not url:
-        raise ConfigError(
-            "no store: pass --store sqlite:///FILE (or postgresql+psycopg://…) or set store.url; "
-            "incidents and queued notifications must survive a restart"
-        )
+    url, origin = resolve_store_url(config, store_url, sandbox=sandbox, sandbox_root=sandbox_root)
     try:
         incidents = IncidentStore(url)
         outbox = Outbox(
@@ -130,12 +179,12 @@ def open_runtime(config: Config, store_url: str | None, *, owner: str | None = N
         ) from None
     engine = IncidentEngine(incidents, config.incidents, outbox=outbox_writer(outbox))
     dispatcher = Dispatcher(outbox, config.channels, owner=owner or default_owner())
-    return Runtime(config, url, incidents, outbox, engine, dispatcher)
+    return Runtime(config, url, incidents, outbox, engine, dispatcher, origin)
 
 
 def describe(runtime: Runtime) -> dict[str, Any]:
     """What an operator wants to see at start-up (no secrets: the URL loses its user part)."""
-    return {"store": runtime.store_url.split("@")[-1]}
+    return {"store": runtime.store_url.split("@")[-1], "store_origin": runtime.store_origin}
 
 
 def open_watch(
@@ -164,10 +213,17 @@ def open_watch(
     targets = [
         resolve_target(
             bootstrap=bootstrap, config_path=config_path, cluster=name, sandbox_root=sandbox_dir
-        ).with_overrides(store_url=store)
+        )
         for name in names
     ]
-    runtime = open_runtime(cfg, store or cfg.store.url)
+    runtime = open_runtime(
+        cfg,
+        store,
+        sandbox=not bootstrap and not config_path,
+        sandbox_root=sandbox_dir,
+    )
+    # History lives in the same database as the incidents (also the embedded default).
+    targets = [t.with_overrides(store_url=runtime.store_url) for t in targets]
     watcher = Watcher(
         targets=targets,
         engine=runtime.engine,

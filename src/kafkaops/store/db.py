@@ -12,7 +12,8 @@ copied the SQLite/PostgreSQL ``INSERT … ON CONFLICT DO NOTHING`` switch.  Now:
   can share one file;
 * :func:`acquire_serialized` is the SQLite flavour whose transactions start with
   ``BEGIN IMMEDIATE`` (the outbox's claim must hold the write lock from its first read);
-* :func:`ensure_schema` runs ``create_all`` once per engine and table set, not once per call;
+* :func:`ensure_schema` brings the database to the newest schema revision (alembic, one history
+  for every kafkaops table: :mod:`kafkaops.store.migrate`) once per engine, not once per call;
 * :func:`insert_ignoring_conflicts` is the one dialect switch.
 """
 
@@ -33,8 +34,8 @@ SUPPORTED = ("sqlite", "postgresql")
 _lock = threading.Lock()
 #: (url, serialized) → [engine, reference count]
 _engines: dict[tuple[str, bool], list[Any]] = {}
-#: (id(engine), id(metadata)) of schemas already created.
-_schemas: set[tuple[int, int]] = set()
+#: id(engine) of databases already checked to be at the newest schema revision.
+_schemas: set[int] = set()
 
 
 def _is_memory(url: str) -> bool:
@@ -120,7 +121,7 @@ def release(engine: Engine) -> None:
                 entry[1] -= 1
                 if entry[1] <= 0:
                     del _engines[key]
-                    _schemas.difference_update({s for s in _schemas if s[0] == id(engine)})
+                    _schemas.discard(id(engine))
                     engine.dispose()
                 return
 
@@ -131,13 +132,46 @@ def url_of(engine: Engine) -> str:
 
 
 def ensure_schema(engine: Engine, metadata: MetaData) -> None:
-    """``create_all`` once per engine and table set (it costs a catalogue query per table)."""
-    key = (id(engine), id(metadata))
+    """Bring the database to the newest schema revision, once per engine.
+
+    ``metadata`` is the calling store's tables: every one of them is created by a migration
+    under ``store/migrations`` (tests/store/test_migrations.py checks that the migrations' head
+    equals the stores' tables).  SQLite is upgraded on the spot; PostgreSQL behind head raises
+    :class:`kafkaops.store.migrate.SchemaBehindError` unless auto-upgrade is on.
+    """
+    from kafkaops.store import migrate
+
+    del metadata  # one history for all tables: nothing per table set to do
+    key = id(engine)
     if key in _schemas:
         return
-    metadata.create_all(engine)
+    lock = _lock_engine(engine)
+    try:
+        migrate.ensure_current(engine, lock_engine=lock)
+    finally:
+        if lock is not None:
+            release(lock)
     with _lock:
         _schemas.add(key)
+
+
+def _lock_engine(engine: Engine) -> Engine | None:
+    """For an SQLite file, the serialized engine (``BEGIN IMMEDIATE``) to migrate under."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    return acquire_serialized(url_of(engine))
+
+
+def upgrade_schema(engine: Engine, target: str = "head") -> tuple[str | None, str | None]:
+    """``kafkaops db upgrade``: :func:`kafkaops.store.migrate.upgrade` under the right lock."""
+    from kafkaops.store import migrate
+
+    lock = _lock_engine(engine)
+    try:
+        return migrate.upgrade(engine, target, lock_engine=lock)
+    finally:
+        if lock is not None:
+            release(lock)
 
 
 def insert_ignoring_conflicts(engine: Engine, table: Table) -> Any:
