@@ -42,7 +42,7 @@ app = typer.Typer(
     "  kafkaops health --bootstrap b-1.example:9092 --json\n\n"
     "  kafkaops health --config kafkaops.yaml --cluster prod\n\n" + exit_table_text(),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # kafkaops --install-completion [bash|zsh|fish|powershell]
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -110,6 +110,9 @@ def _register_subcommands(argv: list[str]) -> None:
 
 out = Console()
 err = Console(stderr=True)
+#: Environment defaults for the target options (a flag beats them; --bootstrap beats --config).
+_BOOTSTRAP_ENV = "KAFKAOPS_BOOTSTRAP"
+_CONFIG_ENV = "KAFKAOPS_CONFIG"
 
 
 class TimeLagChoice(enum.StrEnum):
@@ -159,10 +162,12 @@ def main_options(
 @app.command()
 def health(
     bootstrap: Annotated[
-        str | None, typer.Option(help="Bootstrap servers, HOST:PORT[,HOST:PORT].")
+        str | None,
+        typer.Option(help="Bootstrap servers, HOST:PORT[,HOST:PORT].", envvar=_BOOTSTRAP_ENV),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="kafkaops YAML config file.")
+        Path | None,
+        typer.Option("--config", "-c", help="kafkaops YAML config file.", envvar=_CONFIG_ENV),
     ] = None,
     cluster: Annotated[str | None, typer.Option(help="Cluster name from the config.")] = None,
     time_lag_method: TimeLagMethodOption = None,
@@ -214,8 +219,10 @@ def health(
 
 @app.command()
 def snapshot(
-    bootstrap: Annotated[str | None, typer.Option(help="Bootstrap servers.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Bootstrap servers.", envvar=_BOOTSTRAP_ENV)
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", envvar=_CONFIG_ENV)] = None,
     cluster: Annotated[str | None, typer.Option()] = None,
     time_lag: Annotated[
         bool, typer.Option("--time-lag/--no-time-lag", help="Read exact time lag.")
@@ -254,8 +261,10 @@ def snapshot(
 @app.command()
 def lag(
     group: Annotated[str | None, typer.Argument(help="Diagnose this group in detail.")] = None,
-    bootstrap: Annotated[str | None, typer.Option(help="Bootstrap servers.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Bootstrap servers.", envvar=_BOOTSTRAP_ENV)
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", envvar=_CONFIG_ENV)] = None,
     cluster: Annotated[str | None, typer.Option()] = None,
     top: Annotated[int | None, typer.Option(min=1, help="Show only the N worst groups.")] = None,
     group_regex: Annotated[str | None, typer.Option(help="Only groups matching.")] = None,

@@ -125,13 +125,12 @@ def resolve_store_url(
     if env:
         from kafkaops.store.settings import StoreSettings
 
+        from pydantic import ValidationError
+
         try:
             StoreSettings(url=env)
-        except ValueError as exc:
-            first = str(exc).splitlines()
-            raise ConfigError(
-                f"KAFKAOPS_STORE: {first[2].strip() if len(first) > 2 else first[0]}"
-            ) from None
+        except ValidationError as exc:  # the message only: the input may hold a password
+            raise ConfigError(f"KAFKAOPS_STORE: {exc.errors()[0]['msg']}") from None
         return env, "KAFKAOPS_STORE"
     if config.store.url:
         return config.store.url, "store.url"
