@@ -123,9 +123,9 @@ def resolve_store_url(
         return store_url, "--store"
     env = os.environ.get("KAFKAOPS_STORE")
     if env:
-        from kafkaops.store.settings import StoreSettings
-
         from pydantic import ValidationError
+
+        from kafkaops.store.settings import StoreSettings
 
         try:
             StoreSettings(url=env)
