@@ -181,3 +181,17 @@ def test_concurrent_upgrades_of_an_empty_database_all_succeed(store_url: str) ->
     assert [code for code, _, _ in results] == [0, 0, 0, 0], [err for _, _, err in results]
     outs = sorted(out.splitlines()[-1] for _, out, _ in results)
     assert outs == [f"already at {migrate.head()}"] * 3 + [f"upgraded none -> {migrate.head()}"]
+
+
+def test_postgres_behind_refuses_in_one_line_unless_auto_upgrade(store_url: str) -> None:
+    if not store_url.startswith("postgresql"):
+        pytest.skip("SQLite is always upgraded on open")
+    engine = sa.create_engine(store_url)
+    migrate.upgrade(engine, migrate.history()[0].revision)
+    proc = run_cli("incidents", "list", "--store", store_url)
+    assert proc.returncode == 3 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "kafkaops db upgrade" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("--auto-upgrade", "incidents", "list", "--store", store_url, "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout) == [], proc.stderr
+    assert migrate.current(engine) == migrate.head()
+    engine.dispose()
