@@ -19,18 +19,10 @@ from tests.conftest import run_cli
 
 
 def _all_metadata() -> sa.MetaData:
-    from kafkaops.capacity import store as cap
-    from kafkaops.incidents import store as inc
-    from kafkaops.notify import outbox
-    from kafkaops.service import jobs_store
-    from kafkaops.store import history, lease
+    """Every store's tables, found the way ``kafkaops db revision`` finds them."""
+    from kafkaops.cli.db import store_metadata
 
-    merged = sa.MetaData()
-    for md in (history.metadata, lease.metadata, inc.metadata, outbox.metadata,
-               jobs_store.metadata, cap.metadata):  # fmt: skip
-        for table in md.tables.values():
-            table.to_metadata(merged)
-    return merged
+    return store_metadata()
 
 
 def _value(col: sa.Column[Any], i: int) -> Any:
@@ -66,8 +58,9 @@ def _dump(engine: sa.Engine, md: sa.MetaData) -> dict[str, list[str]]:
         }
 
 
-def test_head_is_exactly_the_stores_tables(tmp_path) -> None:
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'k.db'}")
+def test_head_is_exactly_the_stores_tables(store_url: str) -> None:
+    """On both databases: the schema at head is the stores' tables, column types included."""
+    engine = sa.create_engine(store_url)
     before, after = migrate.upgrade(engine)
     assert (before, after) == (None, migrate.head())
     with engine.connect() as conn:
@@ -75,22 +68,30 @@ def test_head_is_exactly_the_stores_tables(tmp_path) -> None:
     assert [
         d for d in diffs if not (d[0] == "remove_table" and d[1].name == migrate.VERSION_TABLE)
     ] == []
-    assert set(_all_metadata().tables) == migrate.BASELINE_TABLES
-    assert migrate.head() == migrate.HEAD  # the constant of the fast path is bumped
+    # the stores found include the ones added after the baseline (not a fixed list)
+    assert migrate.BASELINE_TABLES | {"act_audit", "slo_cycles"} <= set(_all_metadata().tables)
+    assert migrate.head() == migrate.HEAD  # the file-name head of the fast path is alembic's
     engine.dispose()
 
 
 def test_first_revision_with_data_upgrades_to_head_losing_nothing(store_url: str) -> None:
-    """Every table gets rows at revision 0001; after the upgrade every row is still there and
-    the store opens on it (the PostgreSQL case first refuses without --auto-upgrade)."""
-    md = _all_metadata()
+    """Rows in every table at revision 0001, and in each table a later revision adds as soon as
+    it exists; one step before head the store is opened: every row is still there (the
+    PostgreSQL case first refuses without --auto-upgrade)."""
     engine = sa.create_engine(store_url)
-    first = migrate.history()[0].revision
-    assert migrate.upgrade(engine, first) == (None, first)
-    with engine.begin() as conn:
-        for table in md.tables.values():
-            conn.execute(table.insert(), _rows(table))
-    before = _dump(engine, md)
+    revs = [r.revision for r in migrate.history()]
+    filled = sa.MetaData()  # each table as it was when its rows were written
+    for rev in revs[:-1]:
+        migrate.upgrade(engine, rev)
+        with engine.begin() as conn:
+            for name in sorted(set(sa.inspect(conn).get_table_names()) - set(filled.tables)):
+                if name == migrate.VERSION_TABLE:
+                    continue
+                table = sa.Table(name, filled, autoload_with=conn)
+                conn.execute(table.insert(), _rows(table))
+    assert migrate.current(engine) == revs[-2]
+    assert set(filled.tables) >= migrate.BASELINE_TABLES
+    before = _dump(engine, filled)
     assert all(len(rows) == 3 for rows in before.values())
 
     from kafkaops.incidents.store import IncidentStore
@@ -98,17 +99,18 @@ def test_first_revision_with_data_upgrades_to_head_losing_nothing(store_url: str
     if store_url.startswith("postgresql"):
         with pytest.raises(migrate.SchemaBehindError, match=r"kafkaops db upgrade") as exc:
             IncidentStore(store_url)
-        assert "\n" not in str(exc.value) and "0001" in str(exc.value)
-        assert migrate.current(engine) == first  # refused: nothing changed
+        assert "\n" not in str(exc.value) and revs[-2] in str(exc.value)
+        assert migrate.current(engine) == revs[-2]  # refused: nothing changed
         proc = run_cli("db", "upgrade", "--store", store_url, "--json")
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout)["after"] == migrate.head()
     store = IncidentStore(store_url)  # SQLite: upgraded on open
     try:
-        assert migrate.current(engine) == migrate.head() != first
-        assert _dump(engine, md) == before
+        assert migrate.current(engine) == migrate.head()
+        assert _dump(engine, filled) == before
         names = {ix["name"] for ix in sa.inspect(engine).get_indexes("group_offsets")}
         assert "ix_go_ts" in names
+        assert set(_all_metadata().tables) <= set(sa.inspect(engine).get_table_names())
     finally:
         store.close()
         engine.dispose()
@@ -196,3 +198,66 @@ def test_postgres_behind_refuses_in_one_line_unless_auto_upgrade(store_url: str)
     assert proc.returncode == 0 and json.loads(proc.stdout) == [], proc.stderr
     assert migrate.current(engine) == migrate.head()
     engine.dispose()
+
+
+def test_a_store_table_without_migration_is_refused_in_one_line(tmp_path) -> None:
+    """No store creates a table behind the migrations' back: a table no migration made fails
+    on open, naming the table and the command that writes its migration."""
+    extra = sa.MetaData()
+    sa.Table("not_migrated", extra, sa.Column("id", sa.Integer, primary_key=True))
+    engine = db.acquire(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with pytest.raises(migrate.TableNotMigratedError) as exc:
+            db.ensure_schema(engine, extra)
+        assert "not_migrated" in str(exc.value) and "kafkaops db revision" in str(exc.value)
+        assert "\n" not in str(exc.value)
+        assert "not_migrated" not in sa.inspect(engine).get_table_names()
+    finally:
+        db.release(engine)
+
+
+def test_db_revision_writes_the_migration_of_a_new_table(tmp_path, monkeypatch) -> None:
+    """How a new table gets its migration (``kafkaops db revision -m …``): on a copy of the
+    migrations folder, a table added to the stores' metadata gets NNNN+1 that creates it, and
+    with it the history upgrades an empty database to a schema equal to the stores' tables."""
+    import shutil
+
+    from alembic.migration import MigrationContext
+
+    from kafkaops.cli.db import store_metadata
+
+    copy = tmp_path / "migrations"
+    shutil.copytree(migrate.VERSIONS_DIR.parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(migrate, "_SCRIPT_LOCATION", str(copy))
+    monkeypatch.setattr(migrate, "VERSIONS_DIR", copy / "versions")
+    migrate._script.cache_clear()
+    md = store_metadata()
+    assert migrate.new_revision("nothing new", md) is None  # the real history is complete
+    sa.Table(
+        "perf_results",
+        md,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+        sa.Column("cluster", sa.String(200), nullable=False),
+        sa.Column("result", sa.JSON, nullable=False),
+        sa.Index("ix_perf_cluster", "cluster"),
+    )
+    try:
+        made = migrate.new_revision("perf-test results", md)
+        assert made is not None
+        path, changes = made
+        want = f"{int(migrate.HEAD) + 1:04d}"
+        assert path == copy / "versions" / f"{want}_perf_test_results.py" and path.exists()
+        assert changes == ["add_table perf_results", "add_index perf_results.ix_perf_cluster"]
+        migrate._script.cache_clear()
+        assert migrate.head() == want
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 'n.db'}")
+        assert migrate.upgrade(engine) == (None, want)
+        with engine.connect() as conn:
+            assert [
+                d
+                for d in compare_metadata(MigrationContext.configure(conn), md)
+                if not (d[0] == "remove_table" and d[1].name == migrate.VERSION_TABLE)
+            ] == []
+        engine.dispose()
+    finally:
+        migrate._script.cache_clear()

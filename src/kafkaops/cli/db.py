@@ -8,12 +8,15 @@ deliberate step an operator takes, ``current`` and ``history`` say where things 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kafkaops.cli.common import ConfigOpt, JsonFlag, StoreOpt, emit_json, fail
 from kafkaops.core.errors import KafkaopsError
+
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
 
 db_app = typer.Typer(
     help="Schema migrations of the kafkaops store (SQLite or PostgreSQL).\n\n"
@@ -21,7 +24,8 @@ db_app = typer.Typer(
     "  kafkaops db current --store postgresql+psycopg://kafkaops@db/kafkaops\n\n"
     "  kafkaops db upgrade --dry-run      # the migrations that would run\n\n"
     "  kafkaops db upgrade\n\n"
-    "  kafkaops db history --json",
+    "  kafkaops db history --json\n\n"
+    "  kafkaops db revision -m 'perf-test results'   # developers: a new table's migration",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -159,3 +163,66 @@ def history_cmd(as_json: JsonFlag = False) -> None:
         return
     for r in revs:
         typer.echo(f"{r.revision}  {r.summary}")
+
+
+def store_metadata() -> MetaData:
+    """Every table of every kafkaops store, in one ``MetaData``.
+
+    Found, not listed: each module of the package whose source makes a ``MetaData()`` is
+    imported and its module-level ``MetaData`` objects merged.  A store added next month is
+    therefore seen by ``kafkaops db revision`` and by the test that the migrations' head equals
+    the stores' tables without anyone remembering to register it.  (Here in the CLI layer, the
+    only one allowed to import every package.)
+    """
+    import importlib
+
+    from sqlalchemy import MetaData
+
+    import kafkaops
+
+    root = Path(kafkaops.__file__).parent
+    merged = MetaData()
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel.parts[:2] == ("store", "migrations") or "MetaData(" not in path.read_text("utf-8"):
+            continue
+        parts = rel.with_suffix("").parts
+        name = ".".join(("kafkaops", *(parts[:-1] if parts[-1] == "__init__" else parts)))
+        for value in vars(importlib.import_module(name)).values():
+            if isinstance(value, MetaData) and value is not merged:
+                for table in value.tables.values():
+                    if table.name not in merged.tables:
+                        table.to_metadata(merged)
+    return merged
+
+
+@db_app.command()
+def revision(
+    message: Annotated[
+        str, typer.Option("--message", "-m", help="What the migration does (its docstring).")
+    ],
+) -> None:
+    """For kafkaops developers: write the migration for a table or column added to a store.
+
+    Compares every store's table definitions with the schema at head (a scratch SQLite
+    database; no server needed) and writes src/kafkaops/store/migrations/versions/NNNN_*.py
+    (alembic autogenerate).  Read it, run 'make format', commit it with the store change.
+    Nothing to do: exit 0 and says so.
+
+    Example:
+
+      kafkaops db revision -m "perf-test results"
+    """
+    from kafkaops.store import migrate
+
+    try:
+        made = migrate.new_revision(message, store_metadata())
+    except OSError as exc:
+        fail(f"cannot write {migrate.VERSIONS_DIR}: {exc.strerror} (run from a source checkout)")
+    if made is None:
+        typer.echo(f"nothing to migrate: head {migrate.HEAD} has every store's tables")
+        return
+    path, changes = made
+    typer.echo(f"wrote {path}")
+    for line in changes:
+        typer.echo(f"  {line}")

@@ -13,7 +13,8 @@ copied the SQLite/PostgreSQL ``INSERT … ON CONFLICT DO NOTHING`` switch.  Now:
 * :func:`acquire_serialized` is the SQLite flavour whose transactions start with
   ``BEGIN IMMEDIATE`` (the outbox's claim must hold the write lock from its first read);
 * :func:`ensure_schema` brings the database to the newest schema revision (alembic, one history
-  for every kafkaops table: :mod:`kafkaops.store.migrate`) once per engine, not once per call;
+  for every kafkaops table: :mod:`kafkaops.store.migrate`) once per engine, not once per call,
+  and refuses a store table that no migration creates;
 * :func:`insert_ignoring_conflicts` is the one dialect switch.
 """
 
@@ -36,6 +37,8 @@ _lock = threading.Lock()
 _engines: dict[tuple[str, bool], list[Any]] = {}
 #: id(engine) of databases already checked to be at the newest schema revision.
 _schemas: set[int] = set()
+#: (id(engine), id(metadata)): table sets already found at head.
+_checked: set[tuple[int, int]] = set()
 
 
 def _is_memory(url: str) -> bool:
@@ -122,6 +125,7 @@ def release(engine: Engine) -> None:
                 if entry[1] <= 0:
                     del _engines[key]
                     _schemas.discard(id(engine))
+                    _checked.difference_update({k for k in _checked if k[0] == id(engine)})
                     engine.dispose()
                 return
 
@@ -132,27 +136,38 @@ def url_of(engine: Engine) -> str:
 
 
 def ensure_schema(engine: Engine, metadata: MetaData) -> None:
-    """Bring the database to the newest schema revision, once per engine.
+    """Bring the database to the newest schema revision, once per engine; check the tables.
 
-    ``metadata`` is the calling store's tables: every one of them is created by a migration
-    under ``store/migrations`` (tests/store/test_migrations.py checks that the migrations' head
-    equals the stores' tables).  SQLite is upgraded on the spot; PostgreSQL behind head raises
-    :class:`kafkaops.store.migrate.SchemaBehindError` unless auto-upgrade is on.
+    Every kafkaops table is created by a migration under ``store/migrations`` (one alembic
+    history; nothing calls ``create_all``).  SQLite is upgraded on the spot; PostgreSQL behind
+    head raises :class:`kafkaops.store.migrate.SchemaBehindError` unless auto-upgrade is on.
+    ``metadata`` is the calling store's tables: once per engine and table set they are checked
+    to exist at head, so a table added to a store without a migration fails here, in one line
+    naming it, instead of "no such table" in the middle of a watch cycle.
     """
     from kafkaops.store import migrate
 
-    del metadata  # one history for all tables: nothing per table set to do
-    key = id(engine)
-    if key in _schemas:
+    if id(engine) not in _schemas:
+        lock = _lock_engine(engine)
+        try:
+            migrate.ensure_current(engine, lock_engine=lock)
+        finally:
+            if lock is not None:
+                release(lock)
+        with _lock:
+            _schemas.add(id(engine))
+    key = (id(engine), id(metadata))
+    if key in _checked:
         return
-    lock = _lock_engine(engine)
-    try:
-        migrate.ensure_current(engine, lock_engine=lock)
-    finally:
-        if lock is not None:
-            release(lock)
+    missing = migrate.missing_tables(engine, metadata)
+    if missing:
+        raise migrate.TableNotMigratedError(
+            f"store {migrate.safe_url(engine)}: table {', '.join(missing)} is created by no "
+            f"schema migration (head {migrate.HEAD}); a kafkaops developer must add one: "
+            "'kafkaops db revision -m \"WHAT\"'"
+        )
     with _lock:
-        _schemas.add(key)
+        _checked.add(key)
 
 
 def _lock_engine(engine: Engine) -> Engine | None:

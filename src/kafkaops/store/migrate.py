@@ -23,12 +23,14 @@ a PostgreSQL database shared with another application may already have that tabl
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection, Engine
 
 from kafkaops.core.errors import KafkaopsError
@@ -37,10 +39,21 @@ VERSION_TABLE = "kafkaops_alembic_version"
 #: Arbitrary constant for ``pg_advisory_xact_lock``: "kafkaops schema".
 _PG_LOCK_KEY = 0x6B61666B61
 _SCRIPT_LOCATION = "kafkaops.store:migrations"
-#: The newest revision, also as a constant: the check every store makes on open then costs one
-#: SELECT and no alembic import (≈0.3 s on a loaded machine).  tests/store/test_migrations.py
-#: checks that it equals the migration scripts' head; bump it with every new migration.
-HEAD = "0002"
+VERSIONS_DIR = Path(__file__).parent / "migrations" / "versions"
+_REVISION_FILE = re.compile(r"^(\d{4})_\w+\.py$")
+
+
+def _head_from_files() -> str:
+    """The highest ``NNNN_*.py`` in the versions folder: the history is one straight line of
+    four-digit revisions (``kafkaops db revision`` writes them so), so that is its head."""
+    revs = [m.group(1) for p in VERSIONS_DIR.iterdir() if (m := _REVISION_FILE.match(p.name))]
+    return max(revs)
+
+
+#: The newest revision, read from the file names: the check every store makes on open then costs
+#: one SELECT and no alembic import (≈0.3 s on a loaded machine).  tests/store/test_migrations.py
+#: checks that it equals alembic's head of the scripts (one head, no branch).
+HEAD = _head_from_files()
 #: The tables of the baseline revision: a database with none of them (and no version table) is
 #: new, and creating the schema there cannot surprise an older replica.
 BASELINE_TABLES = frozenset(
@@ -62,6 +75,10 @@ class SchemaBehindError(KafkaopsError):
 
 class SchemaAheadError(KafkaopsError):
     """The database was upgraded by a newer kafkaops: this one does not know its revision."""
+
+
+class TableNotMigratedError(KafkaopsError):
+    """A store defines a table that no migration creates (a developer forgot ``db revision``)."""
 
 
 def set_auto_upgrade(enabled: bool) -> None:
@@ -192,3 +209,76 @@ def ensure_current(engine: Engine, *, lock_engine: Engine | None = None) -> None
             f"needs {want}: run 'kafkaops db upgrade --store URL' (or start with --auto-upgrade)"
         )
     upgrade(engine, lock_engine=lock_engine)
+
+
+def missing_tables(engine: Engine, metadata: MetaData) -> list[str]:
+    """The tables of ``metadata`` that the database (at head) does not have.
+
+    Why: the stores no longer ``create_all``; a table added to a store without a migration would
+    otherwise fail later with "no such table" in the middle of a watch cycle.
+    """
+    from sqlalchemy import inspect
+
+    have = set(inspect(engine).get_table_names())
+    return sorted(set(metadata.tables) - have)
+
+
+def _next_revision() -> str:
+    return f"{int(HEAD) + 1:04d}"
+
+
+def new_revision(message: str, metadata: MetaData) -> tuple[Path, list[str]] | None:
+    """Write the migration from head to ``metadata`` (alembic autogenerate); for developers.
+
+    ``metadata`` holds every kafkaops table (``kafkaops db revision`` collects them from every
+    store module).  The comparison runs against a scratch SQLite database upgraded to head, so
+    no server is needed; the script is written with ``render_as_batch`` (SQLite cannot ALTER a
+    column in place; on PostgreSQL a batch is plain ALTERs).  Returns the new file and a line
+    per change, or ``None`` when the migrations already match ``metadata``.
+    """
+    import tempfile
+
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    slug = re.sub(r"[^a-z0-9]+", "_", message.lower()).strip("_")[:40] or "change"
+    rev = _next_revision()
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_engine(f"sqlite:///{tmp}/scratch.db")
+        try:
+            upgrade(engine)
+            with engine.begin() as conn:
+                diffs = [
+                    d
+                    for d in compare_metadata(MigrationContext.configure(conn), metadata)
+                    if not (
+                        isinstance(d, tuple)
+                        and d[0] == "remove_table"
+                        and d[1].name == VERSION_TABLE
+                    )
+                ]
+                if not diffs:
+                    return None
+                cfg = _config(conn)
+                cfg.attributes["target_metadata"] = metadata
+                command.revision(cfg, message=message, autogenerate=True, rev_id=rev)
+        finally:
+            engine.dispose()
+    _script.cache_clear()
+    path = VERSIONS_DIR / f"{rev}_{slug}.py"
+    made = [p for p in VERSIONS_DIR.glob(f"{rev}_*.py")]
+    if made and made[0] != path:
+        made[0].rename(path)
+    return path, [_describe(d) for d in diffs]
+
+
+def _describe(diff: Any) -> str:
+    """One line for a change alembic found (``add_table act_audit``)."""
+    if isinstance(diff, list):  # column modifications come as a list of tuples
+        return "; ".join(_describe(d) for d in diff)
+    kind, obj = diff[0], diff[1]
+    name = getattr(obj, "name", None) or (diff[3] if len(diff) > 3 else obj)
+    table = getattr(getattr(obj, "table", None), "name", None)
+    return f"{kind} {table + '.' if table else ''}{name}"

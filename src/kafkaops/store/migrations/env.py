@@ -14,9 +14,14 @@ from kafkaops.store.migrate import VERSION_TABLE
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
-    target_metadata=None,
+    # Set only by ``kafkaops db revision`` (autogenerate): every store's tables.
+    target_metadata=context.config.attributes.get("target_metadata"),
     version_table=VERSION_TABLE,
     # SQLite and PostgreSQL both roll DDL back: a failed migration leaves the old schema intact.
     transactional_ddl=True,
+    # Generated scripts use batch_alter_table: SQLite cannot ALTER a column in place (alembic
+    # copies the table there); on PostgreSQL a batch is the plain ALTER statements.
+    render_as_batch=True,
+    compare_type=True,
 )
 context.run_migrations()
