@@ -425,6 +425,12 @@ def main() -> None:
         sys.stderr.write(f"error: {' '.join(str(message).split())}{hint}\n")
         sys.exit(EXIT_ERROR)
     except Exception as exc:  # a bug: still one line (the traceback only when asked for)
+        from kafkaops.core.extras import missing_extra
+
+        hint = missing_extra(exc) if isinstance(exc, ModuleNotFoundError) else None
+        if hint is not None:  # an optional extra that is not installed: not a bug
+            sys.stderr.write(f"error: {hint}\n")
+            sys.exit(EXIT_ERROR)
         if os.environ.get("KAFKAOPS_DEBUG"):
             raise
         text = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
