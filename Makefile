@@ -14,13 +14,14 @@ STAMP  := $(VENV)/.installed-stamp
 
 setup: system-deps $(STAMP)
 
-# Java 17+ runs the Kafka brokers, Maven resolves their jars from Maven Central, and the
+# Java 17+ runs the Kafka brokers (the JDK: the MSK IAM test compiles a broker-side token
+# validator), Maven resolves their jars from Maven Central, and the
 # tests run the history store against a real PostgreSQL server (started privately by the tests),
 # the Alertmanager channel against a real Alertmanager, the Prometheus source against a real
 # Prometheus server and node exporter, and the dashboard in a real headless Chromium.
 system-deps:
 	@PKGS=""; \
-	command -v java >/dev/null 2>&1 || PKGS="$$PKGS openjdk-17-jre-headless"; \
+	command -v javac >/dev/null 2>&1 || PKGS="$$PKGS openjdk-17-jdk-headless"; \
 	command -v mvn >/dev/null 2>&1 || PKGS="$$PKGS maven"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || PKGS="$$PKGS postgresql"; \
 	command -v prometheus-alertmanager >/dev/null 2>&1 || PKGS="$$PKGS prometheus-alertmanager"; \
