@@ -25,7 +25,7 @@ db_app = typer.Typer(
     "  kafkaops db upgrade --dry-run      # the migrations that would run\n\n"
     "  kafkaops db upgrade\n\n"
     "  kafkaops db history --json\n\n"
-    "  kafkaops db revision -m 'perf-test results'   # developers: a new table's migration",
+    "  kafkaops db revision -m 'perf results'  # developers: a new table",
     no_args_is_help=True,
     rich_markup_mode=None,
 )

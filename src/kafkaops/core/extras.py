@@ -23,7 +23,7 @@ EXTRA_OF_MODULE = {
 
 
 def missing_extra(exc: ModuleNotFoundError) -> str | None:
-    """"boto3 is not installed: pip install 'kafkaops[aws]'", or ``None`` for any other module."""
+    """ "boto3 is not installed: pip install 'kafkaops[aws]'", or ``None`` for any other module."""
     top = (exc.name or "").partition(".")[0]
     extra = EXTRA_OF_MODULE.get(top)
     if extra is None:
