@@ -3,23 +3,25 @@
 #   make test   the whole test suite (unit + integration against real Kafka JVMs)
 #   make lint   ruff (lint + format check) and the layer contract (import-linter)
 #   make bench  the snapshot benchmark (see bench/README.md)
+#   make lock   re-resolve requirements/*.lock from pyproject.toml's ranges (then commit them)
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup system-deps jars demo test test-clock-guard lint format bench clean
+.PHONY: setup system-deps jars demo test test-clock-guard lint format bench lock clean
 
 setup: system-deps $(STAMP)
 
-# Java 17+ runs the Kafka brokers, Maven resolves their jars from Maven Central, and the
+# Java 17+ runs the Kafka brokers (the JDK: the MSK IAM test compiles a broker-side token
+# validator), Maven resolves their jars from Maven Central, and the
 # tests run the history store against a real PostgreSQL server (started privately by the tests),
 # the Alertmanager channel against a real Alertmanager, the Prometheus source against a real
 # Prometheus server and node exporter, and the dashboard in a real headless Chromium.
 system-deps:
 	@PKGS=""; \
-	command -v java >/dev/null 2>&1 || PKGS="$$PKGS openjdk-17-jre-headless"; \
+	command -v javac >/dev/null 2>&1 || PKGS="$$PKGS openjdk-17-jdk-headless"; \
 	command -v mvn >/dev/null 2>&1 || PKGS="$$PKGS maven"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || PKGS="$$PKGS postgresql"; \
 	command -v prometheus-alertmanager >/dev/null 2>&1 || PKGS="$$PKGS prometheus-alertmanager"; \
@@ -33,11 +35,24 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$PKGS; \
 	fi
 
-$(STAMP): pyproject.toml
+# The exact versions CI tests are in requirements/dev.lock (every extra + the test tools);
+# pyproject.toml holds only ranges.  pip first (the lock pins it), then the lock, then kafkaops
+# itself without resolving again.  `pip install -e '.[dev]'` works too, with the newest
+# versions in the ranges instead of the tested ones.
+LOCK := requirements/dev.lock
+
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --upgrade pip
-	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@$(BIN)/python -m pip install -q "$$(grep -m1 '^pip==' $(LOCK))"
+	@$(BIN)/python -m pip install -q -r $(LOCK)
+	@$(BIN)/python -m pip install -q --no-deps -e .
 	@touch $@
+
+# dev.lock: what make/CI install; runtime.lock: kafkaops[all] alone (Dockerfile, deployments).
+LOCK_FLAGS := -q --strip-extras --no-emit-index-url --no-emit-find-links --unsafe-package kafkaops
+lock: setup
+	@$(BIN)/pip-compile $(LOCK_FLAGS) --extra dev --output-file requirements/dev.lock pyproject.toml
+	@$(BIN)/pip-compile $(LOCK_FLAGS) --extra all --output-file requirements/runtime.lock pyproject.toml
 
 jars: setup
 	@$(BIN)/python -c "from kafkaops.sandbox import jars; jars.ensure_kafka_jars(jars.DEFAULT_KAFKA_VERSION); jars.ensure_mirror_jars(jars.DEFAULT_KAFKA_VERSION); jars.ensure_jmx_exporter()"

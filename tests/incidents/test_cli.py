@@ -100,7 +100,7 @@ def test_incidents_list_show_ack_resolve(store_url: str, clock: list[datetime]) 
 
 
 def test_incident_errors_are_one_line_with_stable_exit_codes(
-    store_url: str, clock: list[datetime]
+    store_url: str, clock: list[datetime], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for args in (
         ("incidents", "show", "nope"),
@@ -111,8 +111,21 @@ def test_incident_errors_are_one_line_with_stable_exit_codes(
         assert code == 4 and not out and err.startswith("error: no incident")
     code, _, err = run(store_url, "incidents", "list", "--status", "closed")
     assert code == 3 and "--status" in err
-    res = runner.invoke(root, ["incidents", "list"])  # no store anywhere
-    assert res.exit_code == 3 and "--store" in res.stderr
+    monkeypatch.setenv("KAFKAOPS_SANDBOX_DIR", str(tmp_path / "sb"))
+    monkeypatch.delenv("KAFKAOPS_STORE", raising=False)
+    res = runner.invoke(root, ["incidents", "list"])  # no store anywhere: the embedded default
+    assert res.exit_code == 0, res.stderr
+    assert res.stderr.splitlines()[0] == (
+        f"store: sqlite:///{tmp_path / 'sb' / 'kafkaops.db'} (embedded default: sandbox)"
+    )
+    assert (tmp_path / "sb" / "kafkaops.db").exists()
+    monkeypatch.setenv("KAFKAOPS_STORE", store_url)  # the environment beats the default
+    res = runner.invoke(root, ["incidents", "list", "--json"])
+    assert res.exit_code == 0 and not res.stderr and json.loads(res.stdout) == []
+    monkeypatch.setenv("KAFKAOPS_STORE", "mysql://x/y")
+    res = runner.invoke(root, ["incidents", "list"])
+    assert res.exit_code == 3 and res.stderr.startswith("error: KAFKAOPS_STORE: ")
+    monkeypatch.delenv("KAFKAOPS_STORE")
     res = runner.invoke(root, ["incidents", "list", "--store", "mysql://x/y"])
     assert res.exit_code == 3 and res.stderr.count("\n") == 1
 

@@ -67,8 +67,13 @@ partitions_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-Bootstrap = Annotated[str | None, typer.Option(help="Bootstrap servers, HOST:PORT[,…].")]
-ConfigFile = Annotated[Path | None, typer.Option("--config", "-c", help="kafkaops YAML config.")]
+Bootstrap = Annotated[
+    str | None, typer.Option(help="Bootstrap servers, HOST:PORT[,…].", envvar="KAFKAOPS_BOOTSTRAP")
+]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="kafkaops YAML config.", envvar="KAFKAOPS_CONFIG"),
+]
 ClusterName = Annotated[str | None, typer.Option(help="Cluster name from the config.")]
 SandboxDir = Annotated[
     Path | None, typer.Option("--dir", help="Sandbox state folder (when no other target).")

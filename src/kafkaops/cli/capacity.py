@@ -46,7 +46,10 @@ capacity_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="kafkaops YAML config.")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="kafkaops YAML config.", envvar="KAFKAOPS_CONFIG"),
+]
 ClusterOpt = Annotated[str | None, typer.Option("--cluster", help="Cluster name in the config.")]
 StoreOpt = Annotated[
     str | None,

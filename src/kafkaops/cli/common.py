@@ -81,14 +81,14 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="kafkaops YAML config file."),
+    typer.Option("--config", "-c", help="kafkaops YAML config file.", envvar="KAFKAOPS_CONFIG"),
 ]
 StoreOpt = Annotated[
     str | None,
     typer.Option(
         "--store",
-        help="Store URL (sqlite:///FILE or postgresql+psycopg://…); default: store.url from "
-        "the config.",
+        help="Store URL (sqlite:///FILE or postgresql+psycopg://…); default: $KAFKAOPS_STORE, "
+        "store.url from the config, else an embedded SQLite file (said on stderr).",
     ),
 ]
 
@@ -99,7 +99,10 @@ LoopClustersOption = Annotated[
     typer.Option(help="Watch only this cluster (repeatable; default: every cluster)."),
 ]
 LoopBootstrapOption = Annotated[
-    str | None, typer.Option(help="Watch one cluster at HOST:PORT instead of a config.")
+    str | None,
+    typer.Option(
+        help="Watch one cluster at HOST:PORT instead of a config.", envvar="KAFKAOPS_BOOTSTRAP"
+    ),
 ]
 LoopIntervalOption = Annotated[
     float | None,
@@ -119,7 +122,9 @@ StoreOption = Annotated[
     str | None,
     typer.Option(
         "--store",
-        help="History store URL (sqlite:///FILE or postgresql+psycopg://…); default: store.url "
-        "from the config. Enables consumer status and estimated time lag.",
+        envvar="KAFKAOPS_STORE",
+        help="History store URL (sqlite:///FILE or postgresql+psycopg://…); default: "
+        "$KAFKAOPS_STORE or store.url (watch: else an embedded SQLite file). Enables consumer "
+        "status and estimated time lag.",
     ),
 ]

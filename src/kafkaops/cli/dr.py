@@ -48,7 +48,12 @@ mirror_app = typer.Typer(
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="kafkaops YAML with a dr: section (default: sandbox)."),
+    typer.Option(
+        "--config",
+        "-c",
+        help="kafkaops YAML with a dr: section (default: sandbox).",
+        envvar="KAFKAOPS_CONFIG",
+    ),
 ]
 FromOpt = Annotated[str, typer.Option("--from", help="Primary sandbox name.")]
 ToOpt = Annotated[str, typer.Option("--to", help="Replica sandbox name.")]

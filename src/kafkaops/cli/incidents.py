@@ -100,6 +100,8 @@ def _runtime(config: Path | None, store_url: str | None) -> Iterator[Runtime]:
     except KafkaopsError as exc:
         fail(str(exc))
     url = runtime.store_url
+    if runtime.store_origin.startswith("embedded"):  # say where, first: no flag named it
+        err.print(f"store: {_safe_url(url)} ({runtime.store_origin})", markup=False, soft_wrap=True)
     try:
         yield runtime
         try:

@@ -42,7 +42,7 @@ app = typer.Typer(
     "  kafkaops health --bootstrap b-1.example:9092 --json\n\n"
     "  kafkaops health --config kafkaops.yaml --cluster prod\n\n" + exit_table_text(),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # kafkaops --install-completion [bash|zsh|fish|powershell]
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -86,6 +86,10 @@ def _register_subcommands(argv: list[str]) -> None:
         from kafkaops.cli.topics import topics_app
 
         app.add_typer(topics_app, name="topics")
+    if first in (None, "db"):
+        from kafkaops.cli.db import db_app
+
+        app.add_typer(db_app, name="db")
     if first in (None, "capacity", "review"):
         from kafkaops.cli.capacity import capacity_app, review_app
 
@@ -114,6 +118,9 @@ def _register_subcommands(argv: list[str]) -> None:
 
 out = Console()
 err = Console(stderr=True)
+#: Environment defaults for the target options (a flag beats them; --bootstrap beats --config).
+_BOOTSTRAP_ENV = "KAFKAOPS_BOOTSTRAP"
+_CONFIG_ENV = "KAFKAOPS_CONFIG"
 
 
 class TimeLagChoice(enum.StrEnum):
@@ -143,18 +150,32 @@ def main_options(
     version: Annotated[
         bool, typer.Option("--version", callback=version_callback, is_eager=True)
     ] = False,
+    auto_upgrade: Annotated[
+        bool,
+        typer.Option(
+            "--auto-upgrade",
+            envvar="KAFKAOPS_AUTO_UPGRADE",
+            help="Upgrade an older PostgreSQL store schema on start (SQLite always is).",
+        ),
+    ] = False,
 ) -> None:
     """Global options."""
+    if auto_upgrade:
+        from kafkaops.store.migrate import set_auto_upgrade
+
+        set_auto_upgrade(True)
 
 
 # ----------------------------------------------------------------------------- health
 @app.command()
 def health(
     bootstrap: Annotated[
-        str | None, typer.Option(help="Bootstrap servers, HOST:PORT[,HOST:PORT].")
+        str | None,
+        typer.Option(help="Bootstrap servers, HOST:PORT[,HOST:PORT].", envvar=_BOOTSTRAP_ENV),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="kafkaops YAML config file.")
+        Path | None,
+        typer.Option("--config", "-c", help="kafkaops YAML config file.", envvar=_CONFIG_ENV),
     ] = None,
     cluster: Annotated[str | None, typer.Option(help="Cluster name from the config.")] = None,
     time_lag_method: TimeLagMethodOption = None,
@@ -206,8 +227,10 @@ def health(
 
 @app.command()
 def snapshot(
-    bootstrap: Annotated[str | None, typer.Option(help="Bootstrap servers.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Bootstrap servers.", envvar=_BOOTSTRAP_ENV)
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", envvar=_CONFIG_ENV)] = None,
     cluster: Annotated[str | None, typer.Option()] = None,
     time_lag: Annotated[
         bool, typer.Option("--time-lag/--no-time-lag", help="Read exact time lag.")
@@ -246,8 +269,10 @@ def snapshot(
 @app.command()
 def lag(
     group: Annotated[str | None, typer.Argument(help="Diagnose this group in detail.")] = None,
-    bootstrap: Annotated[str | None, typer.Option(help="Bootstrap servers.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Bootstrap servers.", envvar=_BOOTSTRAP_ENV)
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", envvar=_CONFIG_ENV)] = None,
     cluster: Annotated[str | None, typer.Option()] = None,
     top: Annotated[int | None, typer.Option(min=1, help="Show only the N worst groups.")] = None,
     group_regex: Annotated[str | None, typer.Option(help="Only groups matching.")] = None,
@@ -408,6 +433,12 @@ def main() -> None:
         sys.stderr.write(f"error: {' '.join(str(message).split())}{hint}\n")
         sys.exit(EXIT_ERROR)
     except Exception as exc:  # a bug: still one line (the traceback only when asked for)
+        from kafkaops.core.extras import missing_extra
+
+        hint = missing_extra(exc) if isinstance(exc, ModuleNotFoundError) else None
+        if hint is not None:  # an optional extra that is not installed: not a bug
+            sys.stderr.write(f"error: {hint}\n")
+            sys.exit(EXIT_ERROR)
         if os.environ.get("KAFKAOPS_DEBUG"):
             raise
         text = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]

@@ -8,6 +8,7 @@ a wrong webhook) was fixed.  Exit codes: the table in :mod:`kafkaops.cli.common`
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -56,9 +57,14 @@ def _outbox(config: Path | None, store_url: str | None) -> Iterator[Outbox]:
         cfg = load_config(config) if config is not None else default_config()
     except KafkaopsError as exc:
         fail(str(exc))
-    url = store_url or cfg.store.url
-    if not url:
-        fail("no store: pass --store sqlite:///FILE or set store.url in the config")
+    from kafkaops.pipeline.runtime import resolve_store_url
+
+    try:
+        url, origin = resolve_store_url(cfg, store_url)
+    except KafkaopsError as exc:
+        fail(str(exc))
+    if origin.startswith("embedded"):  # say where, first: no flag named it
+        sys.stderr.write(f"store: {url} ({origin})\n")
     try:
         # Listings redact the configured secrets from stored errors (older rows included).
         box = Outbox(url, redact=Redactor(cfg.channels))

@@ -21,6 +21,7 @@ from kafkaops.cli.common import (
     LoopIntervalOption,
     fail,
 )
+from kafkaops.cli.logs import LogFormat, LogFormatOption, LogLevelOption, setup_logging
 
 
 def serve(
@@ -31,7 +32,8 @@ def serve(
         str | None,
         typer.Option(
             "--store",
-            help="Store URL (sqlite:///FILE or postgresql+psycopg://…); default: store.url.",
+            help="Store URL (sqlite:///FILE or postgresql+psycopg://…); default: "
+            "$KAFKAOPS_STORE, store.url, else an embedded SQLite file (logged first).",
         ),
     ] = None,
     bind: Annotated[
@@ -48,7 +50,11 @@ def serve(
             min=1, max=31_622_400, help="Stop cleanly after this many seconds (at most 366 days)."
         ),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Debug logging (= --log-level debug).")
+    ] = False,
+    log_level: LogLevelOption = None,
+    log_format: LogFormatOption = LogFormat.text,
     sandbox_dir: Annotated[
         Path | None,
         typer.Option("--dir", help="Sandbox state folder (when no --config/--bootstrap)."),
@@ -73,11 +79,13 @@ def serve(
       curl -s localhost:8080/api/clusters/prod/health | jq .overall_healthy
 
       kafkaops serve -c kafkaops.yaml --once-for 60   # scripted: stop after 60 s
+
+      kafkaops serve --log-format json               # one JSON object per log line
     """
     from kafkaops.core.errors import KafkaopsError
-    from kafkaops.service.server import ServeOptions, configure_logging, run
+    from kafkaops.service.server import ServeOptions, run
 
-    configure_logging(verbose)
+    setup_logging(log_level or ("debug" if verbose else None), log_format)
     opts = ServeOptions(
         config=config,
         clusters=cluster,

@@ -22,6 +22,7 @@ from kafkaops.cli.common import (
     emit_json,
     fail,
 )
+from kafkaops.cli.logs import LogFormat, LogFormatOption, LogLevelOption, setup_logging
 from kafkaops.core.errors import KafkaopsError
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ def watch(
         bool, typer.Option("--json", help="One JSON line per cycle on stdout.")
     ] = False,
     sandbox_dir: SandboxDir = None,
+    log_level: LogLevelOption = None,
+    log_format: LogFormatOption = LogFormat.text,
 ) -> None:
     """Watch clusters: collect → evaluate → incidents → notify, every interval, in the foreground.
 
@@ -62,11 +65,14 @@ def watch(
       kafkaops watch -c kafkaops.yaml --cluster prod --interval 30
 
       kafkaops watch --bootstrap 127.0.0.1:19092 --store sqlite:///kafkaops.db --count 6 --json
+
+      kafkaops watch --log-format json --log-level debug 2> watch.log
     """
     import dataclasses
 
     from kafkaops.pipeline.runtime import open_watch
 
+    setup_logging(log_level, log_format)
     try:
         runtime, watcher = open_watch(
             config,
@@ -82,7 +88,7 @@ def watch(
     targets_text = ", ".join(f"{t.name} ({t.bootstrap})" for t in targets)
     err.print(
         f"watching {targets_text} every {watcher.interval_s:g}s; store "
-        f"{runtime.store_url.split('@')[-1]}; Ctrl-C to stop",
+        f"{runtime.store_url.split('@')[-1]} ({runtime.store_origin}); Ctrl-C to stop",
         markup=False,
         soft_wrap=True,
     )

@@ -38,6 +38,7 @@ TimeLagMethod = Literal["exact", "estimated", "none"]
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _AWS_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 # b-1.prod.abc123.c2.kafka.eu-west-1.amazonaws.com / boot-x.c2.kafka-serverless.us-east-1...
 _MSK_HOST = re.compile(
     r"\.kafka(?:-serverless)?\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com(?:\.cn)?$",
@@ -142,8 +143,13 @@ class SecurityConfig(_Located):
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
     ssl_check_hostname: bool = True
-    #: AWS region for AWS_MSK_IAM; default: read from the MSK broker host names.
+    #: AWS region for AWS_MSK_IAM; default: read from the MSK broker host names, else the
+    #: profile's region.  Per cluster: two IAM clusters in two regions work in one process.
     aws_region: str | None = None
+    #: AWS_MSK_IAM: a named profile (``~/.aws/config``); default: botocore's credential chain.
+    aws_profile: str | None = None
+    #: AWS_MSK_IAM: a role to assume (STS) with those credentials, e.g. a cross-account role.
+    aws_role_arn: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -175,6 +181,13 @@ class SecurityConfig(_Located):
             raise ValueError(f"{value!r} is not an AWS region (e.g. eu-west-1)")
         return value
 
+    @field_validator("aws_role_arn")
+    @classmethod
+    def _role(cls, value: str | None) -> str | None:
+        if value is not None and not _ROLE_ARN.match(value):
+            raise ValueError(f"{value!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/x)")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> SecurityConfig:
         for check in (self._check_sasl, self._check_credentials, self._check_tls):
@@ -191,8 +204,9 @@ class SecurityConfig(_Located):
             return f"sasl_mechanism {self.sasl_mechanism} needs protocol SASL_SSL or SASL_PLAINTEXT"
         if self.sasl_mechanism == "AWS_MSK_IAM" and self.protocol != "SASL_SSL":
             return "AWS_MSK_IAM needs protocol SASL_SSL (MSK's IAM listener, port 9098)"
-        if self.aws_region and self.sasl_mechanism != "AWS_MSK_IAM":
-            return "aws_region is only used with sasl_mechanism AWS_MSK_IAM"
+        for key in ("aws_region", "aws_profile", "aws_role_arn"):
+            if getattr(self, key) and self.sasl_mechanism != "AWS_MSK_IAM":
+                return f"{key} is only used with sasl_mechanism AWS_MSK_IAM"
         return None
 
     def _check_credentials(self) -> str | None:
@@ -280,8 +294,10 @@ class SecurityConfig(_Located):
         if self.sasl_mechanism is None:
             return {}
         if self.sasl_mechanism == "AWS_MSK_IAM":
-            self._prepare_msk_iam(region)
-            return {"sasl_mechanism": "AWS_MSK_IAM"}
+            return {
+                "sasl_mechanism": "OAUTHBEARER",
+                "sasl_oauth_token_provider": self.msk_iam_token_provider(region),
+            }
         password = self.resolve_password()
         return {
             "sasl_mechanism": self.sasl_mechanism,
@@ -289,38 +305,47 @@ class SecurityConfig(_Located):
             "sasl_plain_password": password.get_secret_value() if password else None,
         }
 
-    def _prepare_msk_iam(self, region: str | None) -> None:
-        """Make kafka-python's AWS_MSK_IAM mechanism work, or say exactly why it cannot.
+    def msk_iam_token_provider(self, region: str | None) -> Any:
+        """The OAUTHBEARER token provider of this cluster (AWS_MSK_IAM), checked now.
 
-        kafka-python 3.0.12 signs the IAM handshake with botocore's default credential chain and
-        takes the region *only* from botocore (``AWS_DEFAULT_REGION`` or the profile); it has
-        no argument for it.  So the cluster's region is exported as ``AWS_DEFAULT_REGION``
-        when that is unset, and a conflicting value is an error rather than a baffling
-        authentication failure later.
+        Nothing process-wide is set (kafka-python's own AWS_MSK_IAM mechanism needed
+        ``AWS_DEFAULT_REGION``): region, profile and role are this cluster's.  The first token
+        is signed here (local, no AWS call unless a role is assumed), so missing credentials or
+        an unknown profile are a one-line error naming the field, not a failed handshake.
         """
         try:
             import botocore.session
+
+            from kafkaops.collect import msk_iam
         except ImportError:
             raise self._error(
                 "sasl_mechanism",
-                "AWS_MSK_IAM needs botocore (pip install boto3 into the kafkaops environment)",
+                "AWS_MSK_IAM needs the aws extra: pip install 'kafkaops[aws]'",
             ) from None
-        current = os.environ.get("AWS_DEFAULT_REGION")
+        from botocore.exceptions import BotoCoreError
+
         if region is None:
-            if current or botocore.session.Session().get_config_variable("region"):
-                return
+            try:
+                region = botocore.session.Session(profile=self.aws_profile).get_config_variable(
+                    "region"
+                )
+            except BotoCoreError as exc:  # e.g. ProfileNotFound
+                raise self._error("aws_profile", " ".join(str(exc).split())) from None
+        if not region:
             raise self._error(
                 "aws_region",
-                "AWS_MSK_IAM needs a region: set aws_region, AWS_DEFAULT_REGION or a region "
-                "in the AWS profile",
+                "AWS_MSK_IAM needs a region: set aws_region (MSK broker host names carry it; "
+                "else AWS_DEFAULT_REGION or the profile's region)",
             )
-        if current and current != region:
-            raise self._error(
-                "aws_region",
-                f"the cluster is in {region} but AWS_DEFAULT_REGION is {current}; kafka-python "
-                "signs with AWS_DEFAULT_REGION, so unset it or make the two agree",
-            )
-        os.environ["AWS_DEFAULT_REGION"] = region
+        provider = msk_iam.token_provider(
+            region, profile=self.aws_profile, role_arn=self.aws_role_arn
+        )
+        try:
+            provider.token()
+        except (msk_iam.MskIamError, BotoCoreError) as exc:
+            field = "aws_role_arn" if self.aws_role_arn else "aws_profile"
+            raise self._error(field, " ".join(str(exc).split())[:300]) from None
+        return provider
 
 
 class Timeouts(_Model):

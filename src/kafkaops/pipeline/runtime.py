@@ -103,6 +103,8 @@ class Runtime:
     dispatcher: Dispatcher
     #: The actions audit trail's engine, when automatic actions are configured.
     audit_engine: Any = None
+    #: Where ``store_url`` came from (``--store``, ``KAFKAOPS_STORE``, ``store.url``, default).
+    store_origin: str = "store.url"
 
     def close(self) -> None:
         for closer in (self.dispatcher.close, self.outbox.close, self.incidents.close):
@@ -116,7 +118,58 @@ class Runtime:
             self.audit_engine = None
 
 
-def open_runtime(config: Config, store_url: str | None, *, owner: str | None = None) -> Runtime:
+def resolve_store_url(
+    config: Config,
+    store_url: str | None,
+    *,
+    sandbox: bool | None = None,
+    sandbox_root: Path | None = None,
+) -> tuple[str, str]:
+    """The store URL and where it came from: ``--store``, ``KAFKAOPS_STORE``, ``store.url``, else
+    an embedded SQLite file (the sandbox's folder or the user's state directory).
+
+    Why a default: a new user's ``kafkaops serve`` or ``incidents list`` after ``make demo``
+    should work with no flags, like ``health`` does.  A config that names clusters targets real
+    clusters, so its default lives in the state directory, not in the sandbox's folder.
+    """
+    import os
+
+    if store_url:
+        return store_url, "--store"
+    env = os.environ.get("KAFKAOPS_STORE")
+    if env:
+        from pydantic import ValidationError
+
+        from kafkaops.store.settings import StoreSettings
+
+        try:
+            StoreSettings(url=env)
+        except ValidationError as exc:  # the message only: the input may hold a password
+            raise ConfigError(f"KAFKAOPS_STORE: {exc.errors()[0]['msg']}") from None
+        return env, "KAFKAOPS_STORE"
+    if config.store.url:
+        return config.store.url, "store.url"
+    if sandbox if sandbox is not None else not config.clusters:
+        from kafkaops.sandbox.cluster import default_root
+
+        root = sandbox_root or default_root()
+        root.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(root / 'kafkaops.db').resolve()}", "embedded default: sandbox"
+    import platformdirs
+
+    state = Path(platformdirs.user_state_dir("kafkaops"))
+    state.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{state / 'kafkaops.db'}", "embedded default: state directory"
+
+
+def open_runtime(
+    config: Config,
+    store_url: str | None,
+    *,
+    owner: str | None = None,
+    sandbox: bool | None = None,
+    sandbox_root: Path | None = None,
+) -> Runtime:
     """Open the store at ``store_url`` (or ``store.url``) and wire engine, outbox, dispatcher."""
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -127,12 +180,7 @@ def open_runtime(config: Config, store_url: str | None, *, owner: str | None = N
     from kafkaops.notify.redact import Redactor
     from kafkaops.pipeline.watch import default_owner
 
-    url = store_url or config.store.url
-    if not url:
-        raise ConfigError(
-            "no store: pass --store sqlite:///FILE (or postgresql+psycopg://…) or set store.url; "
-            "incidents and queued notifications must survive a restart"
-        )
+    url, origin = resolve_store_url(config, store_url, sandbox=sandbox, sandbox_root=sandbox_root)
     try:
         incidents = IncidentStore(url)
         outbox = Outbox(
@@ -147,7 +195,9 @@ def open_runtime(config: Config, store_url: str | None, *, owner: str | None = N
     engine = IncidentEngine(incidents, config.incidents, outbox=outbox_writer(outbox, advisor))
     advisor.engine = engine
     dispatcher = Dispatcher(outbox, config.channels, owner=owner or default_owner())
-    return Runtime(config, url, incidents, outbox, engine, dispatcher, audit_engine)
+    return Runtime(
+        config, url, incidents, outbox, engine, dispatcher, audit_engine, store_origin=origin
+    )
 
 
 def _advisor(config: Config, url: str) -> tuple[Any, Any]:
@@ -170,7 +220,7 @@ def _advisor(config: Config, url: str) -> tuple[Any, Any]:
 
 def describe(runtime: Runtime) -> dict[str, Any]:
     """What an operator wants to see at start-up (no secrets: the URL loses its user part)."""
-    return {"store": runtime.store_url.split("@")[-1]}
+    return {"store": runtime.store_url.split("@")[-1], "store_origin": runtime.store_origin}
 
 
 def open_watch(
@@ -199,10 +249,17 @@ def open_watch(
     targets = [
         resolve_target(
             bootstrap=bootstrap, config_path=config_path, cluster=name, sandbox_root=sandbox_dir
-        ).with_overrides(store_url=store)
+        )
         for name in names
     ]
-    runtime = open_runtime(cfg, store or cfg.store.url)
+    runtime = open_runtime(
+        cfg,
+        store,
+        sandbox=not bootstrap and not config_path,
+        sandbox_root=sandbox_dir,
+    )
+    # History lives in the same database as the incidents (also the embedded default).
+    targets = [t.with_overrides(store_url=runtime.store_url) for t in targets]
     watcher = Watcher(
         targets=targets,
         engine=runtime.engine,

@@ -121,6 +121,40 @@ def health(state: Annotated[ServiceState, Depends(service_state)]) -> Any:
     return data
 
 
+@router.get(
+    "/readyz",
+    response_model=s.ReadinessOut,
+    tags=["service"],
+    responses={503: {"model": s.ReadinessOut, "description": "not ready yet (reasons)"}},
+)
+def readyz(state: Annotated[ServiceState, Depends(service_state)]) -> Any:
+    """Readiness (never needs a token): the store answers and every cluster's first cycle is done.
+
+    Why apart from ``/health``: a Kubernetes liveness probe that failed while the store is down
+    would restart a healthy process in a loop; readiness only takes it out of the Service.
+    """
+    from sqlalchemy import text
+
+    reasons: list[str] = []
+    try:
+        with state.runtime.incidents.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        store_ok = True
+    except Exception as exc:  # any failure means "not ready"; the type says which
+        store_ok = False
+        reasons.append(f"store unreachable: {type(exc).__name__}")
+    waiting = [n for n in state.cluster_names() if state.loop_stats(n).cycles == 0]
+    if waiting:
+        reasons.append(f"first cycle not done: {', '.join(waiting)}")
+    data = {
+        "status": "not_ready" if reasons else "ready",
+        "store_ok": store_ok,
+        "waiting_for": waiting,
+        "reasons": reasons,
+    }
+    return JSONResponse(data, status_code=503) if reasons else data
+
+
 @router.get("/api/clusters", response_model=list[s.ClusterOut], tags=["clusters"])
 def clusters(state: Reader) -> Any:
     """Every watched cluster: state, severity, partitions at risk, loop failures."""

@@ -51,6 +51,15 @@ class LivenessOut(_Out):
     clusters: list[LoopOut]
 
 
+class ReadinessOut(_Out):
+    #: ``ready`` (HTTP 200) or ``not_ready`` (HTTP 503, with the reasons).
+    status: Literal["ready", "not_ready"]
+    store_ok: bool
+    #: Clusters whose loop has not completed its first cycle yet.
+    waiting_for: list[str]
+    reasons: list[str]
+
+
 # ------------------------------------------------------------------------------- clusters
 class ClusterOut(_Out):
     name: str

@@ -73,6 +73,7 @@ def build_state(opts: ServeOptions) -> ServiceState:
         sandbox_dir=opts.sandbox_dir,
         interval_s=opts.interval_s,
     )
+    log.info("store: %s (%s)", runtime.store_url.split("@")[-1], runtime.store_origin)
     try:
         settings = runtime.config.service
         token, source = load_token(settings)

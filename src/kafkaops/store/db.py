@@ -12,7 +12,9 @@ copied the SQLite/PostgreSQL ``INSERT … ON CONFLICT DO NOTHING`` switch.  Now:
   can share one file;
 * :func:`acquire_serialized` is the SQLite flavour whose transactions start with
   ``BEGIN IMMEDIATE`` (the outbox's claim must hold the write lock from its first read);
-* :func:`ensure_schema` runs ``create_all`` once per engine and table set, not once per call;
+* :func:`ensure_schema` brings the database to the newest schema revision (alembic, one history
+  for every kafkaops table: :mod:`kafkaops.store.migrate`) once per engine, not once per call,
+  and refuses a store table that no migration creates;
 * :func:`insert_ignoring_conflicts` is the one dialect switch.
 """
 
@@ -33,8 +35,10 @@ SUPPORTED = ("sqlite", "postgresql")
 _lock = threading.Lock()
 #: (url, serialized) → [engine, reference count]
 _engines: dict[tuple[str, bool], list[Any]] = {}
-#: (id(engine), id(metadata)) of schemas already created.
-_schemas: set[tuple[int, int]] = set()
+#: id(engine) of databases already checked to be at the newest schema revision.
+_schemas: set[int] = set()
+#: (id(engine), id(metadata)): table sets already found at head.
+_checked: set[tuple[int, int]] = set()
 
 
 def _is_memory(url: str) -> bool:
@@ -120,7 +124,8 @@ def release(engine: Engine) -> None:
                 entry[1] -= 1
                 if entry[1] <= 0:
                     del _engines[key]
-                    _schemas.difference_update({s for s in _schemas if s[0] == id(engine)})
+                    _schemas.discard(id(engine))
+                    _checked.difference_update({k for k in _checked if k[0] == id(engine)})
                     engine.dispose()
                 return
 
@@ -131,13 +136,57 @@ def url_of(engine: Engine) -> str:
 
 
 def ensure_schema(engine: Engine, metadata: MetaData) -> None:
-    """``create_all`` once per engine and table set (it costs a catalogue query per table)."""
+    """Bring the database to the newest schema revision, once per engine; check the tables.
+
+    Every kafkaops table is created by a migration under ``store/migrations`` (one alembic
+    history; nothing calls ``create_all``).  SQLite is upgraded on the spot; PostgreSQL behind
+    head raises :class:`kafkaops.store.migrate.SchemaBehindError` unless auto-upgrade is on.
+    ``metadata`` is the calling store's tables: once per engine and table set they are checked
+    to exist at head, so a table added to a store without a migration fails here, in one line
+    naming it, instead of "no such table" in the middle of a watch cycle.
+    """
+    from kafkaops.store import migrate
+
+    if id(engine) not in _schemas:
+        lock = _lock_engine(engine)
+        try:
+            migrate.ensure_current(engine, lock_engine=lock)
+        finally:
+            if lock is not None:
+                release(lock)
+        with _lock:
+            _schemas.add(id(engine))
     key = (id(engine), id(metadata))
-    if key in _schemas:
+    if key in _checked:
         return
-    metadata.create_all(engine)
+    missing = migrate.missing_tables(engine, metadata)
+    if missing:
+        raise migrate.TableNotMigratedError(
+            f"store {migrate.safe_url(engine)}: table {', '.join(missing)} is created by no "
+            f"schema migration (head {migrate.HEAD}); a kafkaops developer must add one: "
+            "'kafkaops db revision -m \"WHAT\"'"
+        )
     with _lock:
-        _schemas.add(key)
+        _checked.add(key)
+
+
+def _lock_engine(engine: Engine) -> Engine | None:
+    """For an SQLite file, the serialized engine (``BEGIN IMMEDIATE``) to migrate under."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    return acquire_serialized(url_of(engine))
+
+
+def upgrade_schema(engine: Engine, target: str = "head") -> tuple[str | None, str | None]:
+    """``kafkaops db upgrade``: :func:`kafkaops.store.migrate.upgrade` under the right lock."""
+    from kafkaops.store import migrate
+
+    lock = _lock_engine(engine)
+    try:
+        return migrate.upgrade(engine, target, lock_engine=lock)
+    finally:
+        if lock is not None:
+            release(lock)
 
 
 def acquire_with_schema(url: str, metadata: MetaData, *, echo: bool = False) -> Engine:

@@ -62,6 +62,8 @@ log_end_offsets = Table(
     #: Bucket width in seconds this row stands for (0 = a raw sample).
     Column("res_s", Integer, nullable=False, default=0),
     Index("ix_leo_key", "cluster", "topic", "partition", "ts_ms"),
+    #: For the retention pass (migration 0002).
+    Index("ix_leo_ts", "ts_ms"),
 )
 
 group_offsets = Table(
@@ -80,6 +82,7 @@ group_offsets = Table(
     Column("time_lag_method", String(32)),
     Column("res_s", Integer, nullable=False, default=0),
     Index("ix_go_key", "cluster", "group_id", "topic", "partition", "ts_ms"),
+    Index("ix_go_ts", "ts_ms"),
 )
 
 broker_samples = Table(
@@ -96,6 +99,7 @@ broker_samples = Table(
     Column("network_bytes_per_s", Float),
     Column("res_s", Integer, nullable=False, default=0),
     Index("ix_bs_key", "cluster", "broker", "ts_ms"),
+    Index("ix_bs_ts", "ts_ms"),
 )
 
 

@@ -53,9 +53,14 @@ if not any(isinstance(f, _DropRequestLines) for f in _httpx_logger.filters):
 
 
 def make_client(timeout_s: float) -> httpx.Client:
-    """One client per dispatcher: connection reuse, explicit timeouts, no redirects."""
+    """One client per dispatcher: connection reuse, explicit timeouts, no redirects.
+
+    ``trust_env``: corporate networks reach PagerDuty / Slack only through a proxy, so
+    ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` and ``NO_PROXY`` are honoured (and
+    ``SSL_CERT_FILE`` for a TLS-inspecting proxy's CA).  httpx 0.28 reads no .netrc unless asked.
+    """
     timeout = httpx.Timeout(connect=timeout_s, read=timeout_s, write=timeout_s, pool=timeout_s)
-    return httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
+    return httpx.Client(timeout=timeout, follow_redirects=False, trust_env=True)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
