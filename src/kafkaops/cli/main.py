@@ -78,6 +78,10 @@ def _register_subcommands(argv: list[str]) -> None:
         from kafkaops.cli.slo import slo_app
 
         app.add_typer(slo_app, name="slo")
+    if first in (None, "perf-test"):
+        from kafkaops.cli.perf import register as register_perf
+
+        register_perf(app)
     if first in (None, "producers", "canary", "audit"):
         from kafkaops.cli.diagnose import register as register_diagnose
 
