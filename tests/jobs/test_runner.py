@@ -38,7 +38,13 @@ class _Ctx:
 
 def test_cron_schedules_and_config_errors() -> None:
     jobs = {j.name: j for j in build_jobs(Config())}
-    assert set(jobs) == {"daily_check", "capacity_check", "weekly_review", "monthly_report"}
+    assert set(jobs) == {
+        "daily_check",
+        "capacity_check",
+        "weekly_review",
+        "monthly_report",
+        "compliance_check",
+    }  # no dr, no perf_test.allow: no such jobs
     assert jobs["weekly_review"].next_after(T) == datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
     assert jobs["daily_check"].next_after(T) == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     cfg = Config.model_validate({"jobs": {"schedules": {"daily_check": "30 6 * * MON-FRI",

@@ -91,6 +91,11 @@ def _register_subcommands(argv: list[str]) -> None:
 
         app.add_typer(capacity_app, name="capacity")
         app.add_typer(review_app, name="review")
+    if first in (None, "compliance", "review"):
+        from kafkaops.cli.capacity import review_app as reviews
+        from kafkaops.cli.monthly import register as register_monthly
+
+        register_monthly(app, reviews)
     if first in (None, "msk", "configs"):
         from kafkaops.cli.configs import configs_app
         from kafkaops.cli.msk import msk_app
