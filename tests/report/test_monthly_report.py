@@ -57,7 +57,7 @@ def _fill(url: str) -> None:
     perf.close()
     jobs = JobsStore(url)
     jobs.record("compliance_check", "c1", NOW - timedelta(hours=2), ok=False, severity="P2",
-                result={"ok": False, "counts": {"fail": 1, "pass": 1}, "checks": [
+                result={"ok": False, "checked_at": "2026-12-07T09:00:00Z", "counts": {"fail": 1, "pass": 1}, "checks": [
                     {"check": "listener_tls", "subject": "broker:1 listener:PLAINTEXT",
                      "status": "fail", "evidence": "security protocol PLAINTEXT", "fix": "x"},
                     {"check": "audit_trail", "subject": "store:act_audit", "status": "pass",
@@ -133,7 +133,7 @@ def test_monthly_report_sections_json_and_html_in_chromium(tmp_path: Path) -> No
     assert max(len(line) for line in lines) <= 80
     text = "\n".join(lines)
     assert "budget spent 12.0 of 43.2 min" in text and "1 regression(s)" in text
-    assert "+21 % on last month" in text and "FAILED (1 fail, 1 pass)" in text
+    assert "+21 % on last month" in text and "FAILED (1 fail, 1 pass) on 2026-12-07" in text
 
     page = tmp_path / "monthly.html"
     page.write_text(to_html(report), encoding="utf-8")

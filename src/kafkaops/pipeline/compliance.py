@@ -457,7 +457,8 @@ def check_cluster(
     try:
         admin = _admin(client_kwargs)
     except Exception as exc:  # unreachable: every cluster check is unknown, said once
-        why = f"cluster unreachable: {type(exc).__name__}: {exc}"[:300]
+        text = str(exc) if type(exc).__name__ in str(exc) else f"{type(exc).__name__}: {exc}"
+        why = f"cluster unreachable: {text}"[:300]
         report.checks += [
             Check(n, f"cluster:{cluster}", UNKNOWN, why)
             for n in ("listener_tls", "listener_auth", "authorization")
@@ -520,14 +521,17 @@ def _dr(config: Config, primary_acls: list[AclKey] | None) -> list[Check]:
     )
 
 
+def _verdict(report: ComplianceReport) -> str:
+    if not report.ok:
+        return "FAILED"
+    return "OK" if report.complete else "INCOMPLETE"
+
+
 def render_text(report: ComplianceReport) -> list[str]:
     """Lines under 80 columns: failures first with their fix, then a count of the rest."""
     d = report.to_dict()
     counts = ", ".join(f"{n} {k}" for k, n in sorted(d["counts"].items()))
-    lines = [
-        f"{report.cluster}: compliance {'OK' if report.ok else 'FAILED'} "
-        f"({counts}) at {d['checked_at']}"
-    ]
+    lines = [f"{report.cluster}: compliance {_verdict(report)} ({counts}) at {d['checked_at']}"]
     order = {FAIL: 0, UNKNOWN: 1, NA: 2, PASS: 3}
     for c in sorted(report.checks, key=lambda c: order.get(c.status, 9)):
         lines.append(f"  {c.status.upper():<7} {c.check:<28} {c.subject}"[:80])

@@ -287,7 +287,8 @@ def _compliance_text(c: dict[str, Any] | None) -> str:
     if not c:
         return "no check recorded this month (kafkaops compliance)"
     counts = ", ".join(f"{n} {k}" for k, n in sorted(c.get("counts", {}).items()))
-    return f"{'OK' if c.get('ok') else 'FAILED'} ({counts})"
+    verdict = "FAILED" if not c.get("ok") else ("OK" if c.get("complete") else "INCOMPLETE")
+    return f"{verdict} ({counts}) on {str(c.get('checked_at', '?'))[:10]}"
 
 
 def _bench_svg(b: dict[str, Any]) -> str:
