@@ -57,7 +57,8 @@ def _fill(url: str) -> None:
     perf.close()
     jobs = JobsStore(url)
     jobs.record("compliance_check", "c1", NOW - timedelta(hours=2), ok=False, severity="P2",
-                result={"ok": False, "checked_at": "2026-12-07T09:00:00Z", "counts": {"fail": 1, "pass": 1}, "checks": [
+                result={"ok": False, "checked_at": "2026-12-07T09:00:00Z",
+                        "counts": {"fail": 1, "pass": 1}, "checks": [
                     {"check": "listener_tls", "subject": "broker:1 listener:PLAINTEXT",
                      "status": "fail", "evidence": "security protocol PLAINTEXT", "fix": "x"},
                     {"check": "audit_trail", "subject": "store:act_audit", "status": "pass",
