@@ -153,6 +153,12 @@ def test_watch_raises_the_canary_p1_within_two_cycles(box: Sandbox, tmp_path: Pa
     listed = run_cli("incidents", "list", "-c", str(config), "--status", "all", "--json")
     assert listed.returncode == 0, listed.stderr
     assert "canary_produce_failed" in listed.stdout, (listed.stdout, proc.stderr[-3000:])
+    # The canary is the SLO's availability signal: the failed rounds are bad minutes, named.
+    slo = run_cli("slo", "-c", str(config), "--cluster", "diag", "--json")
+    assert slo.returncode == 0, slo.stderr
+    avail = json.loads(slo.stdout)["clusters"][0]["slis"]["availability"]
+    assert avail["bad_minutes"] > 0, avail
+    assert any("canary_produce_failed(broker:3)" in p["reason"] for p in avail["bad_periods"])
 
 
 def test_audit_finds_each_deliberate_misconfiguration_and_none_on_a_clean_topic(

@@ -27,8 +27,10 @@ def test_jobs_run_list_and_history(bootstrap: str, tmp_path: Path) -> None:
     proc = run_cli("jobs", "list", "-c", str(cfg), "--json")
     assert proc.returncode == 0, proc.stderr
     names = {j["name"] for j in json.loads(proc.stdout)}
-    # capacity off, no dr pair
-    assert names == {"daily_check", "weekly_review", "config_audit", "monthly_report"}
+    # capacity off, no dr pair, no perf_test.allow
+    assert names == {
+        "daily_check", "weekly_review", "config_audit", "monthly_report", "compliance_check",
+    }  # fmt: skip
     proc = run_cli("jobs", "run", "daily_check", "-c", str(cfg), "--json")
     assert proc.returncode == 0, proc.stderr
     run = json.loads(proc.stdout)

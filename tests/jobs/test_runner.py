@@ -47,7 +47,8 @@ def test_cron_schedules_and_config_errors() -> None:
         "weekly_review",
         "config_audit",
         "monthly_report",
-    }
+        "compliance_check",
+    }  # no dr, no perf_test.allow: no such jobs
     assert jobs["config_audit"].next_after(T) == datetime(2026, 11, 30, 10, 30, tzinfo=UTC)
     assert jobs["weekly_review"].next_after(T) == datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
     assert jobs["daily_check"].next_after(T) == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

@@ -94,3 +94,29 @@ def test_nothing_observed_gives_no_finding() -> None:
     # Freshness without critical groups is never observed: only availability findings.
     found = burn_findings(cycles(0, 10), 100_000, S)
     assert {f.subject for f in found} == {"availability"}
+
+
+def _healthy_report():
+    from kafkaops.core.model import Finding, HealthReport
+
+    ok = Finding("offline_partitions", Severity.OK, CheckStatus.OK, "none offline", 0, 0, "count")
+    return HealthReport("c", "b:9092", 0, True, True, Severity.OK, (), (ok,), {})
+
+
+def test_canary_round_is_the_availability_signal_when_it_ran() -> None:
+    from kafkaops.core.model import Finding
+    from kafkaops.diagnose.canary import BrokerCanary, findings_for
+    from kafkaops.diagnose.settings import CanarySettings
+    from kafkaops.slo.sli import verdict_for
+
+    report = _healthy_report()  # metadata looks healthy: a hung broker stays registered
+    hung = findings_for([BrokerCanary(2, (1,), None, None, "timed out", "failed")],
+                        CanarySettings())  # fmt: skip
+    v = verdict_for(report, None, S, 0, 10_000, canary=hung)
+    assert v.available is False and v.reason == "canary_produce_failed(broker:2)"
+    # A slow broker is a P2, not an outage; a clean round is available; no round: metadata.
+    slow = (Finding("canary_produce_slow", Severity.P2, CheckStatus.TRIGGERED, "slow", 1500,
+                    1000, "ms", "broker:3", source="canary"),)  # fmt: skip
+    assert verdict_for(report, None, S, 0, 10_000, canary=slow).available is True
+    assert verdict_for(report, None, S, 0, 10_000, canary=()).available is True
+    assert verdict_for(report, None, S, 0, 10_000, canary=None).available is True

@@ -311,12 +311,15 @@ def backfill(
 review_app = typer.Typer(
     help="The runbook's reviews.  'weekly': 7-day trends (disk per broker, throughput, producer "
     "error rate, time lag of the top groups), the week's incidents with time to acknowledge "
-    "and resolve, capacity and recommendations, what changed since the week before.\n\n"
+    "and resolve, capacity and recommendations, what changed since the week before.  "
+    "'monthly': SLO and budget, incidents with MTTA/MTTR, capacity, cost, DR, benchmark, "
+    "audit and compliance.\n\n"
     "Examples:\n\n"
     "  kafkaops review weekly                           # last full week, Markdown\n\n"
     "  kafkaops review weekly --week 2026-W48 --html review.html\n\n"
     "  kafkaops review weekly -c kafkaops.yaml --send      # store, e-mail, Slack\n\n"
-    "  kafkaops review weekly -c kafkaops.yaml --cluster prod --json",
+    "  kafkaops review weekly -c kafkaops.yaml --cluster prod --json\n\n"
+    "  kafkaops review monthly --month 2026-11 --html 2026-11.html",
     no_args_is_help=True,
     rich_markup_mode=None,
 )

@@ -78,6 +78,10 @@ def _register_subcommands(argv: list[str]) -> None:
         from kafkaops.cli.slo import slo_app
 
         app.add_typer(slo_app, name="slo")
+    if first in (None, "perf-test"):
+        from kafkaops.cli.perf import register as register_perf
+
+        register_perf(app)
     if first in (None, "producers", "canary", "audit", "jvm"):
         from kafkaops.cli.diagnose import register as register_diagnose
 
@@ -95,6 +99,11 @@ def _register_subcommands(argv: list[str]) -> None:
 
         app.add_typer(capacity_app, name="capacity")
         app.add_typer(review_app, name="review")
+    if first in (None, "compliance", "review"):
+        from kafkaops.cli.capacity import review_app as reviews
+        from kafkaops.cli.monthly import register as register_monthly
+
+        register_monthly(app, reviews)
     if first in (None, "msk", "configs", "brokers", "actions"):
         from kafkaops.cli.actions import actions_app
         from kafkaops.cli.brokers import brokers_app

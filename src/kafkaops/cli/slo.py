@@ -94,7 +94,9 @@ def slo(
     """Service level per cluster: SLI, error budget spent and left, incidents that spent it.
 
     Availability is bad while the cluster is offline, partitions are offline, no controller is
-    active, or partitions are under min.insync.replicas; freshness is bad while a group in
+    active, or partitions are under min.insync.replicas -- and, with diagnose.canary.enabled,
+    while the canary's acks=all write fails (a hung broker metadata still lists); freshness
+    is bad while a group in
     slo.freshness_groups lags more than slo.freshness_max_lag.  Time no watch cycle observed
     is reported as unknown, not good.  Budget: (1 - objective) x 30 days = 43.2 min at 99.9 %.
 

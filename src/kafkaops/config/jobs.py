@@ -27,6 +27,11 @@ DEFAULT_SCHEDULES: dict[str, str] = {
     "weekly_review": "0 10 * * MON",
     "config_audit": "30 10 * * MON",
     "monthly_report": "0 11 * * MON#1",
+    # Before the report on the same first Monday; read-only.
+    "compliance_check": "0 9 * * MON#1",
+    # Load on the cluster: the first Sunday at 02:30, inside the runbook's monthly maintenance
+    # window; only clusters in slo.perf_test.allow.
+    "monthly_benchmark": "30 2 * * SUN#1",
 }
 
 

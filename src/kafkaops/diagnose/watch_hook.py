@@ -26,10 +26,14 @@ _canaries: dict[tuple[str, str, CanarySettings], Canary] = {}
 
 def canary_cycle(
     cluster: str, client_kwargs: Mapping[str, Any], settings: CanarySettings
-) -> tuple[Finding, ...]:
-    """One canary round for ``cluster``; its P1/P2 findings (none when disabled or failed)."""
+) -> tuple[Finding, ...] | None:
+    """One canary round for ``cluster``: its P1/P2 findings (empty: every write went through).
+
+    None when no round ran (disabled, or the canary could not run at all): the SLO then falls
+    back to the metadata signals instead of taking "no findings" for "available".
+    """
     if not settings.enabled:
-        return ()
+        return None
     key = (cluster, repr(sorted(client_kwargs.items(), key=lambda kv: kv[0])), settings)
     with _lock:
         canary = _canaries.get(key)
@@ -42,4 +46,4 @@ def canary_cycle(
         with _lock:
             _canaries.pop(key, None)
         canary.close()
-        return ()
+        return None

@@ -59,5 +59,8 @@ class DrSettings(BaseModel):
     #: How often the watch loop verifies the pair (on the primary's cycle) and feeds the
     #: findings (RPO above target → P1 …) to the incident engine; null: only the daily job.
     watch_every: DurationMs | None = 300_000
+    #: The runbook's ``compliance_backup: 90_days``: every remote topic on the replica must
+    #: keep data at least this long (the monthly compliance check; retention.ms=-1 passes).
+    compliance_retention: DurationMs = 90 * 86_400_000
     #: Where failovers and drills are recorded (JSON lines).
     audit_log: str = "kafkaops-dr-audit.jsonl"

@@ -197,27 +197,117 @@ def config_audit(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str, A
 
 # ------------------------------------------------------------------------- monthly report
 def monthly_report(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str, Any]:
-    """The month that just ended, per cluster: SLO and error budget, incidents with MTTA/MTTR."""
-    from kafkaops.slo.monthly import monthly_summary, previous_month
-    from kafkaops.slo.store import SloStore
+    """Runbook's monthly report, the month that just ended, per cluster: SLO and error budget,
+    incidents with MTTA/MTTR, capacity outlook, cost trend, DR drills and backup checks,
+    benchmark trend, audit and compliance — JSON in the store and, with ``jobs.reports_dir``,
+    an HTML report with charts; then handed to :func:`deliver_monthly_report`."""
+    from kafkaops.report.monthly import build_monthly, to_html
+    from kafkaops.slo.monthly import previous_month
 
     if not ctx.store_url:
         return {"skipped": "no store.url: no verdicts recorded"}
     month = previous_month(at)
     incidents = ctx.incidents()
-    slo_store = SloStore(ctx.store_url)
     met: dict[str, Any] = {}
-    try:
-        for name in ctx.cluster_names():
-            found = incidents.list_incidents(None, name, 5000) if incidents else []
-            result = monthly_summary(slo_store, name, ctx.config.slo, month, at, found)
-            avail = result["slo"]["slis"]["availability"]
-            met[name] = avail["met"]
-            store.record("monthly_report", name, at, ok=avail["met"] is not False,
-                         severity=None, result=result)  # fmt: skip
-    finally:
-        slo_store.close()
-    return {"month": str(month), "availability_met": met}
+    written: list[str] = []
+    recent = store.recent(None, 5000)
+    for name in ctx.cluster_names():
+        found = incidents.list_incidents(None, name, 5000) if incidents else []
+        report = build_monthly(
+            ctx.config, name, month, at, ctx.store_url,
+            job_results=[r for r in recent if r["cluster"] == name], incidents=found,
+        )  # fmt: skip
+        doc = report.to_dict()
+        page = to_html(report)
+        out_dir = ctx.config.jobs.reports_dir
+        if out_dir:
+            path = Path(out_dir).expanduser() / f"monthly-report-{name}-{month}.html"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(page, encoding="utf-8")
+            doc["html"] = str(path)
+            written.append(str(path))
+        doc["delivery"] = deliver_monthly_report(ctx, name, month, page, doc)
+        avail = doc["slo"]["slis"]["availability"]
+        met[name] = avail["met"]
+        store.record("monthly_report", name, at, ok=avail["met"] is not False,
+                     severity=None, result=doc)  # fmt: skip
+    return {"month": str(month), "availability_met": met, "html": written}
+
+
+def deliver_monthly_report(
+    ctx: JobContext, cluster: str, month: str, html_page: str, doc: dict[str, Any]
+) -> dict[str, Any]:
+    """DELIVERY CALL SITE (issue 18 item 5): send the monthly report by e-mail / Slack.
+
+    Not wired yet on purpose: the generic report delivery (built for the weekly review) is to
+    be called here at merge.  Until then nothing is sent; the report is stored with the run
+    (and written to ``jobs.reports_dir``), and this says so in the run's result.
+    """
+    del ctx, html_page, doc
+    return {"status": "not delivered", "reason": "report delivery not wired yet",
+            "cluster": cluster, "month": month}  # fmt: skip
+
+
+# ---------------------------------------------------------------------- compliance check
+def compliance_check(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str, Any]:
+    """Runbook "security compliance check", monthly: every cluster's checks, recorded (the
+    monthly report shows the latest)."""
+    from kafkaops.core.errors import KafkaopsError
+    from kafkaops.pipeline.compliance import check_cluster
+
+    failed: dict[str, int] = {}
+    for name in ctx.cluster_names():
+        try:
+            kwargs = ctx.config.clusters[name].kafka_client_kwargs()
+        except (KeyError, KafkaopsError) as exc:
+            store.record("compliance_check", name, at, ok=False, severity=None,
+                         result={"error": str(exc)})  # fmt: skip
+            failed[name] = -1
+            continue
+        report = check_cluster(ctx.config, name, kwargs, store_url=ctx.store_url, now=at)
+        store.record("compliance_check", name, at, ok=report.ok and report.complete,
+                     severity=None if report.ok else "P2", result=report.to_dict())  # fmt: skip
+        failed[name] = len(report.failed)
+    return {"failed_checks": failed}
+
+
+# --------------------------------------------------------------------- monthly benchmark
+def monthly_benchmark(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str, Any]:
+    """Runbook "performance benchmark", monthly: ``perf-test`` on every cluster named in
+    ``slo.perf_test.allow`` (the others are never loaded), stored and compared."""
+    from kafkaops.core.errors import KafkaopsError
+    from kafkaops.slo.perf import build_plan, compare, run_plan
+    from kafkaops.slo.perf_store import PerfStore
+
+    settings = ctx.config.slo.perf_test
+    ran: dict[str, Any] = {}
+    for name in ctx.cluster_names():
+        if name not in settings.allow:
+            continue
+        try:
+            kwargs = ctx.config.clusters[name].kafka_client_kwargs()
+            plan = build_plan(name, kwargs, settings)
+        except (KeyError, KafkaopsError) as exc:
+            store.record("monthly_benchmark", name, at, ok=False, severity=None,
+                         result={"error": str(exc)})  # fmt: skip
+            ran[name] = "error"
+            continue
+        result = run_plan(plan, kwargs, now=at)
+        if ctx.store_url:
+            perf = PerfStore(ctx.store_url)
+            try:
+                if result.ok:
+                    result.detail.update(
+                        compare(result, perf.runs(name), settings.regression_percent)
+                    )
+                perf.record(result)
+            finally:
+                perf.close()
+        regressions = result.detail.get("regressions", [])
+        store.record("monthly_benchmark", name, at, ok=result.ok and not regressions,
+                     severity="P2" if regressions else None, result=result.to_dict())  # fmt: skip
+        ran[name] = "regression" if regressions else ("ok" if result.ok else "failed")
+    return {"clusters": ran}
 
 
 #: Every job by name; ``dr_backup_check`` only runs when a ``dr:`` pair is configured.
@@ -228,6 +318,8 @@ CATALOG: dict[str, JobFn] = {
     "weekly_review": weekly_review,
     "config_audit": config_audit,
     "monthly_report": monthly_report,
+    "compliance_check": compliance_check,
+    "monthly_benchmark": monthly_benchmark,
 }
 
 
@@ -235,4 +327,6 @@ def applies(name: str, config: Config) -> bool:
     """Whether job ``name`` has anything to do with this config."""
     if name == "dr_backup_check":
         return bool(config.dr.primary and config.dr.replica)
+    if name == "monthly_benchmark":
+        return bool(config.slo.perf_test.allow)
     return True

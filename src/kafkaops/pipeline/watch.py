@@ -328,11 +328,13 @@ class Watcher:
                 return self._evaluation_failed(state, leader, now, exc, started)
         if report is not None:
             state.last_report = report
+        # The canary first: when it ran, its round is the SLO's availability signal too.
+        canary = self._canary(state)
         extra = (
             *self._capacity(state, leader),
             *self._dr(state, leader),
-            *self._slo(state, leader, now, report),
-            *self._canary(state),
+            *self._slo(state, leader, now, report, canary),
+            *(canary or ()),
         )
         return self._judge(state, leader, now, report, started, extra=extra)
 
@@ -356,7 +358,12 @@ class Watcher:
         return tuple(capacity_cycle(target.store_url, target.config.capacity, state.last_snapshot))
 
     def _slo(
-        self, state: ClusterState, leader: bool, now: datetime, report: HealthReport | None
+        self,
+        state: ClusterState,
+        leader: bool,
+        now: datetime,
+        report: HealthReport | None,
+        canary: tuple[Finding, ...] | None = None,
     ) -> tuple[Finding, ...]:
         """The leader records the cycle's SLI verdict and adds the burn-rate findings.
 
@@ -373,16 +380,18 @@ class Watcher:
         back = state.failures - 1 if state.failures == self.offline_after else 0
         return tuple(
             slo_cycle(target.store_url, target.config.slo, target.name, now,
-                      round(self.interval_s * 1000), report, snapshot, back_cycles=back)
+                      round(self.interval_s * 1000), report, snapshot, back_cycles=back,
+                      canary=canary)
         )  # fmt: skip
 
-    def _canary(self, state: ClusterState) -> tuple[Finding, ...]:
-        """The end-to-end canary's findings (``diagnose.canary.enabled``; off by default).
+    def _canary(self, state: ClusterState) -> tuple[Finding, ...] | None:
+        """The end-to-end canary's findings (``diagnose.canary.enabled``; off by default);
+        None when no round ran.
 
         Leader and standby alike: it is a measurement, not a write to the store."""
         target = state.target
         if state.failures or not target.config.diagnose.canary.enabled:
-            return ()
+            return None
         from kafkaops.diagnose.watch_hook import canary_cycle
 
         return canary_cycle(target.name, target.client_kwargs, target.config.diagnose.canary)

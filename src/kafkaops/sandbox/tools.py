@@ -46,3 +46,23 @@ def run_tool(box: Sandbox, tool: str, args: list[str], timeout_s: float = 300) -
     if proc.returncode != 0:
         raise SandboxError(f"{tool} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
     return proc.stdout
+
+
+def jar_tool_command(version: str, tool: str, args: list[str]) -> list[str]:
+    """The java command line for ``tool`` from the cached jars of Kafka ``version`` — no
+    sandbox needed (``kafkaops perf-test`` against any cluster uses Kafka's own perf tools)."""
+    import shutil
+    from pathlib import Path
+
+    from kafkaops.sandbox import jars
+    from kafkaops.sandbox.cluster import TOOL_JVM_OPTS
+
+    name = tool.removesuffix(".sh")
+    if name not in TOOLS:
+        raise SandboxError(f"unknown Kafka tool '{tool}' (known: {', '.join(sorted(TOOLS))})")
+    java = shutil.which("java")
+    if java is None:
+        raise SandboxError("no 'java' on PATH (Kafka's tools need a JRE 17+)")
+    log4j = Path(__file__).with_name("tools-log4j2.properties")
+    opts = (*TOOL_JVM_OPTS, f"-Dlog4j2.configurationFile={log4j}")
+    return [java, *opts, "-cp", jars.classpath(version), TOOLS[name], *args]

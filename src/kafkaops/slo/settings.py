@@ -32,6 +32,43 @@ DEFAULT_BURN_WINDOWS = (
 )
 
 
+class PerfTestSettings(BaseModel):
+    """``slo.perf_test`` — the runbook's monthly performance benchmark (``kafkaops perf-test``).
+
+    Why a refusal by default: a benchmark is load.  No cluster is known to be "not production",
+    so every configured cluster is refused until it is named in ``allow`` (the sandbox is
+    always allowed: it is yours).  Records and time are bounded so a benchmark cannot turn into
+    an outage: at most ``records`` records of ``record_size`` bytes, at most ``throughput``
+    records/s, each phase killed after ``max_time``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Clusters (names under ``clusters:``) the benchmark may run on.
+    allow: tuple[str, ...] = ()
+    #: The dedicated topic (created when missing: one partition per broker, RF min(3, brokers),
+    #: retention 1 day so months of benchmarks do not pile up).
+    topic: str = Field(default="kafkaops-perf-test", min_length=1, max_length=249)
+    records: int = Field(default=100_000, ge=1, le=10_000_000)
+    record_size: int = Field(default=1024, ge=1, le=1_048_576)
+    #: Producer rate cap in records/s; -1: as fast as the cluster takes them.
+    throughput: int = Field(default=-1, ge=-1, le=10_000_000)
+    #: Each phase (produce, consume) is killed after this long.
+    max_time: bounded_duration(5_000, 3_600_000) = 300_000  # type: ignore[valid-type]
+    #: A result this much worse than the earlier months' (median of up to 3) is a regression.
+    regression_percent: float = Field(default=20.0, gt=0, le=500)
+    #: Kafka's perf tools: from an installation (``<kafka_home>/bin/kafka-*-perf-test.sh``) …
+    kafka_home: str | None = None
+    #: … or explicit commands (argv prefixes; the tool's own arguments are appended) …
+    producer_command: tuple[str, ...] = ()
+    consumer_command: tuple[str, ...] = ()
+    #: … else the classes from the jars kafkaops caches for the sandbox (this Kafka version).
+    kafka_version: str = Field(default="4.1.1", pattern=r"^\d+\.\d+\.\d+$")
+    #: A Java client properties file used as is (mTLS key stores, IAM); default: written from
+    #: the cluster's ``security:`` for the run and deleted after it.
+    client_config: str | None = None
+
+
 class SloSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -46,6 +83,7 @@ class SloSettings(BaseModel):
     #: A critical group is fresh while its worst partition's time lag stays under this.
     freshness_max_lag: bounded_duration(1_000, 7 * 86_400_000) = 300_000  # type: ignore[valid-type]
     burn_windows: tuple[BurnWindow, ...] = DEFAULT_BURN_WINDOWS
+    perf_test: PerfTestSettings = Field(default_factory=PerfTestSettings)
 
     @property
     def budget_ms(self) -> int:

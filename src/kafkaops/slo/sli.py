@@ -31,6 +31,8 @@ UNAVAILABLE_RULES = (
     "active_controller",
     "under_min_isr_partitions",
 )
+#: Canary findings that mean a write with acks=all failed this cycle (slow is not down).
+CANARY_UNAVAILABLE_RULES = ("canary_produce_failed", "canary_replication_stalled")
 #: A cycle covers up to this many intervals when the next one is late (a slow collection).
 GRACE = 1.5
 SLIS = ("availability", "freshness")
@@ -42,13 +44,27 @@ def verdict_for(
     settings: SloSettings,
     ts_ms: int,
     span_ms: int,
+    canary: Sequence[Finding] | None = None,
 ) -> Verdict:
-    """One cycle's verdict from its health report (and its snapshot, for freshness)."""
+    """One cycle's verdict from its health report (and its snapshot, for freshness).
+
+    ``canary``: the findings of this cycle's canary round, None when no round ran.  The canary
+    is the direct measurement (a record written with acks=all and read back through every
+    broker), so a failed round makes the cycle unavailable even when metadata looks healthy
+    (a hung broker stays registered and leads its partitions).  The metadata signals still
+    count beside it: they cover every topic, the canary only its own partitions.
+    """
     fired = [
         f.rule
         for f in report.checks
         if f.rule in UNAVAILABLE_RULES and f.status == CheckStatus.TRIGGERED
     ]
+    if canary:
+        fired += [
+            f"{f.rule}({f.subject})"
+            for f in canary
+            if f.rule in CANARY_UNAVAILABLE_RULES and f.status == CheckStatus.TRIGGERED
+        ]
     reasons = list(dict.fromkeys(fired))
     available = not fired
     fresh: bool | None = None

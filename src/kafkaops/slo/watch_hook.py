@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime
 
 from kafkaops.core.model import ClusterSnapshot, Finding, HealthReport
@@ -67,11 +68,13 @@ def slo_cycle(
     snapshot: ClusterSnapshot | None,
     *,
     back_cycles: int = 0,
+    canary: Sequence[Finding] | None = None,
 ) -> list[Finding]:
     """Record this cycle's verdict at ``now``; the burn-rate findings over the stored history.
 
     ``back_cycles``: the verdict also stands for that many cycles before ``now`` (the failed
     collections before the P0 ``cluster_offline``: the outage began with the first of them).
+    ``canary``: this cycle's canary findings when a round ran (see :func:`verdict_for`).
     """
     if not store_url or not settings.enabled:
         return []
@@ -80,7 +83,7 @@ def slo_cycle(
         now_ms = int(now.timestamp() * 1000)
         start_ms = now_ms - back_cycles * interval_ms
         span_ms = (back_cycles + 1) * interval_ms
-        verdict = verdict_for(report, snapshot, settings, start_ms, span_ms)
+        verdict = verdict_for(report, snapshot, settings, start_ms, span_ms, canary)
         longest = max((w.long for w in settings.burn_windows), default=0)
         key = (store_url, cluster)
         with _lock:
