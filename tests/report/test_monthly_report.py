@@ -21,6 +21,7 @@ from kafkaops.jobs.store import JobsStore
 from kafkaops.report.monthly import build_monthly, summary_lines, to_html
 from kafkaops.slo.perf_store import PerfResult, PerfStore
 from kafkaops.slo.store import SloStore, slo_cycles
+from kafkaops.store.reports import ReportStore
 from tests.capacity.snapshots import GiB, snapshot
 from tests.capacity.test_review import CHROMIUM
 from tests.conftest import run_cli
@@ -174,7 +175,10 @@ def test_review_monthly_cli_and_the_job(tmp_path: Path) -> None:
     page = tmp_path / "m.html"
     cfg = tmp_path / "k.yaml"
     cfg.write_text(f"clusters:\n  c1: {{bootstrap: '127.0.0.1:1'}}\nstore: {{url: '{url}'}}\n"
-                   f"jobs: {{reports_dir: '{tmp_path / 'reports'}'}}\n")  # fmt: skip
+                   f"jobs: {{reports_dir: '{tmp_path / 'reports'}'}}\n"
+                   "channels:\n  email:\n    host: 127.0.0.1\n    port: 1\n"
+                   "    to: {sre: [sre@example.com]}\n"
+                   "  reports:\n    to: {monthly_report: [email:sre]}\n")  # fmt: skip
     out = run_cli("review", "monthly", "-c", str(cfg), "--html", str(page), "--json", env=env)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
@@ -195,6 +199,10 @@ def test_review_monthly_cli_and_the_job(tmp_path: Path) -> None:
         jobs.close()
     result = run["result"]
     assert result["slo"]["month"] == "2026-11" and result["benchmark"]["this_month"]
-    # The delivery call site: nothing is sent until the generic report delivery is wired.
-    assert result["delivery"]["status"] == "not delivered"
+    # Stored for the dashboard and queued to channels.reports.to.monthly_report (e-mail).
+    assert result["delivery"]["report_id"] == "monthly_report:c1:2026-11"
+    assert len(result["delivery"]["queued"]) == 1, result["delivery"]
+    with ReportStore(url) as reports:
+        stored = reports.get("monthly_report:c1:2026-11")
+    assert stored is not None and "Monthly report 2026-11" in stored.report.title
     assert Path(result["html"]).name == "monthly-report-c1-2026-11.html"

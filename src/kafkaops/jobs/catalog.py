@@ -226,7 +226,7 @@ def monthly_report(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str,
             path.write_text(page, encoding="utf-8")
             doc["html"] = str(path)
             written.append(str(path))
-        doc["delivery"] = deliver_monthly_report(ctx, name, month, page, doc)
+        doc["delivery"] = deliver_monthly_report(ctx, report, at)
         avail = doc["slo"]["slis"]["availability"]
         met[name] = avail["met"]
         store.record("monthly_report", name, at, ok=avail["met"] is not False,
@@ -234,18 +234,20 @@ def monthly_report(ctx: JobContext, store: JobsStore, at: datetime) -> dict[str,
     return {"month": str(month), "availability_met": met, "html": written}
 
 
-def deliver_monthly_report(
-    ctx: JobContext, cluster: str, month: str, html_page: str, doc: dict[str, Any]
-) -> dict[str, Any]:
-    """DELIVERY CALL SITE (issue 18 item 5): send the monthly report by e-mail / Slack.
+def deliver_monthly_report(ctx: JobContext, report: Any, at: datetime) -> dict[str, Any]:
+    """Store the monthly report (dashboard, ``/api/reports``) and send it to
+    ``channels.reports.to.monthly_report`` (e-mail, Slack) through the outbox, as the weekly
+    review is sent: the watch loop (``serve``) delivers it within a cycle."""
+    from kafkaops.notify.outbox import Outbox
+    from kafkaops.notify.redact import Redactor
+    from kafkaops.notify.reports import deliver_report
+    from kafkaops.report.monthly import rendered
 
-    Not wired yet on purpose: the generic report delivery (built for the weekly review) is to
-    be called here at merge.  Until then nothing is sent; the report is stored with the run
-    (and written to ``jobs.reports_dir``), and this says so in the run's result.
-    """
-    del ctx, html_page, doc
-    return {"status": "not delivered", "reason": "report delivery not wired yet",
-            "cluster": cluster, "month": month}  # fmt: skip
+    outbox = Outbox(ctx.store_url, redact=Redactor(ctx.config.channels))
+    try:
+        return deliver_report(rendered(report), outbox, ctx.config.channels, now=at).to_dict()
+    finally:
+        outbox.close()
 
 
 # ---------------------------------------------------------------------- compliance check

@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kafkaops.core.report_page import RenderedReport
+
 if TYPE_CHECKING:
     from kafkaops.capacity.analysis import CapacityReport
     from kafkaops.config import Config
@@ -291,10 +293,19 @@ def _compliance_text(c: dict[str, Any] | None) -> str:
     return f"{verdict} ({counts}) on {str(c.get('checked_at', '?'))[:10]}"
 
 
+def _line_svg(title: str, series: dict[str, list[tuple[int, float]]], unit: str) -> str:
+    """A line chart of per-day points (days since the epoch) as inline SVG (core.charts)."""
+    from kafkaops.core.charts import chart_svg, line_figure
+
+    days = {
+        name: [(datetime.fromtimestamp(d * 86400, UTC), v) for d, v in pts]
+        for name, pts in series.items()
+    }
+    return chart_svg(lambda: line_figure(title, days, unit))
+
+
 def _bench_svg(b: dict[str, Any]) -> str:
     """Throughput per month (the benchmark trend), one point per month."""
-    from kafkaops.capacity.review import _line_svg
-
     runs = b.get("runs", [])
     day = [(r["at_ms"] // 86_400_000, r) for r in runs]
     return _line_svg(
@@ -308,8 +319,6 @@ def _bench_svg(b: dict[str, Any]) -> str:
 
 
 def _cost_svg(c: dict[str, Any]) -> str:
-    from kafkaops.capacity.review import _line_svg
-
     pts = [
         (int(datetime.fromisoformat(d).replace(tzinfo=UTC).timestamp()) // 86400, a)
         for d, a in c.get("daily", [])
@@ -402,3 +411,30 @@ tr.fail td{{background:#fde0dd}} tr.unknown td{{background:#fff7bc}}
 
 def _pct(v: float | None) -> str:
     return "unknown" if v is None else f"{v:.3f} %"
+
+
+def rendered(r: MonthlyReport) -> RenderedReport:
+    """The monthly report as the report store and the channels take it (one per cluster and
+    month: sending it twice is a no-op).  The charts are inline SVG; mail clients that do not
+    draw SVG show the text summary and the attached JSON."""
+    a = r.slo.slis["availability"].to_dict()
+    level = "unknown" if a["sli_percent"] is None else f"{a['sli_percent']:.3f} %"
+    inc = r.incidents
+    headline = (
+        ("availability", level),
+        ("budget spent", f"{a['budget_spent_minutes']:.1f} of {a['budget_minutes']:.1f} min"),
+        ("incidents", str(inc["incidents"])),
+        ("MTTR", _min(inc["mttr_minutes"])),
+    )
+    return RenderedReport(
+        report_id=f"monthly_report:{r.cluster}:{r.month}",
+        kind="monthly_report",
+        cluster=r.cluster,
+        period=str(r.month),
+        title=f"Monthly report {r.month} — {r.cluster}",
+        html=to_html(r),
+        summary="\n".join(summary_lines(r)[1:]),
+        data=r.to_dict(),
+        headline=headline,
+        severity="OK" if a["met"] is not False else "P2",
+    )
