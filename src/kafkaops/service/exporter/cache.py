@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import generate_latest
 
 from kafkaops.service.exporter.catalogue import LiveCollector, SnapshotFamilies
@@ -20,6 +21,12 @@ from kafkaops.service.exporter.render import Family
 from kafkaops.service.state import ServiceState
 
 log = logging.getLogger(__name__)
+
+#: process_* (CPU, RSS, open fds, start time) and python_info of this service, as every
+#: Prometheus client exposes them; a private registry so tests' in-process apps do not collide.
+PROCESS_REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=PROCESS_REGISTRY)
+PlatformCollector(registry=PROCESS_REGISTRY)
 
 
 class SnapshotRenderer:
@@ -125,6 +132,7 @@ class Exporter:
         body = self._scrape_body()
         head = self._gzip
         live = generate_latest(LiveCollector(self.state, self.render_seconds))
+        live += generate_latest(PROCESS_REGISTRY)
         if gzip and head is not None and head.body is body:
             return head.finish(live)
         if gzip:

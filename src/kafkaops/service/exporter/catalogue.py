@@ -127,6 +127,40 @@ class SnapshotFamilies:
         self.offset = _f(
             "kafka_topic_partition_current_offset", "Log-end offset of the partition.", ctp
         )
+        # kafka_exporter's partition families, same names and labels (plus "cluster"), so the
+        # Grafana dashboards built on it keep working (issue 16, metrics parity).
+        self.oldest = _f(
+            "kafka_topic_partition_oldest_offset", "Log-start offset of the partition.", ctp
+        )
+        self.leader = _f(
+            "kafka_topic_partition_leader", "Leader broker id of the partition (-1: none).", ctp
+        )
+        self.replicas = _f("kafka_topic_partition_replicas", "Replicas of the partition.", ctp)
+        self.isr = _f(
+            "kafka_topic_partition_in_sync_replica", "In-sync replicas of the partition.", ctp
+        )
+        self.preferred = _f(
+            "kafka_topic_partition_leader_is_preferred",
+            "1 if the partition's leader is its preferred replica.",
+            ctp,
+        )
+        self.part_urp = _f(
+            "kafka_topic_partition_under_replicated_partition",
+            "1 if the partition is under-replicated.",
+            ctp,
+        )
+        self.broker_info = _f(
+            "kafka_broker_info", "Brokers in the cluster metadata.", ("cluster", "id", "address")
+        )
+        cgtp = ("cluster", "consumergroup", "topic", "partition")
+        self.group_offset = _f(
+            "kafka_consumergroup_current_offset", "Committed offset of the group.", cgtp
+        )
+        self.group_offset_sum = _f(
+            "kafka_consumergroup_current_offset_sum",
+            "Committed offsets of the group summed over the topic.",
+            ("cluster", "consumergroup", "topic"),
+        )
         self.lag = _f(
             "kafka_consumergroup_lag",
             "Offset lag of the group on the partition.",
@@ -203,6 +237,7 @@ class SnapshotFamilies:
         for b in snap.brokers:
             bid = str(b.node_id)
             self.broker_up.add([name, bid], 1.0 if b.reachable else 0.0)
+            self.broker_info.add([name, bid, f"{b.host}:{b.port}"], 1.0)
         if controller is not None:
             self.controller.add([name, str(controller)], 1.0)
         used: dict[int, int] = {}
@@ -225,15 +260,26 @@ class SnapshotFamilies:
 
     def topics(self, name: str, snap: ClusterSnapshot) -> None:
         offline = urp = umi = 0
-        offset = self.offset.add
+        offset, oldest = self.offset.add, self.oldest.add
+        leader, replicas, isr = self.leader.add, self.replicas.add, self.isr.add
+        preferred, part_urp = self.preferred.add, self.part_urp.add
         for t in snap.topics:
             t_off = t_urp = t_umi = 0
             for p in t.partitions:
+                under = len(p.isr) < len(p.replicas)
                 t_off += p.leader < 0
-                t_urp += len(p.isr) < len(p.replicas)
+                t_urp += under
                 t_umi += len(p.isr) < p.min_isr
+                key = [name, t.name, str(p.partition)]
                 if p.log_end_offset is not None:
-                    offset([name, t.name, str(p.partition)], p.log_end_offset)
+                    offset(key, p.log_end_offset)
+                if p.log_start_offset is not None:
+                    oldest(key, p.log_start_offset)
+                leader(key, p.leader)
+                replicas(key, len(p.replicas))
+                isr(key, len(p.isr))
+                preferred(key, 1.0 if p.replicas and p.leader == p.replicas[0] else 0.0)
+                part_urp(key, 1.0 if under else 0.0)
             self.topic_parts.add([name, t.name], len(t.partitions))
             self.topic_offline.add([name, t.name], t_off)
             self.topic_urp.add([name, t.name], t_urp)
@@ -249,9 +295,13 @@ class SnapshotFamilies:
             gid = g.group_id
             self.members.add([name, gid], len(g.members))
             sums: dict[str, int] = {}
+            offsets: dict[str, int] = {}
             worst: tuple[int, str] | None = None
             for p in g.partitions:
                 part = str(p.partition)
+                if p.committed is not None:
+                    self.group_offset.add([name, gid, p.topic, part], p.committed)
+                    offsets[p.topic] = offsets.get(p.topic, 0) + p.committed
                 if p.lag is not None:
                     lag([name, gid, p.topic, part], p.lag)
                     sums[p.topic] = sums.get(p.topic, 0) + p.lag
@@ -262,6 +312,8 @@ class SnapshotFamilies:
                         worst = (p.time_lag_ms, method)
             for topic, total in sums.items():
                 self.lag_sum.add([name, gid, topic], total)
+            for topic, total in offsets.items():
+                self.group_offset_sum.add([name, gid, topic], total)
             if worst is not None:
                 self.time_lag.add([name, gid, worst[1]], worst[0] / 1000)
             st = statuses.get(gid)
@@ -309,6 +361,7 @@ class LiveCollector:
         yield from _sli_counters()
         yield self._incidents()
         yield from outbox_families(state.runtime)
+        yield _build_info()
         yield GaugeMetricFamily(
             "kafkaops_leader",
             "1 if this instance holds the watch lease.",
@@ -343,6 +396,19 @@ class LiveCollector:
         for (cluster, sev, st), n in sorted(counts.items()):
             fam.add_metric([cluster, sev, st], n)
         return fam
+
+
+def _build_info() -> GaugeMetricFamily:
+    """``kafkaops_build_info{version,python}`` 1: which kafkaops answers (as *_build_info)."""
+    import platform
+
+    from kafkaops import __version__
+
+    fam = _g(
+        "kafkaops_build_info", "kafkaops version and Python running it.", ("version", "python")
+    )
+    fam.add_metric([__version__, platform.python_version()], 1.0)
+    return fam
 
 
 def _sli_counters() -> Iterator[Metric]:
