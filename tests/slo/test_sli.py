@@ -152,3 +152,29 @@ def test_watched_topics_must_be_regular_expressions() -> None:
 
     with pytest.raises(ValidationError, match=r"slo.topics: '\(' is not a regular expression"):
         SloSettings(topics=("(",))
+
+
+def test_freshness_from_a_snapshots_critical_groups() -> None:
+    """Freshness reads each critical group's worst partition time lag from the snapshot: late
+    is bad, under the threshold good, a missing group or unmeasured lag unknown."""
+    from kafkaops.core.model import ClusterSnapshot, ConsumerGroup, HealthReport, PartitionLag
+    from kafkaops.slo.sli import verdict_for
+
+    def group(gid: str, *lags_ms: int | None) -> ConsumerGroup:
+        parts = tuple(PartitionLag("orders", i, 5, 0, 10, 5, time_lag_ms=lag)
+                      for i, lag in enumerate(lags_ms))  # fmt: skip
+        return ConsumerGroup(gid, "Stable", "consumer", 1, (), parts)
+
+    def snap(*groups: ConsumerGroup) -> ClusterSnapshot:
+        return ClusterSnapshot("c", "b:9092", 0, 1, "id", 1, 1, (1,), (), (), groups, ())
+
+    report = HealthReport("c", "b:9092", 0, True, True, Severity.OK, (), (), {})
+    s = SloSettings(freshness_groups=("billing", "audit"), freshness_max_lag="5m")
+    late = verdict_for(report, snap(group("billing", 1_000, 400_000), group("audit", 0)), s, 0, 1)
+    assert late.fresh is False and late.reason == "stale: billing"
+    ok = verdict_for(report, snap(group("billing", 299_000), group("audit", 0)), s, 0, 1)
+    assert ok.fresh is True and ok.available is True
+    assert verdict_for(report, snap(group("billing", 0)), s, 0, 1).fresh is None
+    assert (
+        verdict_for(report, snap(group("billing", 0), group("audit", None)), s, 0, 1).fresh is None
+    )

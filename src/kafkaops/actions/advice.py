@@ -183,7 +183,7 @@ class Advisor:
         if d.get("rule"):
             return [(msg.cluster, str(d["rule"]), str(d.get("subject") or ""),
                      [str(e) for e in d.get("evidence") or []])]  # fmt: skip
-        out = []
+        out: list[tuple[str, str, str, list[str]]] = []
         for key in d.get("alert_keys") or []:
             cluster, rule, subject = split_alert_key(str(key))
             out.append((cluster or msg.cluster, rule, subject, []))

@@ -8,6 +8,7 @@ recorded too (a refused change is a fact an auditor asks about).
 
 from __future__ import annotations
 
+import builtins
 import getpass
 import json
 import os
@@ -113,7 +114,7 @@ class AuditLog:
             rows = [dict(r._mapping) for r in conn.execute(q)]
         return [_public(r) for r in reversed(rows)]
 
-    def runs(self, cluster: str, operation: str, since: datetime) -> list[datetime]:
+    def runs(self, cluster: str, operation: str, since: datetime) -> builtins.list[datetime]:
         """When ``operation`` ran on ``cluster`` since ``since`` (every result but refusals)."""
         c = act_audit.c
         q = (

@@ -244,7 +244,8 @@ def _one(
         except Exception as exc:
             log.error("cluster %s: could not annotate %s: %s", cluster, incident, exc)
     log.warning("cluster %s: %s %s: %s", cluster, cfg.action, result, detail)
-    return AutoOutcome(cluster, f.rule, f.subject, cfg.action, result, detail, incident)
+    action = cfg.action or f"preset {cfg.preset}"  # presets are resolved at load time
+    return AutoOutcome(cluster, f.rule, f.subject, action, result, detail, incident)
 
 
 def _tell_held_back(

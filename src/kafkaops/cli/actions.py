@@ -118,8 +118,8 @@ def run_cmd(
             fail(f"preset {name} ({a}) acts on an MSK cluster: pass -c kafkaops.yaml --cluster")
         from kafkaops.cli import msk
 
-        common = {"cluster": cluster, "apply": apply, "store": store, "timeout": None,
-                  "as_json": as_json}  # fmt: skip
+        common: dict[str, Any] = {"cluster": cluster, "apply": apply, "store": store,
+                                  "timeout": None, "as_json": as_json}  # fmt: skip
         if a == "scale_storage":
             msk.scale_storage(config, by=preset.by, **common)
         elif a == "scale_brokers":

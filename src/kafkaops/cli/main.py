@@ -444,9 +444,9 @@ def main() -> None:
     except Exception as exc:  # a bug: still one line (the traceback only when asked for)
         from kafkaops.core.extras import missing_extra
 
-        hint = missing_extra(exc) if isinstance(exc, ModuleNotFoundError) else None
-        if hint is not None:  # an optional extra that is not installed: not a bug
-            sys.stderr.write(f"error: {hint}\n")
+        extra = missing_extra(exc) if isinstance(exc, ModuleNotFoundError) else None
+        if extra is not None:  # an optional extra that is not installed: not a bug
+            sys.stderr.write(f"error: {extra}\n")
             sys.exit(EXIT_ERROR)
         if os.environ.get("KAFKAOPS_DEBUG"):
             raise

@@ -157,7 +157,14 @@ class _Ctx:
         from kafkaops.pipeline.health import check_health, resolve_target
 
         report = check_health(resolve_target(config_path=self.config_path, cluster=self.cluster))
-        return report.overall_healthy, report.summary
+        s = report.summary
+        line = (
+            f"{s.get('state', '?')}, {s.get('brokers_reachable', '?')}/{s.get('brokers', '?')} "
+            f"brokers, {s.get('offline_partitions', 0)} offline and "
+            f"{s.get('under_replicated_partitions', 0)} under-replicated partitions"
+        )
+        worst = [f"{f.severity.value} {f.rule}" for f in report.findings[:3]]
+        return report.overall_healthy, line + (f"; {', '.join(worst)}" if worst else "")
 
 
 def _one_line(exc: BaseException) -> str:

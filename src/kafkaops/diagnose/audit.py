@@ -283,8 +283,8 @@ def audit_disk_fit(
             capacity[d.broker] = capacity.get(d.broker, 0) + d.total_bytes
     current: dict[str, int] = {}
     for d in snapshot.log_dirs:
-        for name, size in d.partition_bytes.items():
-            current[name] = max(current.get(name, 0), size)
+        for name, stored in d.partition_bytes.items():
+            current[name] = max(current.get(name, 0), stored)
     projected: dict[int, dict[str, float]] = {}
     for t in snapshot.topics:
         cfg = configs.get(t.name, {})

@@ -85,6 +85,7 @@ def build_queries(
 ) -> list[MetricQuery]:
     """The series to read: per broker, then per (broker, topic) — ``Average`` of each."""
     out: list[MetricQuery] = []
+    dims: tuple[tuple[str, str], ...]
     for bid in broker_ids:
         dims = ((CLUSTER_DIM, cluster), (BROKER_DIM, str(bid)))
         for m in BROKER_METRICS:
@@ -124,8 +125,8 @@ def analyse(
         if q.subject[0] == "broker":
             per_broker.setdefault(q.subject[1], {})[q.metric] = values[q.qid]
         else:
-            got = per_topic.setdefault(q.subject[1], {})
-            got[q.metric] = got.get(q.metric, 0.0) + values[q.qid]
+            summed = per_topic.setdefault(q.subject[1], {})
+            summed[q.metric] = summed.get(q.metric, 0.0) + values[q.qid]
     brokers: list[BrokerProduce] = []
     derived = False
     for bid in broker_ids:

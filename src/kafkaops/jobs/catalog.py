@@ -243,6 +243,8 @@ def deliver_monthly_report(ctx: JobContext, report: Any, at: datetime) -> dict[s
     from kafkaops.notify.reports import deliver_report
     from kafkaops.report.monthly import rendered
 
+    if not ctx.store_url:
+        return {"skipped": "no store.url: nowhere to queue the report"}
     outbox = Outbox(ctx.store_url, redact=Redactor(ctx.config.channels))
     try:
         return deliver_report(rendered(report), outbox, ctx.config.channels, now=at).to_dict()

@@ -391,7 +391,7 @@ def read_acls(admin: Any) -> tuple[bool | None, list[AclKey] | None, str | None]
         return False, None, None
     except KafkaError as exc:
         return None, None, f"DescribeAcls: {type(exc).__name__}"
-    if err is not None and getattr(err, "errno", 0):
+    if err is not None and getattr(err, "errno", None):
         if isinstance(err, SecurityDisabledError) or "SecurityDisabled" in type(err).__name__:
             return False, None, None
         return None, None, f"DescribeAcls: {type(err).__name__}"

@@ -77,7 +77,7 @@ def verdict_for(
     fresh: bool | None = None
     if settings.freshness_groups and snapshot is not None:
         groups = {g.group_id: g for g in snapshot.groups}
-        lags = [groups[g].max_time_lag_ms() if g in groups else None
+        lags = [groups[g].max_time_lag_ms if g in groups else None
                 for g in settings.freshness_groups]  # fmt: skip
         late = [g for g, lag in zip(settings.freshness_groups, lags, strict=True)
                 if lag is not None and lag > settings.freshness_max_lag]  # fmt: skip

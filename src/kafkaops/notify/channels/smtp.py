@@ -126,7 +126,7 @@ def add_report(mail: EmailMessage, msg: OutboundMessage, report: RenderedReport)
             "<body>", f'<body>\n<p><a href="{link}">Open this report on the dashboard</a></p>', 1
         )
     mail.add_alternative(page, subtype="html")
-    html_part = mail.get_payload()[-1]  # type: ignore[index]
+    html_part: EmailMessage = mail.get_payload()[-1]  # type: ignore[index,assignment]
     if report.email_html:
         for chart in report.charts:
             html_part.add_related(

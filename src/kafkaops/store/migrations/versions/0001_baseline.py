@@ -26,7 +26,7 @@ depends_on = None
 def _existing() -> tuple[set[str], set[str]]:
     insp = sa.inspect(op.get_bind())
     tables = set(insp.get_table_names())
-    indexes = {ix["name"] for t in tables for ix in insp.get_indexes(t) if ix.get("name")}
+    indexes = {str(ix["name"]) for t in tables for ix in insp.get_indexes(t) if ix.get("name")}
     return tables, indexes
 
 
