@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kafkaops.lag.status import GroupStatus, PartitionStatus, fold_group
+from kafkaops.lag.status_arrays import window_verdicts
 from kafkaops.store.history import GroupSample
 
 if TYPE_CHECKING:
@@ -193,6 +195,85 @@ class LagMemory:
             out.setdefault(gid, {})[(topic, partition)] = [
                 GroupSample(times[j], c[j], e[j], g[j], t[j]) for j in range(len(times)) if mask[j]
             ]
+        return out
+
+    def group_statuses(
+        self,
+        snapshot: ClusterSnapshot,
+        *,
+        window: int,
+        min_complete: float,
+        min_span_ms: int,
+        min_unchanged_ms: int,
+    ) -> dict[str, GroupStatus]:
+        """Every snapshot group's status over its last ``window`` samples, evaluated on the
+        arrays (:func:`~kafkaops.lag.status_arrays.window_verdicts`): the same answers as
+        :func:`~kafkaops.lag.status.group_status` over :meth:`group_windows`, without making
+        a Python object per sample."""
+        self._check(snapshot.cluster_name)
+        self.restore()
+        ring = self._groups
+        order = ring.order()[-window:]
+        live = len(ring.rows)
+        seen = ring.data["seen"][:live][:, order] != MISSING
+        in_window = seen.any(axis=1).tolist()
+        by_group: dict[str, dict[PartitionKey, int]] = {}
+        for (gid, topic, partition), row in ring.rows.items():
+            if in_window[row]:
+                by_group.setdefault(gid, {})[(topic, partition)] = row
+        # One entry per (group, partition) the per-sample evaluation would look at: the
+        # partitions in the group's window and those in the snapshot, sorted per group.
+        spans: list[tuple[str, list[PartitionKey]]] = []
+        rows: list[int] = []
+        current: list[int] = []
+        members: list[bool] = []
+        for g in snapshot.groups:
+            lags = {(p.topic, p.partition): p.lag or 0 for p in g.partitions}
+            known = by_group.get(g.group_id, {})
+            keys = sorted(known.keys() | lags.keys())
+            spans.append((g.group_id, keys))
+            rows.extend(known.get(k, -1) for k in keys)
+            current.extend(lags.get(k, 0) for k in keys)
+            members.extend([bool(g.members)] * len(keys))
+        index = np.array(rows, dtype=np.int64)
+        present = index >= 0
+        pick = np.where(present, index, 0)[:, None]
+        columns = order[None, :]
+        committed = ring.data["committed"][pick, columns]
+        lag = ring.data["lag"][pick, columns]
+        valid = (committed != MISSING) & (lag != MISSING) & present[:, None]
+        verdicts = window_verdicts(
+            ring.times[order],
+            committed,
+            lag,
+            valid,
+            np.array(current, dtype=np.int64),
+            np.array(members, dtype=bool),
+            now_ms=snapshot.taken_at_ms,
+            window=window,
+            min_complete=min_complete,
+            min_span_ms=min_span_ms,
+            min_unchanged_ms=min_unchanged_ms,
+        )
+        out: dict[str, GroupStatus] = {}
+        i = 0
+        for gid, keys in spans:
+            parts = []
+            for topic, partition in keys:
+                parts.append(
+                    PartitionStatus(
+                        topic,
+                        partition,
+                        verdicts.statuses[i],
+                        current[i],
+                        verdicts.complete[i],
+                        verdicts.reasons[i],
+                        verdicts.evaluating[i],
+                        verdicts.samples[i],
+                    )
+                )
+                i += 1
+            out[gid] = fold_group(gid, parts, window=window)
         return out
 
     def log_end_brackets(

@@ -104,6 +104,14 @@ def evaluate_statuses(
     if window is not None:
         lag = lag.model_copy(update={"window": window})
     window = lag.window
+    if isinstance(store, LagMemory):  # the windows are arrays there: no object per sample
+        return store.group_statuses(
+            snapshot,
+            window=window,
+            min_complete=lag.min_complete,
+            min_span_ms=lag.min_span,
+            min_unchanged_ms=lag.min_unchanged,
+        )
     windows = store.group_windows(snapshot.cluster_name, limit=window)
     statuses = {}
     for g in snapshot.groups:
