@@ -286,9 +286,11 @@ class LagMemory:
         out: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
         ring = self._log_ends
         order = ring.order()
-        known = [w for w in wanted if (w[0], w[1]) in ring.rows]
+        row_of = ring.rows.get
+        found = [(w, row_of((w[0], w[1]))) for w in wanted]
+        known = [w for w, row in found if row is not None]
         if known and len(order):
-            rows = np.array([ring.rows[(t, p)] for t, p, _ in known], dtype=np.int64)
+            rows = np.array([row for _, row in found if row is not None], dtype=np.int64)
             offsets = np.array([o for _, _, o in known], dtype=np.int64)[:, None]
             ends = ring.data["log_end"][rows][:, order]
             times = ring.times[order]
@@ -301,18 +303,17 @@ class LagMemory:
             has_after = after_mask.any(axis=1)
             after = np.argmax(after_mask, axis=1)
             idx = np.arange(len(known))
-            b_ts, b_end = times[before].tolist(), ends[idx, before].tolist()
-            a_ts, a_end = times[after].tolist(), ends[idx, after].tolist()
-            hb, ha = has_before.tolist(), has_after.tolist()
-            for i, key in enumerate(known):
-                pair = []
-                if hb[i]:
-                    pair.append((b_ts[i], b_end[i]))
-                elif not self._complete:
-                    continue  # older than the memory: ask the store below
-                if ha[i]:
-                    pair.append((a_ts[i], a_end[i]))
-                out[key] = pair
+            b = zip(times[before].tolist(), ends[idx, before].tolist(), strict=True)
+            a = zip(times[after].tolist(), ends[idx, after].tolist(), strict=True)
+            complete = self._complete
+            for key, hb, ha, sb, sa in zip(
+                known, has_before.tolist(), has_after.tolist(), b, a, strict=True
+            ):
+                if hb:
+                    out[key] = [sb, sa] if ha else [sb]
+                elif complete:
+                    out[key] = [sa] if ha else []
+                # else: older than the memory, asked of the store below
         older = [w for w in wanted if w not in out]
         missing = [w for w in older if w not in self._older]
         if missing:
