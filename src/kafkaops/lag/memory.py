@@ -314,6 +314,12 @@ class LagMemory:
                 elif complete:
                     out[key] = [sa] if ha else []
                 # else: older than the memory, asked of the store below
+        if self._complete and len(out) < len(wanted):
+            # Every sample the store has is in memory, so a partition the memory has no
+            # sample of has none in the store either (a fresh store's first cycle: 80,000
+            # single-row queries at issue 17's size, all answering "nothing").
+            for w in wanted:
+                out.setdefault(w, [])
         older = [w for w in wanted if w not in out]
         missing = [w for w in older if w not in self._older]
         if missing:
