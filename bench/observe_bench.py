@@ -33,8 +33,10 @@ the first cycle, and the RSS growth.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
 import hashlib
+import pstats
 import statistics
 import sys
 import tempfile
@@ -148,8 +150,13 @@ def digest(stored: ClusterSnapshot, statuses: dict) -> str:
     return h.hexdigest()
 
 
-def run(engine: str, snaps: list[ClusterSnapshot], lag: LagSettings, url: str) -> dict:
-    """Feed every snapshot through one engine; per-cycle seconds, RSS growth, the outputs."""
+def run(
+    engine: str, snaps: list[ClusterSnapshot], lag: LagSettings, url: str, profile: bool = False
+) -> dict:
+    """Feed every snapshot through one engine; per-cycle seconds, RSS growth, the outputs.
+
+    ``profile``: run the last cycle under cProfile and print where its time went (stderr).
+    """
     store = HistoryStore(url)
     memory: LagMemory | ObjectsMemory | None = None
     if engine != "store":
@@ -161,7 +168,10 @@ def run(engine: str, snaps: list[ClusterSnapshot], lag: LagSettings, url: str) -
     rss0 = proc.memory_info().rss
     times, outputs, labels = [], [], []
     try:
-        for snap in snaps:
+        for i, snap in enumerate(snaps):
+            profiler = cProfile.Profile() if profile and i == len(snaps) - 1 else None
+            if profiler is not None:
+                profiler.enable()
             t0 = time.perf_counter()
             stored, statuses = observe(
                 store,
@@ -171,6 +181,11 @@ def run(engine: str, snaps: list[ClusterSnapshot], lag: LagSettings, url: str) -
                 memory=memory,  # type: ignore[arg-type]
             )
             times.append(time.perf_counter() - t0)
+            if profiler is not None:
+                profiler.disable()
+                print(f"--- {engine}: last cycle under cProfile", file=sys.stderr)
+                stats = pstats.Stats(profiler, stream=sys.stderr)
+                stats.sort_stats("cumulative").print_stats(30)
             outputs.append(digest(stored, statuses))
             labels.append(sorted({s.label for s in statuses.values()}))
     finally:
@@ -216,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the store on a throw-away PostgreSQL instead of SQLite files",
     )
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile each engine's last cycle (its time then includes the overhead)",
+    )
     args = ap.parse_args(argv)
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     unknown = [e for e in engines if e not in ENGINES]
@@ -237,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as stack:
         urls = store_urls(args, stack, engines)
         for engine in engines:
-            results[engine] = run(engine, snaps, lag, urls[engine])
+            results[engine] = run(engine, snaps, lag, urls[engine], args.profile)
             print(f"  {engine}: done", file=sys.stderr)
     reference = engines[0]
     for engine in engines[1:]:
