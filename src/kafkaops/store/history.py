@@ -405,10 +405,13 @@ def _bulk_insert(
     names = ", ".join(quote(c) for c in columns)
     target = quote(table.name)
     if conn.dialect.name == "postgresql":
-        raw = conn.connection.dbapi_connection
-        if raw is None:  # cannot happen inside begin(); says so instead of an AttributeError
+        psycopg_conn = conn.connection.driver_connection
+        if psycopg_conn is None:  # not inside begin(); says so instead of an AttributeError
             raise RuntimeError("history store: no open database connection for COPY")
-        with raw.cursor() as cur, cur.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+        with (
+            psycopg_conn.cursor() as cur,
+            cur.copy(f"COPY {target} ({names}) FROM STDIN") as copy,
+        ):
             for row in rows:
                 copy.write_row(row)
         return
