@@ -18,8 +18,8 @@ questions as :class:`~kafkaops.store.history.HistoryStore` (``group_windows`` an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -67,7 +67,7 @@ class _Ring:
                     self.data[f] = np.concatenate([self.data[f], pad])
         return row
 
-    def append(self, ts_ms: int, values: dict[tuple, tuple[int | None, ...]]) -> None:
+    def append(self, ts_ms: int, values: Mapping[Any, tuple[int | None, ...]]) -> None:
         """One column: ``values[key]`` in the order of ``fields`` (None → MISSING)."""
         col = self.count % self.depth
         self.times[col] = ts_ms
