@@ -22,7 +22,9 @@ All engines share the history write and the time-lag estimate code.  Every engin
 the first engine's answers on every cycle — each group's whole status (every partition's
 status, reason, completeness, sample count) and every time lag and its method — or the script
 exits 1.  Prints a Markdown table: per-cycle median and p95 (cycles after the window filled),
-the first cycle, and the RSS growth.
+the first cycle, the median CPU time per cycle of this process (SQLite runs in it; a
+PostgreSQL server's share is not counted) — the figure a busy machine does not inflate — and
+the RSS growth.
 
     .venv/bin/python bench/observe_bench.py                 # 20,000 partitions, 15 cycles
     .venv/bin/python bench/observe_bench.py --topics 100    # a quick run
@@ -166,13 +168,15 @@ def run(
     proc = psutil.Process()
     gc.collect()
     rss0 = proc.memory_info().rss
-    times, outputs, labels = [], [], []
+    times: list[float] = []
+    cpu: list[float] = []  # this process's CPU time: what the engine costs whatever the load
+    outputs, labels = [], []
     try:
         for i, snap in enumerate(snaps):
             profiler = cProfile.Profile() if profile and i == len(snaps) - 1 else None
             if profiler is not None:
                 profiler.enable()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             stored, statuses = observe(
                 store,
                 snap,
@@ -181,6 +185,7 @@ def run(
                 memory=memory,  # type: ignore[arg-type]
             )
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
             if profiler is not None:
                 profiler.disable()
                 print(f"--- {engine}: last cycle under cProfile", file=sys.stderr)
@@ -191,7 +196,7 @@ def run(
     finally:
         store.close()
     rss = (proc.memory_info().rss - rss0) / 2**20
-    return {"times": times, "rss_mib": rss, "out": outputs, "labels": labels}
+    return {"times": times, "cpu": cpu, "rss_mib": rss, "out": outputs, "labels": labels}
 
 
 def store_urls(args: argparse.Namespace, stack: ExitStack, engines: list[str]) -> dict[str, str]:
@@ -269,14 +274,18 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr)  # fmt: skip
                 return 1
     full = lag.window  # cycles after the window filled: the steady state
-    print("| engine | median s/cycle | p95 s/cycle | first cycle s | RSS growth MiB |")
-    print("|---|---|---|---|---|")
+    print(
+        "| engine | median s/cycle | p95 s/cycle | first cycle s | median CPU s/cycle "
+        "| RSS growth MiB |"
+    )
+    print("|---|---|---|---|---|---|")
     for engine, r in results.items():
         steady = sorted(r["times"][full:]) or sorted(r["times"])
         p95 = steady[min(len(steady) - 1, int(0.95 * len(steady)))]
+        cpu = statistics.median(r["cpu"][full:] or r["cpu"])
         print(
             f"| {engine} | {statistics.median(steady):.2f} | {p95:.2f} | "
-            f"{r['times'][0]:.2f} | {r['rss_mib']:.0f} |"
+            f"{r['times'][0]:.2f} | {cpu:.2f} | {r['rss_mib']:.0f} |"
         )
     last = engines[-1]
     print()
