@@ -66,7 +66,9 @@ def outputs(store: HistoryStore, snap: ClusterSnapshot, memory: LagMemory | None
         for g in stored.groups
         for p in g.partitions
     }
-    labels = {g: (s.status, s.label, [p.reason for p in s.partitions]) for g, s in statuses.items()}
+    # The whole GroupStatus (every partition's status, reason, complete, samples): the
+    # memory evaluates on arrays, the store path sample by sample.
+    labels = {g: (s.status, s.label, s) for g, s in statuses.items()}
     return labels, lags
 
 

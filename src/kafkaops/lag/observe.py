@@ -8,7 +8,8 @@ health check and the watch loop share one path.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import fields, replace
+from operator import attrgetter
 from typing import Protocol
 
 from kafkaops.core.model import ClusterSnapshot, ConsumerGroup, PartitionLag
@@ -59,21 +60,39 @@ def with_estimated_time_lag(store: LagHistory, snapshot: ClusterSnapshot) -> Clu
 
     def estimate(p: PartitionLag) -> PartitionLag:
         if p.lag == 0:
-            return replace(p, time_lag_ms=0, time_lag_method=INTERPOLATED)
+            return _with_time_lag(p, 0, INTERPOLATED)
         if not p.lag or p.committed is None:
             return p
-        history = list(brackets.get((p.topic, p.partition, _position(p)), []))
+        position = _position(p)
+        history = list(brackets.get((p.topic, p.partition, position), ()))
         end = log_ends.get((p.topic, p.partition))
-        if end is not None and (not history or history[-1][1] <= _position(p)):
+        if end is not None and (not history or history[-1][1] <= position):
             history.append((now, end))  # the newest sample: this snapshot
-        est = interpolated_time_lag(history, _position(p), now)
+        est = interpolated_time_lag(history, position, now)
         if est.time_lag_ms is None:
             return p
         method = INTERPOLATED_LOWER_BOUND if est.lower_bound else INTERPOLATED
-        return replace(p, time_lag_ms=est.time_lag_ms, time_lag_method=method)
+        return _with_time_lag(p, est.time_lag_ms, method)
 
     groups = [_map_partitions(g, estimate) for g in snapshot.groups]
     return replace(snapshot, groups=tuple(groups))
+
+
+#: PartitionLag's fields in constructor order, and where the two time-lag fields sit.
+_LAG_FIELDS = tuple(f.name for f in fields(PartitionLag))
+_LAG_VALUES = attrgetter(*_LAG_FIELDS)
+_TIME_LAG = _LAG_FIELDS.index("time_lag_ms")
+_TIME_LAG_METHOD = _LAG_FIELDS.index("time_lag_method")
+
+
+def _with_time_lag(p: PartitionLag, time_lag_ms: int, method: str) -> PartitionLag:
+    """``replace(p, time_lag_ms=…, time_lag_method=…)`` at a fifth of the cost: one call per
+    lagging group-partition (40,000 a cycle at issue 17's size), where ``replace`` looks the
+    fields up again every time."""
+    values = list(_LAG_VALUES(p))
+    values[_TIME_LAG] = time_lag_ms
+    values[_TIME_LAG_METHOD] = method
+    return PartitionLag(*values)
 
 
 def _position(p: PartitionLag) -> int:
@@ -104,6 +123,14 @@ def evaluate_statuses(
     if window is not None:
         lag = lag.model_copy(update={"window": window})
     window = lag.window
+    if isinstance(store, LagMemory):  # the windows are arrays there: no object per sample
+        return store.group_statuses(
+            snapshot,
+            window=window,
+            min_complete=lag.min_complete,
+            min_span_ms=lag.min_span,
+            min_unchanged_ms=lag.min_unchanged,
+        )
     windows = store.group_windows(snapshot.cluster_name, limit=window)
     statuses = {}
     for g in snapshot.groups:

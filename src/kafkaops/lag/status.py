@@ -190,6 +190,13 @@ def group_status(
                 count,
             )
         )
+    return fold_group(group_id, parts, window=window)
+
+
+def fold_group(group_id: str, parts: Sequence[PartitionStatus], *, window: int) -> GroupStatus:
+    """The group's status from its partitions' (sorted by topic, partition): the worst one,
+    and whether any is still evaluating.  Shared with the array evaluation
+    (:mod:`kafkaops.lag.status_arrays`), so both fold partitions into a group the same way."""
     worst = max((p.status for p in parts), key=lambda s: s.rank, default=LagStatus.OK)
     burrow = LagStatus.ERR if worst.rank > LagStatus.ERR.rank else worst
     complete = sum(p.complete for p in parts) / len(parts) if parts else 1.0
