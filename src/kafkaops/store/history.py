@@ -484,20 +484,3 @@ def _thin(conn: Any, table: Table, key: tuple[str, ...], cutoff_ms: int, bucket_
     removed = conn.execute(delete(table).where(and_(finer, c.id.not_in(keep)))).rowcount
     conn.execute(update(table).where(finer).values(res_s=bucket_s))
     return int(removed or 0)
-
-    def group_extremes(self, cluster: str, since_ms: int) -> list[dict[str, Any]]:
-        """Each group's worst partition offset lag and time lag since ``since_ms``, worst first
-        (the weekly review's lag trend; one grouped query)."""
-        g = group_offsets
-        q = (
-            select(g.c.group_id, func.max(g.c.lag), func.max(g.c.time_lag_ms))
-            .where(and_(g.c.cluster == cluster, g.c.ts_ms >= since_ms))
-            .group_by(g.c.group_id)
-        )
-        with self.engine.connect() as conn:
-            rows = [
-                {"group": r[0], "max_partition_lag": r[1], "max_time_lag_ms": r[2]}
-                for r in conn.execute(q)
-            ]
-        rows.sort(key=lambda r: (-(r["max_time_lag_ms"] or 0), -(r["max_partition_lag"] or 0)))
-        return rows
