@@ -47,3 +47,29 @@ def test_findings_at_wide_width_are_one_row_each() -> None:
     assert any(
         line.strip().startswith("P1 ") and "Under-replicated partitions" in line for line in lines
     )
+
+
+def test_runbook_checks_at_80_columns_keep_the_source_whole() -> None:
+    """A long subject in "worst value" (a consumer group name) wraps in its own cell; the source
+    column ("prometheus", "(3.44s window)") is never cut mid-word (seen in the demo)."""
+    lag = Finding("consumer_lag", Severity.P2, CheckStatus.TRIGGERED, "Consumer lag", 109_000,
+                  60_000, "ms", "demo.billing-batch", source="admin")  # fmt: skip
+    cpu = Finding("broker_cpu", Severity.P1, CheckStatus.TRIGGERED, "Broker CPU", 90.2, 90.0,
+                  "percent", "broker 1", source="prometheus (3.44s window)")  # fmt: skip
+    status = Finding("under_replicated_partitions", Severity.OK, CheckStatus.OK, "URP", 0, 0,
+                     "count", "cluster", source="history")  # fmt: skip
+    report = HealthReport(
+        cluster_name="sandbox", bootstrap="127.0.0.1:19092", checked_at_ms=1_764_561_600_000,
+        reachable=True, overall_healthy=False, severity=Severity.P1, findings=(cpu, lag),
+        checks=(lag, status, cpu), summary={"state": "ACTIVE"},
+    )  # fmt: skip
+    console = Console(width=80, record=True, color_system=None)
+    render_health(report, console)
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    table = lines[next(i for i, line in enumerate(lines) if "Runbook checks" in line) :]
+    assert any(line.rstrip().endswith("source") for line in table), table[:3]
+    assert any("history" in line for line in table) and any("prometheus" in line for line in table)
+    assert any("window)" in line for line in table) and not any(
+        line.rstrip().endswith(("sourc", "prome", "histo")) for line in table
+    ), table

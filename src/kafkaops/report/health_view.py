@@ -145,9 +145,11 @@ def _checks_table(report: HealthReport) -> Table:
     table = Table(title="Runbook checks", box=None, pad_edge=False)
     table.add_column("rule", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    table.add_column("worst value", no_wrap=True)
+    # At 80 columns a long subject ("109s (demo.billing-batch)") wraps inside its own cell;
+    # the source keeps room for "prometheus" / "(3.44s window)" instead of being cut mid-word.
+    table.add_column("worst value")
     table.add_column("threshold", no_wrap=True)
-    table.add_column("source", overflow="fold")
+    table.add_column("source", min_width=14)
     by_rule: dict[str, list[Finding]] = {}
     for c in report.checks:
         by_rule.setdefault(c.rule, []).append(c)
