@@ -8,9 +8,10 @@ it (collects, judges, pages); the others do not even collect it.
 How one cycle decides what this instance watches (:meth:`ClusterSharing.assign`):
 
 1. heartbeat this instance's membership row; read the live members (unexpired rows);
-2. for every cluster, the desired owner is the rendezvous-hash winner over the live members
-   (:func:`kafkaops.store.members.rendezvous`: every instance computes the same answer, and a
-   join or leave moves only the clusters that member wins or held);
+2. for every cluster, the desired owner is the rendezvous-hash winner over the live members,
+   with at most ``ceil(clusters / members)`` clusters each (:func:`kafkaops.store.members.
+   balanced`): every instance computes the same answer from the same config and membership,
+   and a join or leave moves few clusters (mostly the ones that member wins or held);
 3. acquire (or renew) the lease ``cluster:<name>`` of every cluster this instance is the desired
    owner of; release the ones it holds but is no longer desired for (a new instance joined).
 
@@ -43,7 +44,7 @@ from typing import TYPE_CHECKING
 
 from kafkaops.core.clock import utc_now
 from kafkaops.store.lease import LeaseInfo, Leases
-from kafkaops.store.members import Members, rendezvous
+from kafkaops.store.members import Members, balanced
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -103,9 +104,10 @@ class ClusterSharing:
         if self.instance not in live:  # our own heartbeat just now: the read may predate it
             live = sorted({*live, self.instance})
         owned: dict[str, int] = {}
+        desired = balanced(clusters, live)
         for cluster in clusters:
             name = self.lease_name(cluster)
-            if rendezvous(cluster, live) == self.instance:
+            if desired.get(cluster) == self.instance:
                 epoch = self.leases.acquire(name, self.instance, self.ttl_s, now)
                 if epoch is not None:
                     owned[cluster] = epoch
@@ -157,14 +159,17 @@ class ClusterSharing:
         )
         self._beat.start()
 
+    def beat(self, now: datetime) -> None:
+        """One heartbeat: membership and every held cluster lease extended by a term."""
+        self.members.heartbeat(self.instance, self.ttl_s, now)
+        self.leases.renew_held(self.instance, CLUSTER_LEASE_PREFIX, self.ttl_s, now)
+
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.beat_every_s):
             if time.monotonic() - self._progress > 3 * self.interval_s:
                 continue  # a hung loop must not keep its clusters: let the terms run out
             try:
-                now = self.clock()
-                self.members.heartbeat(self.instance, self.ttl_s, now)
-                self.leases.renew_held(self.instance, CLUSTER_LEASE_PREFIX, self.ttl_s, now)
+                self.beat(self.clock())
             except Exception as exc:  # the next beat tries again; terms are several beats
                 log.warning("heartbeat failed: %s: %s", type(exc).__name__, exc)
 
