@@ -138,15 +138,17 @@ def test_every_cluster_has_one_owner_and_a_dead_instances_move_within_two_interv
     assert all(len(v) == 1 for v in owners.values()), owners
     assert Counter(v[0] for v in owners.values()) == {"a": 3, "b": 3, "c": 3}
     c_had = dict(c.owned)
-    # c's last heartbeat was at 9 s: its terms run to 19 s.  a and b cycle every 10 s (at 15
-    # and 25) and keep beating: 25 s is within two intervals of c's death.
-    _beat([a, b], 10, 14)
-    a.assign(clusters, at(15))
-    b.assign(clusters, at(15))
+    assert a.ttl_s == 5  # half an interval
+    # c's last heartbeat was at 8 s: its terms run to 13 s.  a and b cycle every 10 s (at 12
+    # and 22) and keep beating: 22 s is within two intervals of c's death (worst case: the
+    # next cycle of the new owner is nearly a whole interval after c's terms ran out).
+    _beat([a, b], 10, 11)
+    a.assign(clusters, at(12))
+    b.assign(clusters, at(12))
     assert not (set(a.owned) | set(b.owned)) & set(c_had), "took over while c's terms ran"
-    _beat([a, b], 16, 24)
-    a.assign(clusters, at(25))
-    b.assign(clusters, at(25))
+    _beat([a, b], 14, 21)
+    a.assign(clusters, at(22))
+    b.assign(clusters, at(22))
     owners = _owners([a, b], clusters)
     assert all(len(v) == 1 for v in owners.values()), owners
     epochs = {**a.owned, **b.owned}
@@ -158,9 +160,11 @@ def test_a_new_instance_gets_its_clusters_within_about_one_interval(engine) -> N
     a, b = sharing(engine, "a"), sharing(engine, "b")
     for s in (a, b):
         s.assign(clusters, at(0))
+    _beat([a, b], 1, 1)
     d = sharing(engine, "d")
     d.assign(clusters, at(2))  # joins: desired owner of some, but a and b still hold them
     assert d.owned == {}
+    _beat([a, b, d], 3, 7)
     a.assign(clusters, at(8))  # a and b see d and release what d wins
     b.assign(clusters, at(8))
     assert all(len(v) <= 1 for v in _owners([a, b, d], clusters).values())

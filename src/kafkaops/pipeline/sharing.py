@@ -82,9 +82,14 @@ class ClusterSharing:
 
     @property
     def ttl_s(self) -> float:
-        """A term (lease and membership): one interval, so a dead instance's clusters move
-        within two (its term runs out, then the next cycle of the new owner takes them)."""
-        return max(self.interval_s, 1.0)
+        """A term (lease and membership): half an interval, at least 2 s, at most one interval.
+
+        A dead instance's clusters move when its term has run out and the new owner's next
+        cycle comes: at most term + interval after the kill, so 1.5 intervals (2 at intervals
+        under 4 s), inside the promised two even when the kill falls just after a heartbeat.
+        Not shorter than 2 s: a loaded host or a slow database round trip must not lose terms
+        (the heartbeat renews five times per term)."""
+        return min(max(self.interval_s / 2, 2.0), max(self.interval_s, 1.0))
 
     @property
     def beat_every_s(self) -> float:
