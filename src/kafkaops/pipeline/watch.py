@@ -19,6 +19,12 @@ With ``watch.sharing: per_cluster`` (issue 17) the clusters are spread instead: 
 fenced lease, exactly one instance watches it and the others do not collect it at all
 (:mod:`kafkaops.pipeline.sharing`).  Every instance then delivers from the shared outbox (its
 rows are claimed one by one, so nothing is sent twice) and housekeeping has a lease of its own.
+
+Why this module is long: it is one cycle's sequence - who may write (leader lease or per-cluster
+leases), collect, judge, the hooks that add findings (capacity, DR, SLO, canary), the incident
+engine, delivery, housekeeping - and the loop around it, all over one piece of per-cluster state
+(:class:`ClusterState`); membership and assignment themselves live in
+:mod:`kafkaops.pipeline.sharing`.
 """
 
 from __future__ import annotations
