@@ -120,3 +120,35 @@ def test_canary_round_is_the_availability_signal_when_it_ran() -> None:
     assert verdict_for(report, None, S, 0, 10_000, canary=slow).available is True
     assert verdict_for(report, None, S, 0, 10_000, canary=()).available is True
     assert verdict_for(report, None, S, 0, 10_000, canary=None).available is True
+
+
+def test_watched_topics_decide_which_partitions_count() -> None:
+    """``slo.topics``: a never-writable scratch topic (RF 1 under min.insync.replicas 2) does not
+    spend the budget of the topics that matter; an offline watched partition does."""
+    from kafkaops.core.model import ClusterSnapshot, Finding, HealthReport, PartitionState, Topic
+    from kafkaops.slo.sli import verdict_for
+
+    def snap(orders_leader: int) -> ClusterSnapshot:
+        scratch = Topic("scratch", False, (PartitionState("scratch", 0, 1, (1,), (1,), min_isr=2),))
+        isr = (2,) if orders_leader >= 0 else ()
+        orders = Topic("orders.eu", False,
+                       (PartitionState("orders.eu", 0, orders_leader, (2,), isr),))  # fmt: skip
+        return ClusterSnapshot("c", "b:9092", 0, 1, "id", 1, 1, (1,), (), (scratch, orders), (), ())
+
+    under = Finding("under_min_isr_partitions", Severity.P1, CheckStatus.TRIGGERED, "x", 1, 0,
+                    "count")  # fmt: skip
+    report = HealthReport("c", "b:9092", 0, True, True, Severity.P1, (), (under,), {})
+    # Every topic (the default): the scratch topic makes the cluster unavailable.
+    assert verdict_for(report, snap(2), S, 0, 10_000).available is False
+    watched = SloSettings(topics=(r"orders\..*",))
+    assert verdict_for(report, snap(2), watched, 0, 10_000).available is True
+    v = verdict_for(report, snap(-1), watched, 0, 10_000)
+    assert v.available is False and v.reason == "offline_partitions(orders.eu-0)"
+
+
+def test_watched_topics_must_be_regular_expressions() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"slo.topics: '\(' is not a regular expression"):
+        SloSettings(topics=("(",))

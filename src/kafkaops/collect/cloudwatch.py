@@ -64,6 +64,9 @@ and the collection must stay bounded in time).
 
 Why this module is long: one source — the query builder (batches of 500, real dimensions), the
 response parser and the unit conversions (EstimatedMaxTimeLag seconds → ms) belong together.
+
+Why this module is long: the metric table above, batching to GetMetricData's 500-query
+limit, and one conversion per metric's unit (each documented where it is done).
 """
 
 from __future__ import annotations

@@ -33,11 +33,19 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
+from kafka.errors import (
+    KafkaError,
+    KafkaTimeoutError,
+    TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
+)
 
 from kafkaops.core.errors import ClusterUnreachable
 from kafkaops.core.model import CheckStatus, Finding, Severity
 from kafkaops.diagnose.settings import CanarySettings
+
+#: Error prefix for a send that never reached a leader: the topic's metadata did not arrive.
+METADATA_TIMEOUT = "metadata not received"
 
 
 @dataclass(frozen=True)
@@ -273,6 +281,14 @@ class Canary:
         sent: dict[int, float] = {}
         futures = {}
         errors: dict[int, str] = {}
+        try:
+            # The topic's metadata first, once: kafka-python asks a node picked at random, and
+            # a hung broker never answers — then every send below would block ``timeout`` in
+            # turn and the round would pin the hung node's silence on every leader.
+            producer.partitions_for(s.topic)
+        except KafkaTimeoutError as exc:
+            why = f"{METADATA_TIMEOUT}: {exc}"[:200]
+            return {}, {}, dict.fromkeys(partitions, why), dict.fromkeys(partitions, 0.0)
         for p in partitions:
             value = json.dumps({"run": run_id, "acks": acks, "p": p, "t": time.time()}).encode()
             sent[p] = time.monotonic()
@@ -291,6 +307,29 @@ class Canary:
             except (KafkaError, FutureTimeout) as exc:
                 errors[p] = (f"{type(exc).__name__}: {exc}"[:200]) or "timed out"
         return acked, offsets, errors, sent
+
+    def _reset_producers(self) -> None:
+        for producer in (self._producer, self._leader_only):
+            if producer is not None:
+                with contextlib.suppress(Exception):
+                    producer.close(timeout=0)
+        self._producer = self._leader_only = None
+
+    def _send_both(
+        self, partitions: list[int], run_id: str
+    ) -> tuple[dict[int, float], dict[int, int], dict[int, str], dict[int, float], dict[int, str]]:
+        """The acks=all and acks=1 records at the same time: (acks=all acked ms, offsets,
+        acks=all errors, send instants, acks=1 errors)."""
+        if self._producer is None:
+            self._producer = self._producer_for("all")
+        if self._leader_only is None:
+            self._leader_only = self._producer_for(1)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            f_all = pool.submit(self._send_all, self._producer, partitions, run_id, "all")
+            f_one = pool.submit(self._send_all, self._leader_only, partitions, run_id, "1")
+            acked, offsets, errors, sent = f_all.result()
+            _acked1, _off1, errors1, _sent1 = f_one.result()
+        return acked, offsets, errors, sent, errors1
 
     def run(self, progress: Callable[[str], None] | None = None) -> CanaryReport:
         """One round: a record to every canary partition, timed to ack and to delivery.
@@ -322,11 +361,26 @@ class Canary:
         partitions = sorted(leaders)
         if progress:
             progress(f"canary: writing to {len(partitions)} partitions of {s.topic} …")
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            f_all = pool.submit(self._send_all, self._producer, partitions, run_id, "all")
-            f_one = pool.submit(self._send_all, self._leader_only, partitions, run_id, "1")
-            acked, offsets, errors, sent = f_all.result()
-            _acked1, _off1, errors1, _sent1 = f_one.result()
+        acked, offsets, errors, sent, errors1 = self._send_both(partitions, run_id)
+        unasked = sorted(
+            p
+            for p in partitions
+            if errors.get(p, "").startswith(METADATA_TIMEOUT)
+            or errors1.get(p, "").startswith(METADATA_TIMEOUT)
+        )
+        if unasked:
+            # No leader was asked: the metadata request went to a node that did not answer.
+            # Fresh clients pick again; only a second miss counts against the leaders.
+            self._reset_producers()
+            acked2, offsets2, errors2, sent2, errors12 = self._send_both(unasked, run_id)
+            for p in unasked:
+                for table in (acked, offsets, errors, sent, errors1):
+                    table.pop(p, None)
+            acked |= acked2
+            offsets |= offsets2
+            errors |= errors2
+            sent |= sent2
+            errors1 |= errors12
         # Read exactly the acked records: seeking to the acked offsets needs no ListOffsets to a
         # broker that may be the hung one (that would block the whole round).
         consumer = self._consumer
@@ -349,10 +403,7 @@ class Canary:
             # A failed send may mean the producers' metadata is stale (leadership moved off a
             # hung broker): fresh clients next round, so the next failure is not pinned on the
             # new leader.
-            for producer in (self._producer, self._leader_only):
-                with contextlib.suppress(Exception):
-                    producer.close(timeout=0)
-            self._producer = self._leader_only = None
+            self._reset_producers()
         results = self._per_broker(brokers, leaders, acked, delivered, errors, errors1)
         notes: tuple[str, ...] = ()
         if not warm:

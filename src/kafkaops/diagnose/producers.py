@@ -24,6 +24,10 @@ the window between two scrapes.  Both are reported.
 Sources: the Prometheus JMX exporter scraped directly (MSK Open Monitoring, port 11001; the
 sandbox's nodes), here; CloudWatch for MSK without Open Monitoring in
 :mod:`kafkaops.diagnose.producers_cloudwatch` (same model and causes).
+
+Why this module is long: the JMX exporter's produce-request families, the window arithmetic
+over two scrapes and the cause-to-advice table belong together — each piece of advice is tested
+against the measurement that triggers it, and splitting them would separate the two.
 """
 
 from __future__ import annotations

@@ -28,6 +28,10 @@ policy, the same name under identity).
 Fail back here restarts the primary's brokers, points the endpoint back and restarts MM2 (a
 configured pair: points the endpoint back); the records written to the replica during the drill
 are *not* copied back (that needs a reverse mirror) and the report says how many.
+
+Why this module is long: the drill is one measured sequence (clients, outage, failover,
+counting, fail back) whose steps share the producer's and consumer's ledgers; split, every
+step would pass the same half-dozen objects around.
 """
 
 from __future__ import annotations

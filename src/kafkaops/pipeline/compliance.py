@@ -21,6 +21,9 @@ as a pass):
 
 Why here (pipeline): it reads the config's clusters, the DR pair and the store together; the
 rules themselves are pure functions over collected facts, tested without a cluster.
+
+Why this module is long: seven checks, each a pure rule plus the collection of its facts;
+the rules share one result type and one "unknown is never a pass" policy, kept in one place.
 """
 
 from __future__ import annotations

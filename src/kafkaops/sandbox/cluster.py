@@ -12,7 +12,7 @@ State lives in ``<root>/sandbox.json`` so that separate CLI invocations (``up``,
 they outlive the CLI that started them; ``down`` finds them by pid *and* by their config path,
 so nothing is left behind even if the state file was lost.
 
-Why one long module: it is the lifecycle of one local cluster (format, start, stop, kill, add a
+Why this module is long: it is the lifecycle of one local cluster (format, start, stop, kill, add a
 broker, status) and every step shares the same on-disk state file; split, each piece would need
 the others' private layout.
 """

@@ -7,7 +7,9 @@ minutes): the runbook states minutes per month, not a ratio of each month's leng
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kafkaops.core.units import bounded_duration
 
@@ -78,12 +80,30 @@ class SloSettings(BaseModel):
     objective: float = Field(default=99.9, gt=0, lt=100)
     #: Length the budget is defined over (runbook: a month; 30 days gives 43.2 minutes).
     window_days: int = Field(default=30, ge=1, le=366)
+    #: The watched topics (regular expressions, matched in full): offline partitions and
+    #: partitions under min.insync.replicas count against availability only on these.  Empty:
+    #: every topic (Kafka's internal ones included) — the runbook's whole-cluster view.  Set it
+    #: when a cluster hosts topics nobody writes with acks=all (a scratch RF-1 topic under a
+    #: cluster-wide ``min.insync.replicas=2`` is never writable and would spend the whole budget).
+    topics: tuple[str, ...] = ()
     #: Consumer groups whose time lag defines *freshness*; none: freshness is not measured.
     freshness_groups: tuple[str, ...] = ()
     #: A critical group is fresh while its worst partition's time lag stays under this.
     freshness_max_lag: bounded_duration(1_000, 7 * 86_400_000) = 300_000  # type: ignore[valid-type]
     burn_windows: tuple[BurnWindow, ...] = DEFAULT_BURN_WINDOWS
     perf_test: PerfTestSettings = Field(default_factory=PerfTestSettings)
+
+    @field_validator("topics")
+    @classmethod
+    def _valid_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"slo.topics: {pattern!r} is not a regular expression: {exc}"
+                ) from exc
+        return value
 
     @property
     def budget_ms(self) -> int:

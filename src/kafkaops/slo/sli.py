@@ -3,7 +3,7 @@
 *Availability* is bad while any of the runbook's "cannot write or cannot read" signals fired in
 a cycle: the P0 ``cluster_offline`` (N cycles unreachable), offline partitions, no active
 controller, or partitions under ``min.insync.replicas`` (``acks=all`` producers fail).  The
-rules look at every topic, so "the watched topics" here are all of them.
+partition conditions count on the watched topics (``slo.topics``; default every topic).
 
 *Freshness* is bad while a critical group's worst partition time lag exceeds the threshold;
 unknown while the group is absent or its time lag unmeasured.
@@ -15,6 +15,7 @@ reported as such and left out of the SLI (which is good / (good + bad)), never c
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ UNAVAILABLE_RULES = (
     "active_controller",
     "under_min_isr_partitions",
 )
+#: The rules that are about partitions: with ``slo.topics`` set they count on those topics only.
+TOPIC_RULES = ("offline_partitions", "under_min_isr_partitions")
 #: Canary findings that mean a write with acks=all failed this cycle (slow is not down).
 CANARY_UNAVAILABLE_RULES = ("canary_produce_failed", "canary_replication_stalled")
 #: A cycle covers up to this many intervals when the next one is late (a slow collection).
@@ -59,6 +62,10 @@ def verdict_for(
         for f in report.checks
         if f.rule in UNAVAILABLE_RULES and f.status == CheckStatus.TRIGGERED
     ]
+    if settings.topics and snapshot is not None:
+        fired = [r for r in fired if r not in TOPIC_RULES] + watched_topic_reasons(
+            snapshot, settings.topics
+        )
     if canary:
         fired += [
             f"{f.rule}({f.subject})"
@@ -80,6 +87,27 @@ def verdict_for(
         elif all(lag is not None for lag in lags):
             fresh = True
     return Verdict(ts_ms, span_ms, available, fresh, "; ".join(reasons))
+
+
+def watched_topic_reasons(snapshot: ClusterSnapshot, patterns: Sequence[str]) -> list[str]:
+    """``offline_partitions(t-0,…)`` / ``under_min_isr_partitions(…)`` for the watched topics.
+
+    The same conditions as the health rules (an offline partition is not also counted under
+    min ISR), restricted to topics that match one of ``patterns`` in full.
+    """
+    watched = re.compile("|".join(f"(?:{p})" for p in patterns))
+    offline = [p.name for p in snapshot.offline_partitions if watched.fullmatch(p.topic)]
+    under = [
+        p.name
+        for p in snapshot.under_min_isr_partitions
+        if not p.offline and watched.fullmatch(p.topic)
+    ]
+    out = []
+    for rule, names in (("offline_partitions", offline), ("under_min_isr_partitions", under)):
+        if names:
+            shown = ",".join(names[:3]) + (f",+{len(names) - 3}" if len(names) > 3 else "")
+            out.append(f"{rule}({shown})")
+    return out
 
 
 @dataclass(frozen=True)
