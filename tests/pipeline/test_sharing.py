@@ -270,3 +270,16 @@ def test_single_leader_mode_is_unchanged_by_default() -> None:
     assert Config.model_validate({"watch": {"sharing": "per_cluster"}}).watch.sharing == (
         "per_cluster"
     )
+
+
+def test_the_cycle_line_names_the_lease_epoch() -> None:
+    from kafkaops.cli.watch import cycle_line
+    from kafkaops.core.model import Severity
+    from kafkaops.pipeline.watch import ClusterOutcome, CycleOutcome
+
+    c = ClusterOutcome("prod", True, 0, Severity.OK, 0, 0, 0, 0.1, epoch=4)
+    owned = CycleOutcome(T0, True, (c,), instance="h:1:ab", elsewhere=("dev",))
+    assert cycle_line(owned, c).endswith("[owner, lease epoch 4]")
+    plain = ClusterOutcome("prod", True, 0, Severity.OK, 0, 0, 0, 0.1)
+    standby = CycleOutcome(T0, False, (plain,))
+    assert cycle_line(standby, plain).endswith("[standby: another watcher holds the lease]")
