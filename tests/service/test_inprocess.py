@@ -242,3 +242,26 @@ def test_daily_check_is_recorded_once(state: ServiceState) -> None:
 def test_unknown_cluster_error() -> None:
     err = ApiError(404, "no  cluster\n'x'")
     assert err.message == "no cluster 'x'"
+
+
+def test_api_clusters_says_who_owns_each_cluster(state: ServiceState) -> None:
+    """Issue 17: with per-cluster sharing the owner and lease epoch come from the store."""
+    from kafkaops.pipeline.sharing import ClusterSharing
+    from kafkaops.store.lease import Leases
+    from kafkaops.store.members import Members
+
+    client = TestClient(create_app(state), base_url="http://127.0.0.1")
+    [big] = client.get("/api/clusters").json()
+    assert (big["owner"], big["epoch"], big["watched_here"]) == (None, None, False)
+    engine = state.runtime.incidents.engine
+    sharing = ClusterSharing(Leases(engine), Members(engine), interval_s=10, instance="me:1:ab")
+    state.watcher.sharing = sharing
+    assert client.get("/api/clusters").json()[0]["owner"] is None  # nobody holds it yet
+    assert "first cycle not done: big" not in client.get("/readyz").json()["reasons"]
+    sharing.assign(["big"], datetime.now(UTC))
+    [big] = client.get("/api/clusters").json()
+    assert (big["owner"], big["epoch"], big["watched_here"]) == ("me:1:ab", 1, True)
+    assert "first cycle not done: big" in client.get("/readyz").json()["reasons"]
+    sharing.stop()  # clean leave: released, the epoch stays for the next owner
+    [big] = client.get("/api/clusters").json()
+    assert (big["owner"], big["epoch"]) == (None, None)

@@ -100,6 +100,13 @@ def watch(
             return
         for c in outcome.clusters:
             err.print(cycle_line(outcome, c), markup=False, soft_wrap=True)
+        if outcome.instance is not None and outcome.elsewhere:
+            err.print(
+                f"  instance {outcome.instance}: watched by another instance: "
+                + ", ".join(outcome.elsewhere),
+                markup=False,
+                soft_wrap=True,
+            )
             for why in c.muted:
                 err.print(f"  {why}", markup=False, soft_wrap=True)
         if outcome.delivered or outcome.failed or outcome.retried:
@@ -140,7 +147,9 @@ def cycle_line(outcome: CycleOutcome, c: ClusterOutcome) -> str:
     line = "; ".join(parts)
     if c.error:
         line += f" ({c.error})"
-    if not outcome.leader:
+    if c.epoch is not None:
+        line += f" [owner, lease epoch {c.epoch}]"
+    elif not outcome.leader:
         line += " [standby: another watcher holds the lease]"
     return line
 

@@ -20,7 +20,7 @@ import difflib
 import re
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -66,6 +66,12 @@ class WatchSettings(_Model):
     interval: bounded_duration(1_000, 86_400_000) = 10_000  # type: ignore[valid-type]
     #: A cluster unreachable for this many consecutive cycles is a P0 "completely offline".
     offline_after_cycles: int = Field(default=3, ge=1, le=1000)
+    #: How instances sharing one store split the work.  ``leader``: one instance (the holder
+    #: of one lease) watches and pages for every cluster, the others are hot standbys.
+    #: ``per_cluster``: every cluster has its own fenced lease and exactly one instance
+    #: watches it; clusters are spread over the live instances and move when one dies
+    #: (within two intervals) or joins (README "Running at scale").
+    sharing: Literal["leader", "per_cluster"] = "leader"
 
 
 class Config(_Model):

@@ -21,6 +21,12 @@ and delivery loses that cycle's notifications - wire the outbox into ``in_tx``.
 Concurrency: every save is optimistic (cluster version, incident version); a cycle that lost a
 race with a CLI ``ack`` (or a second engine that should not be running: see the store's leader
 lease) is recomputed from fresh state, a bounded number of times.
+
+Fencing (clusters spread over instances, issue 17): the caller may pass a ``guard`` that runs
+first inside the saving transaction and raises when this instance no longer holds the cluster's
+lease in the term it started the cycle with (:class:`kafkaops.store.lease.LeaseLost`); then
+nothing is saved and nothing is queued - an owner that was paused while another took over
+cannot open, resolve or page anything on its return.
 """
 
 from __future__ import annotations
@@ -156,24 +162,39 @@ class IncidentEngine:
         return lambda conn: outbox(conn, delivery)
 
     # ------------------------------------------------------------------ cycle
-    def cycle(self, cluster: str, findings: Iterable[Finding], now: datetime) -> CycleResult:
+    def cycle(
+        self,
+        cluster: str,
+        findings: Iterable[Finding],
+        now: datetime,
+        *,
+        guard: Callable[[Connection], None] | None = None,
+    ) -> CycleResult:
         """Advance ``cluster`` by one evaluation cycle and persist it (one transaction).
 
         ``findings`` is the cluster's complete evaluation for this cycle.  Returns what to
         deliver; it has already been handed to the outbox hook inside the transaction if one is
         configured.  Retries from fresh state if a concurrent writer won (see module docs).
+        ``guard`` runs first in that transaction (the fencing check); what it raises is raised
+        here, with nothing written.
         """
         now = ensure_utc(now)
         found = tuple(findings)
         for attempt in range(MAX_ATTEMPTS):
             try:
-                return self._cycle_once(cluster, found, now)
+                return self._cycle_once(cluster, found, now, guard)
             except ConcurrentUpdateError:
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _cycle_once(self, cluster: str, findings: Sequence[Finding], now: datetime) -> CycleResult:
+    def _cycle_once(
+        self,
+        cluster: str,
+        findings: Sequence[Finding],
+        now: datetime,
+        guard: Callable[[Connection], None] | None = None,
+    ) -> CycleResult:
         s = self.settings
         loaded = self.store.load_state(cluster, now)
         new_alerts, events = alerts_mod.step(
@@ -218,7 +239,7 @@ class IncidentEngine:
             **_transitions(loaded.incidents, changed),
         )
         self.store.save_state(
-            loaded, now, new_alerts, ledger, changed, in_tx=self._hook(result.delivery)
+            loaded, now, new_alerts, ledger, changed, in_tx=self._hook(result.delivery), guard=guard
         )
         return result
 

@@ -293,16 +293,21 @@ class IncidentStore:
         incidents: Iterable[Incident],
         *,
         in_tx: TxHook | None = None,
+        guard: TxHook | None = None,
     ) -> int:
         """Write one cycle's result in ONE transaction; returns the new cluster version.
 
         ``alerts`` and ``ledger`` replace the cluster's; ``incidents`` are saved against the
         versions in ``loaded`` (incidents not in ``loaded`` must be new).  Raises
         :class:`ConcurrentUpdateError` - and writes nothing - if another writer saved this
-        cluster or one of these incidents since ``loaded`` was read.
+        cluster or one of these incidents since ``loaded`` was read.  ``guard`` runs first in
+        the transaction and may raise to write nothing (the cluster lease's fencing check,
+        :meth:`kafkaops.store.lease.Leases.check_held`).
         """
         cluster = loaded.cluster
         with self.engine.begin() as conn:
+            if guard is not None:
+                guard(conn)
             self._bump_cluster(conn, cluster, loaded.version, now)
             conn.execute(delete(inc_alert_states).where(inc_alert_states.c.cluster == cluster))
             rows = [

@@ -268,4 +268,14 @@ def open_watch(
         offline_after=cfg.watch.offline_after_cycles,
         interval_s=interval_s or cfg.watch.interval / 1000,
     )
+    if cfg.watch.sharing == "per_cluster":
+        from kafkaops.pipeline.sharing import ClusterSharing
+        from kafkaops.store.lease import Leases
+        from kafkaops.store.members import Members
+
+        store_engine = runtime.incidents.engine
+        watcher.sharing = ClusterSharing(
+            Leases(store_engine), Members(store_engine), interval_s=watcher.interval_s
+        )
+        watcher.owner = watcher.sharing.instance
     return runtime, watcher

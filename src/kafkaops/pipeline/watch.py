@@ -14,6 +14,17 @@ findings nor resolves; at N the only finding fed to the incident engine is the P
 Two watchers sharing one PostgreSQL store (a hot standby) must not both page: each cycle the
 watcher renews a leader lease in the database and only the holder runs the incident engine and
 delivers.  The standby keeps collecting (so it is warm) but writes nothing.
+
+With ``watch.sharing: per_cluster`` (issue 17) the clusters are spread instead: each has its own
+fenced lease, exactly one instance watches it and the others do not collect it at all
+(:mod:`kafkaops.pipeline.sharing`).  Every instance then delivers from the shared outbox (its
+rows are claimed one by one, so nothing is sent twice) and housekeeping has a lease of its own.
+
+Why this module is long: it is one cycle's sequence - who may write (leader lease or per-cluster
+leases), collect, judge, the hooks that add findings (capacity, DR, SLO, canary), the incident
+engine, delivery, housekeeping - and the loop around it, all over one piece of per-cluster state
+(:class:`ClusterState`); membership and assignment themselves live in
+:mod:`kafkaops.pipeline.sharing`.
 """
 
 from __future__ import annotations
@@ -45,7 +56,9 @@ from kafkaops.pipeline.health import (
     take_snapshot,
     unreachable_report,
 )
+from kafkaops.pipeline.sharing import ClusterSharing
 from kafkaops.store.history import HistoryStore
+from kafkaops.store.lease import LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +137,8 @@ class ClusterOutcome:
     #: Firing alerts held back by a maintenance window or silence, each described in words
     #: ("muted by window `daily` until 2026-12-01 04:00Z — will be sent then if still firing").
     muted: tuple[str, ...] = ()
+    #: ``watch.sharing: per_cluster``: the epoch of this instance's lease on the cluster.
+    epoch: int | None = None
 
     @property
     def queued(self) -> int:
@@ -140,6 +155,10 @@ class CycleOutcome:
     retried: int = 0
     #: Why deliveries failed or will be retried, by idempotency key (no secrets in them).
     errors: dict[str, str] = field(default_factory=dict)
+    #: ``watch.sharing: per_cluster``: this instance's id and the clusters it did not watch
+    #: (another instance owns them); None in the single-leader mode.
+    instance: str | None = None
+    elsewhere: tuple[str, ...] = ()
 
 
 @dataclass
@@ -154,6 +173,8 @@ class Watcher:
     interval_s: float = 10.0
     owner: str = field(default_factory=default_owner)
     clock: Callable[[], datetime] = utc_now
+    #: ``watch.sharing: per_cluster``: per-cluster leases instead of one leader lease.
+    sharing: ClusterSharing | None = None
     states: dict[str, ClusterState] = field(init=False)
     leader: bool = field(init=False, default=False)
     #: The DR pair's last verification (the configured primary's cycles carry its findings).
@@ -168,6 +189,8 @@ class Watcher:
 
     def close(self) -> None:
         """Release every cluster's collectors (HTTP clients of metrics sources) and stores."""
+        if self.sharing is not None:
+            self.sharing.stop()
         for state in self.states.values():
             if state.probe is not None:
                 state.probe.close()
@@ -197,12 +220,23 @@ class Watcher:
         or third depending on how long the collections happened to take.
         """
         now = now or self.clock()
+        if self.sharing is not None:
+            return self._shared_cycle(self.sharing, now)
         leader = self.is_leader(now)
         outcomes = self._all_clusters(leader, now)
         self.leader = leader
         report = self.deliver()
         if leader:
             self.housekeeping(now)
+        return self._outcome(leader, outcomes, report)
+
+    def _outcome(
+        self,
+        leader: bool,
+        outcomes: Sequence[ClusterOutcome],
+        report: Any,
+        elsewhere: Sequence[str] = (),
+    ) -> CycleOutcome:
         return CycleOutcome(
             self.clock(),
             leader,
@@ -211,7 +245,55 @@ class Watcher:
             failed=len(report.failed) if report else 0,
             retried=len(report.retried) if report else 0,
             errors=dict(report.errors) if report else {},
+            instance=self.sharing.instance if self.sharing is not None else None,
+            elsewhere=tuple(elsewhere),
         )
+
+    def _shared_cycle(self, sharing: ClusterSharing, now: datetime) -> CycleOutcome:
+        """Per-cluster mode: watch only the clusters whose lease this instance holds."""
+        owned = sharing.assign(sorted(self.states), now)
+        for name, state in self.states.items():
+            if name not in owned:
+                forget(state)  # not ours (any more): no collectors, no lag memory
+        names = sorted(owned)
+        outcomes = self._all_clusters(True, now, names)
+        # "Leader" here: pages for at least one cluster (the service's /health says so).
+        self.leader = bool(sharing.owned)
+        report = self.deliver()
+        try:
+            if sharing.housekeeping_turn(now):
+                self.housekeeping(now)
+        except Exception as exc:  # the next cycle tries again
+            log.warning("housekeeping lease: %s: %s", type(exc).__name__, exc)
+        elsewhere = [n for n in sorted(self.states) if n not in owned]
+        return self._outcome(bool(owned), outcomes, report, elsewhere)
+
+    def watched(self) -> list[str]:
+        """The clusters this instance collects: all of them, unless clusters are shared."""
+        if self.sharing is None:
+            return sorted(self.states)
+        return sorted(n for n in self.sharing.owned if n in self.states)
+
+    def ownership(self, now: datetime | None = None) -> dict[str, tuple[str | None, int | None]]:
+        """Who pages for each cluster and in which lease term, from the store (for the API).
+
+        Per-cluster mode: the cluster's live lease; single-leader mode: the leader lease's
+        holder for every cluster (no epoch).  ``(None, None)``: nobody holds it right now.
+        """
+        now = now or self.clock()
+        if self.sharing is not None:
+            found = self.sharing.owners(now)
+            out: dict[str, tuple[str | None, int | None]] = {}
+            for name in sorted(self.states):
+                info = found.get(name)
+                out[name] = (info.owner, info.epoch) if info and info.live else (None, None)
+            return out
+        holder = (
+            self.lease.lease_holder(LEASE_NAME, now)
+            if self.lease is not None
+            else (self.owner if self.leader else None)
+        )
+        return {name: (holder, None) for name in sorted(self.states)}
 
     def housekeeping(self, now: datetime) -> None:
         """Hourly (leader only): history retention tiers and old delivered notifications.
@@ -224,6 +306,11 @@ class Watcher:
             return
         self.last_housekeeping = now
         now_ms = int(now.timestamp() * 1000)
+        if self.sharing is not None:
+            try:
+                self.sharing.members.prune(now)
+            except Exception as exc:
+                log.warning("membership pruning failed: %s: %s", type(exc).__name__, exc)
         for url in sorted({t.store_url for t in self.targets if t.store_url}):
             try:
                 removed = self.history(url).compact(now_ms=now_ms)
@@ -239,15 +326,18 @@ class Watcher:
                 log.warning("outbox pruning failed: %s: %s", type(exc).__name__, exc)
 
     def deliver(self) -> Any:
-        """One delivery round (leader only); returns the dispatcher's report or None."""
-        if not self.leader or self.dispatcher is None:
+        """One delivery round (leader only; every instance when clusters are shared, the outbox
+        claims each row for one of them); returns the dispatcher's report or None."""
+        if self.dispatcher is None or not (self.leader or self.sharing is not None):
             return None
         report = self.dispatcher.deliver_due(self.clock())
         for key, reason in report.errors.items():
             log.warning("delivery of %s: %s", key, reason)
         return report
 
-    def _all_clusters(self, leader: bool, now: datetime) -> list[ClusterOutcome]:
+    def _all_clusters(
+        self, leader: bool, now: datetime, only: Sequence[str] | None = None
+    ) -> list[ClusterOutcome]:
         """Every cluster's cycle, concurrently and each isolated from the others.
 
         Why: walking clusters in turn let one slow cluster (a 30 s metadata timeout) delay
@@ -255,7 +345,7 @@ class Watcher:
         its own thread (they spend their time waiting on the network), and whatever one raises
         becomes that cluster's outcome, never another's.
         """
-        names = sorted(self.states)
+        names = sorted(self.states) if only is None else list(only)
         if len(names) <= 1:
             return [self._isolated_cycle(self.states[n], leader, now) for n in names]
         workers = min(len(names), MAX_PARALLEL_CLUSTERS)
@@ -408,9 +498,27 @@ class Watcher:
         """Run the incident engine on ``report`` (leader only) and describe what happened."""
         checks = (*(report.checks if report else ()), *extra)
         result = None
+        epoch = None
         if leader and (report is not None or extra):
-            result = self.engine.cycle(state.target.name, checks, now)
-            self._auto_actions(state, checks, now)
+            name = state.target.name
+            guard = self.sharing.guard(name, now) if self.sharing is not None else None
+            try:
+                if guard is None:
+                    result = self.engine.cycle(name, checks, now)
+                else:
+                    epoch = self.sharing.owned.get(name) if self.sharing else None
+                    result = self.engine.cycle(name, checks, now, guard=guard)
+            except LeaseLost as exc:
+                # Another instance took the cluster over while this cycle ran (we were paused
+                # or slow): nothing was written; stop watching it.
+                log.warning("cluster %s: %s; nothing written, handing it over", name, exc)
+                if self.sharing is not None:
+                    self.sharing.lost(name)
+                forget(state)
+                state.last_error = f"lease lost: {exc}"
+                checks, epoch = (), None
+            else:
+                self._auto_actions(state, checks, now)
         triggered = sum(1 for f in checks if f.status == CheckStatus.TRIGGERED)
         severity = Severity.worst([f.severity for f in checks if f.status == CheckStatus.TRIGGERED])
         return ClusterOutcome(
@@ -427,6 +535,7 @@ class Watcher:
             escalated=result.escalated if result else 0,
             resolved=result.resolved if result else 0,
             muted=tuple(m.describe() for m in result.mutes) if result else (),
+            epoch=epoch,
         )
 
     def _auto_actions(self, state: ClusterState, checks: Sequence[Finding], now: datetime) -> None:
@@ -475,6 +584,8 @@ class Watcher:
         """
         stop = stop or threading.Event()
         done = 0
+        if self.sharing is not None:
+            self.sharing.start()
         grid_start, wall_start = time.monotonic(), self.clock()
         while not stop.is_set() and (count is None or done < count):
             started = time.monotonic()
@@ -495,15 +606,31 @@ class Watcher:
             # Between collections keep the outbox moving: retries and rate-limited Slack
             # messages come due within seconds, not at the next 10-second cycle.
             while not stop.wait(min(1.0, max(0.0, next_at - time.monotonic()))):
+                if self.sharing is not None:
+                    self.sharing.progress()
                 if time.monotonic() >= next_at:
                     break
                 try:
                     self.deliver()
                 except Exception as exc:  # a store hiccup: the next cycle tries again
                     log.error("delivery failed: %s: %s", type(exc).__name__, exc)
-        if self.lease is not None:
+        if self.sharing is not None:
+            self.sharing.stop()  # release the clusters: the others take them at once
+        elif self.lease is not None:
             try:
                 self.lease.release_lease(LEASE_NAME, self.owner)
             except Exception as exc:  # best effort on the way out
                 log.warning("could not release the watch lease: %s", type(exc).__name__)
         return done
+
+
+def forget(state: ClusterState) -> None:
+    """Drop what this instance remembers about a cluster it no longer watches (per-cluster
+    mode): its collectors, lag memory and last results, which the new owner now keeps."""
+    if state.probe is not None:
+        state.probe.close()
+    state.probe = state.probe_target = None
+    state.lag_memory = None
+    state.failures = 0
+    state.last_report = state.last_snapshot = state.last_statuses = None
+    state.last_error = None

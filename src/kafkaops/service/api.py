@@ -9,6 +9,7 @@ down — with the last known facts, and ``reachable: false``.  Route functions a
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -37,6 +38,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 router = APIRouter(responses=ERRORS)
+log = logging.getLogger(__name__)
 
 
 def _dump(model: type[BaseModel], data: Any) -> bytes:
@@ -70,7 +72,8 @@ def liveness(state: ServiceState) -> dict[str, Any]:
     stale_after = max(3 * state.interval_s, 60.0)
     uptime = (now - state.started_at).total_seconds()
     loops = []
-    for name in state.cluster_names():
+    # Per-cluster sharing: a cluster another instance watches is not this loop's to be fresh on.
+    for name in state.watcher.watched():
         st, cs = state.loop_stats(name), state.cluster(name)
         age = (now - st.last_at).total_seconds() if st.last_at else None
         fresh = age is not None and age <= stale_after
@@ -143,7 +146,7 @@ def readyz(state: Annotated[ServiceState, Depends(service_state)]) -> Any:
     except Exception as exc:  # any failure means "not ready"; the type says which
         store_ok = False
         reasons.append(f"store unreachable: {type(exc).__name__}")
-    waiting = [n for n in state.cluster_names() if state.loop_stats(n).cycles == 0]
+    waiting = [n for n in state.watcher.watched() if state.loop_stats(n).cycles == 0]
     if waiting:
         reasons.append(f"first cycle not done: {', '.join(waiting)}")
     data = {
@@ -157,9 +160,22 @@ def readyz(state: Annotated[ServiceState, Depends(service_state)]) -> Any:
 
 @router.get("/api/clusters", response_model=list[s.ClusterOut], tags=["clusters"])
 def clusters(state: Reader) -> Any:
-    """Every watched cluster: state, severity, partitions at risk, loop failures."""
+    """Every watched cluster: state, severity, partitions at risk, loop failures, and which
+    instance watches it (``owner``; ``epoch``: its lease term with ``watch.sharing:
+    per_cluster``).  A cluster another instance owns shows no health here: ask its owner."""
     names = state.cluster_names()
-    return [views.cluster_view(n, state.cluster(n), state.loop_stats(n)) for n in names]
+    try:
+        owners = state.watcher.ownership()
+    except Exception as exc:  # the store is down: health is still worth showing
+        log.warning("cluster ownership unavailable: %s", type(exc).__name__)
+        owners = {}
+    me = state.watcher.sharing.instance if state.watcher.sharing else state.watcher.owner
+    out = []
+    for n in names:
+        view = views.cluster_view(n, state.cluster(n), state.loop_stats(n))
+        owner, epoch = owners.get(n, (None, None))
+        out.append({**view, "owner": owner, "epoch": epoch, "watched_here": owner == me})
+    return out
 
 
 @router.get("/api/clusters/{name}/health", response_model=s.HealthOut, tags=["clusters"])

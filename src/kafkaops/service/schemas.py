@@ -78,6 +78,14 @@ class ClusterOut(_Out):
     consumer_groups: int | None
     consecutive_failures: int
     last_error: str | None
+    #: The instance that watches and pages for this cluster (None: nobody right now, or the
+    #: store is unreachable): the leader lease's holder, or with ``watch.sharing:
+    #: per_cluster`` the holder of the cluster's own lease.
+    owner: str | None = None
+    #: With ``per_cluster``: the lease term (fencing token), bumped on every handover.
+    epoch: int | None = None
+    #: Whether ``owner`` is the instance answering.
+    watched_here: bool = False
 
 
 class FindingOut(_Out):
