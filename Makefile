@@ -1,7 +1,7 @@
 # kafkaops — every target installs what it needs; all of them are idempotent.
 #   make demo   a real local Kafka cluster with a workload, checked by kafkaops
 #   make test   the whole test suite (unit + integration against real Kafka JVMs)
-#   make lint   ruff (lint + format check) and the layer contract (import-linter)
+#   make lint   ruff (lint + format check), the layer contract (import-linter) and mypy
 #   make bench  the snapshot benchmark (see bench/README.md)
 #   make lock   re-resolve requirements/*.lock from pyproject.toml's ranges (then commit them)
 
@@ -81,6 +81,7 @@ lint: setup
 	@$(BIN)/ruff check src tests bench
 	@$(BIN)/ruff format --check src tests bench
 	@$(BIN)/lint-imports --no-cache
+	@$(BIN)/mypy src
 
 format: setup
 	@$(BIN)/ruff check --fix src tests bench
