@@ -294,7 +294,7 @@ def _groups(
             by_coordinator[node].append(gid)
     nodes = sorted(by_coordinator)
     calls = [admin.describe_groups_call(by_coordinator[n], n) for n in nodes]
-    calls += [admin.group_offsets_call(by_coordinator[n]) for n in nodes]
+    calls += [admin.group_offsets_call(by_coordinator[n], n) for n in nodes]
     results = admin.gather(calls)
     descriptions: dict[str, dict[str, Any]] = {}
     offsets: dict[str, dict[TopicPartition, Any]] = {}
@@ -309,7 +309,9 @@ def _groups(
     for node, res in zip(nodes, results[len(nodes) :], strict=True):
         if isinstance(res, BaseException):
             errors.add("OffsetFetch", f"coordinator {node}", res)
-            offsets.update(_group_offsets_one_by_one(admin, by_coordinator[node], group_errors))
+            offsets.update(
+                _group_offsets_one_by_one(admin, by_coordinator[node], node, group_errors)
+            )
         else:
             offsets.update(res)
     for gid in group_ids:
@@ -343,7 +345,7 @@ def _groups(
 
 
 def _group_offsets_one_by_one(
-    admin: KafkaAdmin, gids: list[str], group_errors: dict[str, str]
+    admin: KafkaAdmin, gids: list[str], coordinator: int, group_errors: dict[str, str]
 ) -> dict[str, dict[TopicPartition, Any]]:
     """Fallback when a coordinator's batched OffsetFetch failed.
 
@@ -351,7 +353,7 @@ def _group_offsets_one_by_one(
     migrating would otherwise hide every other group's offsets.
     """
     out: dict[str, dict[TopicPartition, Any]] = {}
-    results = admin.gather([admin.group_offsets_call([gid]) for gid in gids])
+    results = admin.gather([admin.group_offsets_call([gid], coordinator) for gid in gids])
     for gid, res in zip(gids, results, strict=True):
         if isinstance(res, BaseException):
             group_errors[gid] = f"offset fetch failed: {res}"

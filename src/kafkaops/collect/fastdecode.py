@@ -1,0 +1,602 @@
+"""Fast decoders for the four big responses of a snapshot, and the hook that uses them.
+
+Why: at 10,000+ partitions and 2,000 groups most of a snapshot's time went into kafka-python
+turning four responses into its generic ``DataContainer`` objects (one Python object per
+partition, per group-partition offset, per replica list) and then into more objects
+(``OffsetAndMetadata``, ``TopicPartition``) that the snapshot code immediately reads back.
+Here each of those responses — Metadata, ListOffsets, OffsetFetch (v8+, many groups) and
+DescribeGroups, in the flexible (compact) versions that Kafka 2.4+ brokers negotiate — is parsed
+straight from the response bytes with ``struct`` into plain tuples, which is all the snapshot
+reads.  Every other response, every other version, and any response these parsers fail on
+(truncated, trailing bytes, an unexpected layout) goes through kafka-python's own decoder, and
+:func:`plain` turns kafka-python's objects into the very same tuples, so callers see one shape
+either way.  ``tests/collect/test_fastdecode.py`` checks the two paths give identical tuples,
+field by field, on responses encoded by kafka-python itself and on live ones.
+
+Tuple layouts (field order as in Kafka's JSON schemas; unknown tagged fields are skipped):
+
+* Metadata: ``brokers`` = ``(node_id, host, port, rack)``; ``topics`` =
+  ``(error_code, name, topic_id, is_internal, partitions, authorized_operations)`` with
+  partitions ``(error_code, partition_index, leader_id, leader_epoch, replica_nodes,
+  isr_nodes, offline_replicas)`` (node lists are tuples);
+* ListOffsets: ``topics`` = ``(name, partitions)``, partitions ``(partition_index, error_code,
+  timestamp, offset, leader_epoch)``;
+* OffsetFetch v8+: ``groups`` = ``(group_id, topics, error_code)``, topics ``(name,
+  partitions)``, partitions ``(partition_index, committed_offset, committed_leader_epoch,
+  metadata, error_code)``;
+* DescribeGroups: ``groups`` = ``(error_code, error_message, group_id, group_state,
+  protocol_type, protocol_data, members, authorized_operations)``, members ``(member_id,
+  group_instance_id, client_id, client_host, member_metadata, member_assignment)`` (bytes).
+
+How the hook works: kafka-python's ``KafkaProtocol`` asks the in-flight request's header for
+its response class (``header.get_response_class()``), then calls its ``parse_header`` and
+``decode`` on the receive buffer.  :func:`fast_request` gives a request a header whose response
+"class" is a :class:`_FastResponseType`: kafka-python's class for the header, our parser for
+the body.  Nothing global is patched: only requests passed through :func:`fast_request` are
+affected.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from kafka.protocol.admin import DescribeGroupsResponse
+from kafka.protocol.api_header import RequestHeader
+from kafka.protocol.consumer import ListOffsetsResponse, OffsetFetchResponse
+from kafka.protocol.metadata import MetadataResponse
+
+log = logging.getLogger(__name__)
+
+_i16 = struct.Struct(">h").unpack_from
+_i32 = struct.Struct(">i").unpack_from
+_i64 = struct.Struct(">q").unpack_from
+_i16i32i32i32 = struct.Struct(">hiii").unpack_from  # Metadata partition head
+_i32i16qqi = struct.Struct(">ihqqi").unpack_from  # ListOffsets partition v4+
+_i32qi = struct.Struct(">iqi").unpack_from  # OffsetFetch partition head
+_i32i32 = struct.Struct(">ii").unpack_from
+
+
+class DecodeError(ValueError):
+    """The bytes do not fit the layout this parser expects: use kafka-python's decoder."""
+
+
+class FastResponse:
+    """A decoded response: its top-level fields as attributes, nested data as tuples.
+
+    ``throttle_time_ms`` is read by kafka-python's connection for client-side throttling.
+    """
+
+    __slots__ = ("api_key", "fast", "fields", "throttle_time_ms", "version")
+
+    def __init__(
+        self, api_key: int, version: int, throttle_time_ms: int, fields: dict[str, Any], fast: bool
+    ) -> None:
+        self.api_key = api_key
+        self.version = version
+        self.throttle_time_ms = throttle_time_ms
+        #: Top-level fields other than the throttle time, e.g. ``{"topics": (...)}``.
+        self.fields = fields
+        #: True when parsed here, False when kafka-python decoded it (fallback).
+        self.fast = fast
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __repr__(self) -> str:
+        return f"FastResponse(api_key={self.api_key}, v{self.version}, fast={self.fast})"
+
+
+# -- primitives (flexible versions: compact strings/arrays, unsigned varints, tagged fields) --
+
+
+def _uvarint(buf: memoryview, pos: int) -> tuple[int, int]:
+    b = buf[pos]
+    if b < 0x80:
+        return b, pos + 1
+    value = b & 0x7F
+    shift = 7
+    pos += 1
+    while True:
+        if shift > 28:
+            raise DecodeError("varint too long")
+        b = buf[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _skip_tags(buf: memoryview, pos: int) -> int:
+    """Skip a tagged-field section (none of these responses has a known tagged field)."""
+    n = buf[pos]
+    if n == 0:
+        return pos + 1
+    n, pos = _uvarint(buf, pos)
+    for _ in range(n):
+        _tag, pos = _uvarint(buf, pos)
+        size, pos = _uvarint(buf, pos)
+        pos += size
+    if pos > len(buf):
+        raise DecodeError("tagged field past the end")
+    return pos
+
+
+def _cstr(buf: memoryview, pos: int) -> tuple[str | None, int]:
+    """Compact nullable string: uvarint length+1, 0 for null."""
+    n = buf[pos]
+    if n < 0x80:
+        pos += 1
+    else:
+        n, pos = _uvarint(buf, pos)
+    if n == 0:
+        return None, pos
+    end = pos + n - 1
+    if end > len(buf):
+        raise DecodeError("string past the end")
+    return str(buf[pos:end], "utf-8"), end
+
+
+def _cbytes(buf: memoryview, pos: int) -> tuple[bytes | None, int]:
+    n, pos = _uvarint(buf, pos)
+    if n == 0:
+        return None, pos
+    end = pos + n - 1
+    if end > len(buf):
+        raise DecodeError("bytes past the end")
+    return bytes(buf[pos:end]), end
+
+
+def _clen(buf: memoryview, pos: int) -> tuple[int, int]:
+    """Compact array length; -1 for a null array."""
+    n = buf[pos]
+    if n < 0x80:
+        return n - 1, pos + 1
+    n, pos = _uvarint(buf, pos)
+    return n - 1, pos
+
+
+def _cint32s(buf: memoryview, pos: int) -> tuple[tuple[int, ...] | None, int]:
+    n, pos = _clen(buf, pos)
+    if n < 0:
+        return None, pos
+    end = pos + 4 * n
+    if end > len(buf):
+        raise DecodeError("array past the end")
+    return struct.unpack_from(f">{n}i", buf, pos), end
+
+
+def _uuid(buf: memoryview, pos: int) -> tuple[uuid.UUID, int]:
+    end = pos + 16
+    if end > len(buf):
+        raise DecodeError("uuid past the end")
+    return uuid.UUID(bytes=bytes(buf[pos:end])), end
+
+
+# -- the four responses ---------------------------------------------------------------------
+
+
+def decode_metadata(buf: memoryview, pos: int, version: int) -> tuple[int, dict[str, Any], int]:
+    """MetadataResponse v9–v13."""
+    (throttle,) = _i32(buf, pos)
+    pos += 4
+    n, pos = _clen(buf, pos)
+    brokers = []
+    for _ in range(max(n, 0)):
+        (node_id,) = _i32(buf, pos)
+        host, pos = _cstr(buf, pos + 4)
+        (port,) = _i32(buf, pos)
+        rack, pos = _cstr(buf, pos + 4)
+        pos = _skip_tags(buf, pos)
+        brokers.append((node_id, host, port, rack))
+    cluster_id, pos = _cstr(buf, pos)
+    (controller_id,) = _i32(buf, pos)
+    pos += 4
+    nt, pos = _clen(buf, pos)
+    topics = []
+    has_topic_id = version >= 10
+    for _ in range(max(nt, 0)):
+        (error_code,) = _i16(buf, pos)
+        name, pos = _cstr(buf, pos + 2)
+        if has_topic_id:
+            topic_id, pos = _uuid(buf, pos)
+        else:
+            topic_id = None
+        is_internal = buf[pos] != 0
+        pos += 1
+        np_, pos = _clen(buf, pos)
+        partitions = []
+        for _ in range(max(np_, 0)):
+            p_error, index, leader, epoch = _i16i32i32i32(buf, pos)
+            replicas, pos = _cint32s(buf, pos + 14)
+            isr, pos = _cint32s(buf, pos)
+            offline, pos = _cint32s(buf, pos)
+            if buf[pos] == 0:
+                pos += 1
+            else:
+                pos = _skip_tags(buf, pos)
+            partitions.append((p_error, index, leader, epoch, replicas, isr, offline))
+        (topic_ops,) = _i32(buf, pos)
+        pos = _skip_tags(buf, pos + 4)
+        topics.append(
+            (
+                error_code,
+                name,
+                topic_id,
+                is_internal,
+                None if np_ < 0 else tuple(partitions),
+                topic_ops,
+            )
+        )
+    fields: dict[str, Any] = {
+        "brokers": tuple(brokers),
+        "cluster_id": cluster_id,
+        "controller_id": controller_id,
+        "topics": None if nt < 0 else tuple(topics),
+    }
+    if version <= 10:
+        (fields["cluster_authorized_operations"],) = _i32(buf, pos)
+        pos += 4
+    if version >= 13:
+        (fields["error_code"],) = _i16(buf, pos)
+        pos += 2
+    pos = _skip_tags(buf, pos)
+    return throttle, fields, pos
+
+
+def decode_list_offsets(buf: memoryview, pos: int, version: int) -> tuple[int, dict[str, Any], int]:
+    """ListOffsetsResponse v6+ (flexible; every version since has the same layout)."""
+    (throttle,) = _i32(buf, pos)
+    pos += 4
+    n, pos = _clen(buf, pos)
+    topics = []
+    for _ in range(max(n, 0)):
+        name, pos = _cstr(buf, pos)
+        np_, pos = _clen(buf, pos)
+        partitions = []
+        append = partitions.append
+        for _ in range(max(np_, 0)):
+            append(_i32i16qqi(buf, pos))
+            pos += 26
+            if buf[pos] == 0:
+                pos += 1
+            else:
+                pos = _skip_tags(buf, pos)
+        pos = _skip_tags(buf, pos)
+        topics.append((name, None if np_ < 0 else tuple(partitions)))
+    pos = _skip_tags(buf, pos)
+    return throttle, {"topics": None if n < 0 else tuple(topics)}, pos
+
+
+def decode_offset_fetch(buf: memoryview, pos: int, version: int) -> tuple[int, dict[str, Any], int]:
+    """OffsetFetchResponse v8–v9: committed offsets of many groups in one response."""
+    (throttle,) = _i32(buf, pos)
+    pos += 4
+    n, pos = _clen(buf, pos)
+    groups = []
+    size = len(buf)
+    for _ in range(max(n, 0)):
+        group_id, pos = _cstr(buf, pos)
+        nt, pos = _clen(buf, pos)
+        topics = []
+        for _ in range(max(nt, 0)):
+            name, pos = _cstr(buf, pos)
+            np_, pos = _clen(buf, pos)
+            partitions = []
+            append = partitions.append
+            for _ in range(max(np_, 0)):
+                index, offset, epoch = _i32qi(buf, pos)
+                pos += 16
+                m = buf[pos]
+                if m == 1:  # the usual empty metadata string
+                    metadata: str | None = ""
+                    pos += 1
+                else:
+                    metadata, pos = _cstr(buf, pos)
+                (error_code,) = _i16(buf, pos)
+                pos += 2
+                if pos >= size:
+                    raise DecodeError("partition past the end")
+                if buf[pos] == 0:
+                    pos += 1
+                else:
+                    pos = _skip_tags(buf, pos)
+                append((index, offset, epoch, metadata, error_code))
+            pos = _skip_tags(buf, pos)
+            topics.append((name, None if np_ < 0 else tuple(partitions)))
+        (error_code,) = _i16(buf, pos)
+        pos = _skip_tags(buf, pos + 2)
+        groups.append((group_id, None if nt < 0 else tuple(topics), error_code))
+    pos = _skip_tags(buf, pos)
+    return throttle, {"groups": None if n < 0 else tuple(groups)}, pos
+
+
+def decode_describe_groups(
+    buf: memoryview, pos: int, version: int
+) -> tuple[int, dict[str, Any], int]:
+    """DescribeGroupsResponse v5–v6."""
+    (throttle,) = _i32(buf, pos)
+    pos += 4
+    n, pos = _clen(buf, pos)
+    groups = []
+    for _ in range(max(n, 0)):
+        (error_code,) = _i16(buf, pos)
+        pos += 2
+        error_message = None
+        if version >= 6:
+            error_message, pos = _cstr(buf, pos)
+        group_id, pos = _cstr(buf, pos)
+        state, pos = _cstr(buf, pos)
+        protocol_type, pos = _cstr(buf, pos)
+        protocol_data, pos = _cstr(buf, pos)
+        nm, pos = _clen(buf, pos)
+        members = []
+        for _ in range(max(nm, 0)):
+            member_id, pos = _cstr(buf, pos)
+            instance_id, pos = _cstr(buf, pos)
+            client_id, pos = _cstr(buf, pos)
+            client_host, pos = _cstr(buf, pos)
+            member_metadata, pos = _cbytes(buf, pos)
+            member_assignment, pos = _cbytes(buf, pos)
+            pos = _skip_tags(buf, pos)
+            members.append(
+                (member_id, instance_id, client_id, client_host, member_metadata, member_assignment)
+            )
+        (ops,) = _i32(buf, pos)
+        pos = _skip_tags(buf, pos + 4)
+        groups.append(
+            (
+                error_code,
+                error_message,
+                group_id,
+                state,
+                protocol_type,
+                protocol_data,
+                None if nm < 0 else tuple(members),
+                ops,
+            )
+        )
+    pos = _skip_tags(buf, pos)
+    return throttle, {"groups": None if n < 0 else tuple(groups)}, pos
+
+
+Decoder = Callable[[memoryview, int, int], tuple[int, dict[str, Any], int]]
+
+#: api_key -> (response class, first version parsed here, last version parsed here, parser)
+DECODERS: dict[int, tuple[Any, int, int, Decoder]] = {
+    MetadataResponse.API_KEY: (MetadataResponse, 9, 13, decode_metadata),
+    ListOffsetsResponse.API_KEY: (ListOffsetsResponse, 6, 11, decode_list_offsets),
+    OffsetFetchResponse.API_KEY: (OffsetFetchResponse, 8, 9, decode_offset_fetch),
+    DescribeGroupsResponse.API_KEY: (DescribeGroupsResponse, 5, 6, decode_describe_groups),
+}
+
+
+def decode(api_key: int, version: int, body: bytes | bytearray | memoryview) -> FastResponse:
+    """Decode one response body (after the response header) into plain tuples.
+
+    Our parser for the versions in :data:`DECODERS`, kafka-python's otherwise or when ours
+    fails; both give the same :class:`FastResponse`.
+    """
+    buf = memoryview(body)
+    cls, low, high, parser = DECODERS[api_key]
+    if low <= version <= high:
+        try:
+            throttle, fields, end = parser(buf, 0, version)
+            if end != len(buf):
+                raise DecodeError(f"{len(buf) - end} bytes left over")
+            return FastResponse(api_key, version, throttle, fields, True)
+        except (DecodeError, IndexError, struct.error, UnicodeDecodeError) as exc:
+            log.warning("fast decoder failed on %s v%d (%s): kafka-python decodes it",
+                        cls.__name__, version, exc)  # fmt: skip
+    return plain(cls[version].decode(bytes(buf)))
+
+
+# -- kafka-python's objects turned into the same tuples (fallback, and the tests' oracle) ----
+
+
+def _nodes(values: Any) -> tuple[int, ...] | None:
+    return None if values is None else tuple(values)
+
+
+def plain(response: Any) -> FastResponse:
+    """The :class:`FastResponse` for a response decoded by kafka-python."""
+    api_key = response.API_KEY
+    version = response.API_VERSION
+    fields: dict[str, Any]
+    if api_key == MetadataResponse.API_KEY:
+        fields = {
+            "brokers": tuple((b.node_id, b.host, b.port, b.rack) for b in response.brokers),
+            "cluster_id": response.cluster_id,
+            "controller_id": response.controller_id,
+            "topics": tuple(
+                (
+                    t.error_code,
+                    t.name,
+                    t.topic_id,
+                    t.is_internal,
+                    None
+                    if t.partitions is None
+                    else tuple(
+                        (
+                            p.error_code,
+                            p.partition_index,
+                            p.leader_id,
+                            p.leader_epoch,
+                            _nodes(p.replica_nodes),
+                            _nodes(p.isr_nodes),
+                            _nodes(p.offline_replicas),
+                        )
+                        for p in t.partitions
+                    ),
+                    _ops_int(t.authorized_operations),
+                )
+                for t in response.topics
+            ),
+        }
+        if version <= 10 and version >= 8:
+            fields["cluster_authorized_operations"] = _ops_int(response.authorized_operations)
+        if version >= 13:
+            fields["error_code"] = response.error_code
+    elif api_key == ListOffsetsResponse.API_KEY:
+        fields = {
+            "topics": None
+            if response.topics is None
+            else tuple(
+                (
+                    t.name,
+                    None
+                    if t.partitions is None
+                    else tuple(
+                        (p.partition_index, p.error_code, p.timestamp, p.offset, p.leader_epoch)
+                        for p in t.partitions
+                    ),
+                )
+                for t in response.topics
+            )
+        }
+    elif api_key == OffsetFetchResponse.API_KEY:
+        if version < 8:
+            raise ValueError(f"OffsetFetch v{version} has no groups array")
+        fields = {
+            "groups": None
+            if response.groups is None
+            else tuple(
+                (
+                    g.group_id,
+                    None
+                    if g.topics is None
+                    else tuple(
+                        (
+                            t.name,
+                            None
+                            if t.partitions is None
+                            else tuple(
+                                (
+                                    p.partition_index,
+                                    p.committed_offset,
+                                    p.committed_leader_epoch,
+                                    p.metadata,
+                                    p.error_code,
+                                )
+                                for p in t.partitions
+                            ),
+                        )
+                        for t in g.topics
+                    ),
+                    g.error_code,
+                )
+                for g in response.groups
+            )
+        }
+    elif api_key == DescribeGroupsResponse.API_KEY:
+        fields = {
+            "groups": None
+            if response.groups is None
+            else tuple(
+                (
+                    g.error_code,
+                    g.error_message,
+                    g.group_id,
+                    g.group_state,
+                    g.protocol_type,
+                    g.protocol_data,
+                    None
+                    if g.members is None
+                    else tuple(
+                        (
+                            m.member_id,
+                            m.group_instance_id,
+                            m.client_id,
+                            m.client_host,
+                            _as_bytes(m.member_metadata),
+                            _as_bytes(m.member_assignment),
+                        )
+                        for m in g.members
+                    ),
+                    _ops_int(g.authorized_operations),
+                )
+                for g in response.groups
+            )
+        }
+    else:
+        raise ValueError(f"no plain form for api key {api_key}")
+    return FastResponse(api_key, version, response.throttle_time_ms, fields, False)
+
+
+def _as_bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)
+
+
+def _ops_int(value: Any) -> int:
+    """kafka-python patches authorized_operations to a 'bitfield' (a set of bit positions)."""
+    if isinstance(value, int):
+        return value
+    if value is None:
+        return -(2**31)
+    return sum(1 << bit for bit in value)
+
+
+# -- the hook ------------------------------------------------------------------------------
+
+
+class _FastResponseType:
+    """Stands in for a response class in kafka-python's receive path."""
+
+    def __init__(self, real: Any, api_key: int, version: int) -> None:
+        self.real = real
+        self.api_key = api_key
+        self.version = version
+        self.__name__ = f"Fast{real.__name__}"
+
+    def parse_header(self, buffer: Any) -> Any:
+        return self.real.parse_header(buffer)
+
+    def decode(self, buffer: Any) -> FastResponse:
+        start = buffer.tell()
+        return decode(self.api_key, self.version, memoryview(buffer)[start:])
+
+
+class _FastRequestHeader(RequestHeader, init=False):
+    __slots__ = ()
+
+    def get_response_class(self) -> Any:
+        real = super().get_response_class()
+        if real is None or self.request_api_key not in DECODERS:
+            return real
+        return _FastResponseType(real, self.request_api_key, self.request_api_version)
+
+
+_FAST_CLASSES: dict[type, type] = {}
+
+
+def _with_fast_header(self: Any, *args: Any, **kwargs: Any) -> None:
+    type(self).__mro__[1].with_header(self, *args, **kwargs)
+    self._header.__class__ = _FastRequestHeader
+
+
+def fast_request(request: Any) -> Any:
+    """Mark a kafka-python request so its response is decoded here (returns the request).
+
+    The response then arrives as a :class:`FastResponse` whatever the negotiated version.
+    """
+    cls = type(request)
+    if cls.API_KEY not in DECODERS:
+        raise ValueError(f"no fast decoder for {cls.__name__}")
+    fast = _FAST_CLASSES.get(cls)
+    if fast is None:
+        fast = type(
+            f"Fast{cls.__name__}",
+            (cls,),
+            {"__slots__": (), "with_header": _with_fast_header},
+            init=False,
+        )
+        _FAST_CLASSES[cls] = fast
+    request.__class__ = fast
+    return request
