@@ -334,3 +334,29 @@ def test_only_known_requests_can_be_marked() -> None:
 
     with pytest.raises(ValueError, match="no fast decoder"):
         fd.fast_request(ListGroupsRequest())
+
+
+@settings(SETTINGS, max_examples=30)
+@given(
+    offsets=st.lists(st.tuples(i32, i64, i32, i16), min_size=1, max_size=30),
+    odd=st.none() | st.tuples(st.integers(0, 29), maybe_text),
+)
+def test_bulk_rows_and_the_row_that_breaks_them(offsets, odd) -> None:
+    """Partitions with empty metadata are unpacked in bulk; one row that differs (metadata
+    null or non-empty) sends the whole array through the field-by-field loop."""
+    T = OF.OffsetFetchResponseGroup.OffsetFetchResponseTopics
+    P = T.OffsetFetchResponsePartitions
+    parts = [
+        P(partition_index=i, committed_offset=o, committed_leader_epoch=e, metadata="",
+          error_code=err)
+        for i, o, e, err in offsets
+    ]  # fmt: skip
+    if odd is not None and odd[0] < len(parts):
+        parts[odd[0]].metadata = odd[1]
+    group = OF.OffsetFetchResponseGroup(
+        group_id="g", topics=[T(name="t", partitions=parts)], error_code=0
+    )
+    body = OF(throttle_time_ms=0, groups=[group]).encode(version=8)
+    fast, oracle = both(OF, 8, body)
+    assert fast.fast
+    assert fast.fields == oracle.fields

@@ -57,7 +57,27 @@ _i64 = struct.Struct(">q").unpack_from
 _i16i32i32i32 = struct.Struct(">hiii").unpack_from  # Metadata partition head
 _i32i16qqi = struct.Struct(">ihqqi").unpack_from  # ListOffsets partition v4+
 _i32qi = struct.Struct(">iqi").unpack_from  # OffsetFetch partition head
-_i32i32 = struct.Struct(">ii").unpack_from
+#: One ListOffsets v4+ partition with no tagged fields, tag count last (27 bytes).
+_LO_ROW = struct.Struct(">ihqqiB")
+#: One OffsetFetch v8 partition with empty metadata ("" = length byte 1) and no tags (20 bytes).
+_OF_ROW = struct.Struct(">iqiBhB")
+
+
+def _bulk(row: struct.Struct, buf: memoryview, pos: int, end: int, n: int) -> list[tuple] | None:
+    """Unpack ``n`` fixed-size rows at once if they really are the common fixed layout.
+
+    Returns None (use the field-by-field loop) unless every row ends with an empty tagged-field
+    section — and for OffsetFetch has the empty-string metadata — and the array fits.
+    """
+    if end > len(buf):
+        return None
+    rows = list(row.iter_unpack(buf[pos:end]))
+    if row is _OF_ROW:
+        if any(r[3] != 1 or r[5] for r in rows):
+            return None
+    elif any(r[5] for r in rows):
+        return None
+    return rows
 
 
 class DecodeError(ValueError):
@@ -163,10 +183,17 @@ def _clen(buf: memoryview, pos: int) -> tuple[int, int]:
     return n - 1, pos
 
 
+_INT32S = [struct.Struct(f">{n}i").unpack_from for n in range(128)]
+
+
 def _cint32s(buf: memoryview, pos: int) -> tuple[tuple[int, ...] | None, int]:
-    n, pos = _clen(buf, pos)
+    """Compact nullable int32 array (replica lists) as a tuple."""
+    n = buf[pos] - 1
     if n < 0:
-        return None, pos
+        return None, pos + 1
+    if n < 127:
+        return _INT32S[n](buf, pos + 1), pos + 1 + 4 * n
+    n, pos = _clen(buf, pos)
     end = pos + 4 * n
     if end > len(buf):
         raise DecodeError("array past the end")
@@ -260,15 +287,21 @@ def decode_list_offsets(buf: memoryview, pos: int, version: int) -> tuple[int, d
     for _ in range(max(n, 0)):
         name, pos = _cstr(buf, pos)
         np_, pos = _clen(buf, pos)
-        partitions = []
-        append = partitions.append
-        for _ in range(max(np_, 0)):
-            append(_i32i16qqi(buf, pos))
-            pos += 26
-            if buf[pos] == 0:
-                pos += 1
-            else:
-                pos = _skip_tags(buf, pos)
+        end = pos + 27 * np_
+        rows = _bulk(_LO_ROW, buf, pos, end, np_) if np_ > 0 else None
+        if rows is not None:  # no tagged fields: one C-level unpack of the whole array
+            partitions: Any = tuple([r[:5] for r in rows])
+            pos = end
+        else:
+            partitions = []
+            append = partitions.append
+            for _ in range(max(np_, 0)):
+                append(_i32i16qqi(buf, pos))
+                pos += 26
+                if buf[pos] == 0:
+                    pos += 1
+                else:
+                    pos = _skip_tags(buf, pos)
         pos = _skip_tags(buf, pos)
         topics.append((name, None if np_ < 0 else tuple(partitions)))
     pos = _skip_tags(buf, pos)
@@ -289,6 +322,12 @@ def decode_offset_fetch(buf: memoryview, pos: int, version: int) -> tuple[int, d
         for _ in range(max(nt, 0)):
             name, pos = _cstr(buf, pos)
             np_, pos = _clen(buf, pos)
+            end = pos + 20 * np_
+            rows = _bulk(_OF_ROW, buf, pos, end, np_) if np_ > 0 else None
+            if rows is not None:  # empty metadata, no tagged fields: one C-level unpack
+                topics.append((name, tuple([(r[0], r[1], r[2], "", r[4]) for r in rows])))
+                pos = _skip_tags(buf, end)
+                continue
             partitions = []
             append = partitions.append
             for _ in range(max(np_, 0)):
@@ -592,7 +631,7 @@ def fast_request(request: Any) -> Any:
     fast = _FAST_CLASSES.get(cls)
     if fast is None:
         fast = type(
-            f"Fast{cls.__name__}",
+            cls.__name__,  # round trips are counted by request class name
             (cls,),
             {"__slots__": (), "with_header": _with_fast_header},
             init=False,
