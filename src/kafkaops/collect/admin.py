@@ -27,7 +27,7 @@ from kafka.protocol.consumer.metadata import ConsumerProtocolAssignment
 from kafka.protocol.consumer.offsets import IsolationLevel
 from kafka.protocol.metadata import MetadataRequest
 
-from kafkaops.collect.fastdecode import fast_request
+from kafkaops.collect.fastdecode import fast_request, list_offsets_request
 from kafkaops.core.errors import ClusterUnreachable
 from kafkaops.core.model import CollectionError
 
@@ -289,11 +289,13 @@ class KafkaAdmin:
     ) -> tuple[dict[tuple[str, int], int], list[TopicPartition]]:
         """Offsets keyed by plain ``(topic, partition)`` tuples (equal to, and hashed like,
         ``TopicPartition``, without building 20,000 of them), and the partitions that failed."""
-        admin = self._admin
-        request = admin._list_partition_offsets_request(
-            dict.fromkeys(partitions, spec), IsolationLevel.READ_UNCOMMITTED.value
+        by_topic: dict[str, list[int]] = {}
+        for topic, partition in partitions:
+            by_topic.setdefault(topic, []).append(partition)
+        request = list_offsets_request(
+            list(by_topic.items()), int(spec), IsolationLevel.READ_UNCOMMITTED.value
         )
-        response = await admin._manager.send(fast_request(request), node_id=leader)
+        response = await self._admin._manager.send(request, node_id=leader)
         found: dict[tuple[str, int], int] = {}
         failed: list[TopicPartition] = []
         for name, partitions in response.topics or ():
