@@ -318,7 +318,7 @@ def decode_offset_fetch(buf: memoryview, pos: int, version: int) -> tuple[int, d
     for _ in range(max(n, 0)):
         group_id, pos = _cstr(buf, pos)
         nt, pos = _clen(buf, pos)
-        topics = []
+        topics: list[Any] = []
         for _ in range(max(nt, 0)):
             name, pos = _cstr(buf, pos)
             np_, pos = _clen(buf, pos)
@@ -328,7 +328,7 @@ def decode_offset_fetch(buf: memoryview, pos: int, version: int) -> tuple[int, d
                 topics.append((name, tuple([(r[0], r[1], r[2], "", r[4]) for r in rows])))
                 pos = _skip_tags(buf, end)
                 continue
-            partitions = []
+            partitions: list[tuple[Any, ...]] = []
             append = partitions.append
             for _ in range(max(np_, 0)):
                 index, offset, epoch = _i32qi(buf, pos)
@@ -602,7 +602,7 @@ class _FastResponseType:
         return decode(self.api_key, self.version, memoryview(buffer)[start:])
 
 
-class _FastRequestHeader(RequestHeader, init=False):
+class _FastRequestHeader(RequestHeader, init=False):  # type: ignore[call-arg]
     __slots__ = ()
 
     def get_response_class(self) -> Any:
@@ -616,7 +616,7 @@ _FAST_CLASSES: dict[type, type] = {}
 
 
 def _with_fast_header(self: Any, *args: Any, **kwargs: Any) -> None:
-    type(self).__mro__[1].with_header(self, *args, **kwargs)
+    type(self).__mro__[1].with_header(self, *args, **kwargs)  # type: ignore[attr-defined]
     self._header.__class__ = _FastRequestHeader
 
 
@@ -657,7 +657,7 @@ def _uvarint_bytes(value: int) -> bytes:
     return bytes(out)
 
 
-class FastListOffsetsRequest(ListOffsetsRequest, init=False):
+class FastListOffsetsRequest(ListOffsetsRequest, init=False):  # type: ignore[call-arg]
     """A ListOffsets request for many partitions, encoded straight from plain data.
 
     kafka-python would build a ``DataContainer`` per partition and encode it field by field
@@ -676,13 +676,13 @@ class FastListOffsetsRequest(ListOffsetsRequest, init=False):
 
     def encode(self, version: int | None = None, header: bool = False, framed: bool = False) -> Any:
         if version is not None:
-            self.API_VERSION = version
+            self.API_VERSION = version  # type: ignore[misc]
         topics, timestamp = self._plain
-        if self.API_VERSION is None or self.API_VERSION < 6 or self.topics:
-            if not self.topics:
+        if self.API_VERSION is None or self.API_VERSION < 6 or self.topics:  # type: ignore[has-type]
+            if not self.topics:  # type: ignore[has-type]
                 topic_cls = ListOffsetsRequest.ListOffsetsTopic
                 part_cls = topic_cls.ListOffsetsPartition
-                self.topics = [
+                self.topics = [  # type: ignore[misc]
                     topic_cls(
                         name=name,
                         partitions=[part_cls(partition_index=i, timestamp=timestamp) for i in idx],
