@@ -29,6 +29,7 @@ from kafka.protocol.metadata import MetadataRequest, MetadataResponse
 from kafka.protocol.parser import KafkaProtocol
 
 from kafkaops.collect import fastdecode as fd
+from kafkaops.collect.fastrequest import list_offsets_request
 
 M = MetadataResponse
 LO = ListOffsetsResponse
@@ -385,7 +386,7 @@ def test_list_offsets_request_bytes_are_kafka_pythons(topics, timestamp, isolati
             for name, idx in topics
         ],
     )
-    ours = fd.list_offsets_request(topics, timestamp, isolation)
+    ours = list_offsets_request(topics, timestamp, isolation)
     for request in (theirs, ours):
         request.API_VERSION = version
         request.with_header(correlation_id=5, client_id="kafkaops")

@@ -27,7 +27,8 @@ from kafka.protocol.consumer.metadata import ConsumerProtocolAssignment
 from kafka.protocol.consumer.offsets import IsolationLevel
 from kafka.protocol.metadata import MetadataRequest
 
-from kafkaops.collect.fastdecode import fast_request, list_offsets_request
+from kafkaops.collect.fastdecode import fast_request
+from kafkaops.collect.fastrequest import list_offsets_request
 from kafkaops.core.errors import ClusterUnreachable
 from kafkaops.core.model import CollectionError
 

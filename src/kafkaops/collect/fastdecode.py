@@ -46,8 +46,10 @@ from typing import Any
 
 from kafka.protocol.admin import DescribeGroupsResponse
 from kafka.protocol.api_header import RequestHeader
-from kafka.protocol.consumer import ListOffsetsRequest, ListOffsetsResponse, OffsetFetchResponse
+from kafka.protocol.consumer import ListOffsetsResponse, OffsetFetchResponse
 from kafka.protocol.metadata import MetadataResponse
+
+from kafkaops.collect.fastplain import FastResponse, plain
 
 log = logging.getLogger(__name__)
 
@@ -82,35 +84,6 @@ def _bulk(row: struct.Struct, buf: memoryview, pos: int, end: int, n: int) -> li
 
 class DecodeError(ValueError):
     """The bytes do not fit the layout this parser expects: use kafka-python's decoder."""
-
-
-class FastResponse:
-    """A decoded response: its top-level fields as attributes, nested data as tuples.
-
-    ``throttle_time_ms`` is read by kafka-python's connection for client-side throttling.
-    """
-
-    __slots__ = ("api_key", "fast", "fields", "throttle_time_ms", "version")
-
-    def __init__(
-        self, api_key: int, version: int, throttle_time_ms: int, fields: dict[str, Any], fast: bool
-    ) -> None:
-        self.api_key = api_key
-        self.version = version
-        self.throttle_time_ms = throttle_time_ms
-        #: Top-level fields other than the throttle time, e.g. ``{"topics": (...)}``.
-        self.fields = fields
-        #: True when parsed here, False when kafka-python decoded it (fallback).
-        self.fast = fast
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.fields[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __repr__(self) -> str:
-        return f"FastResponse(api_key={self.api_key}, v{self.version}, fast={self.fast})"
 
 
 # -- primitives (flexible versions: compact strings/arrays, unsigned varints, tagged fields) --
@@ -437,151 +410,6 @@ def decode(api_key: int, version: int, body: bytes | bytearray | memoryview) -> 
     return plain(cls[version].decode(bytes(buf)))
 
 
-# -- kafka-python's objects turned into the same tuples (fallback, and the tests' oracle) ----
-
-
-def _nodes(values: Any) -> tuple[int, ...] | None:
-    return None if values is None else tuple(values)
-
-
-def plain(response: Any) -> FastResponse:
-    """The :class:`FastResponse` for a response decoded by kafka-python."""
-    api_key = response.API_KEY
-    version = response.API_VERSION
-    fields: dict[str, Any]
-    if api_key == MetadataResponse.API_KEY:
-        fields = {
-            "brokers": tuple((b.node_id, b.host, b.port, b.rack) for b in response.brokers),
-            "cluster_id": response.cluster_id,
-            "controller_id": response.controller_id,
-            "topics": tuple(
-                (
-                    t.error_code,
-                    t.name,
-                    t.topic_id,
-                    t.is_internal,
-                    None
-                    if t.partitions is None
-                    else tuple(
-                        (
-                            p.error_code,
-                            p.partition_index,
-                            p.leader_id,
-                            p.leader_epoch,
-                            _nodes(p.replica_nodes),
-                            _nodes(p.isr_nodes),
-                            _nodes(p.offline_replicas),
-                        )
-                        for p in t.partitions
-                    ),
-                    _ops_int(t.authorized_operations),
-                )
-                for t in response.topics
-            ),
-        }
-        if version <= 10 and version >= 8:
-            fields["cluster_authorized_operations"] = _ops_int(response.authorized_operations)
-        if version >= 13:
-            fields["error_code"] = response.error_code
-    elif api_key == ListOffsetsResponse.API_KEY:
-        fields = {
-            "topics": None
-            if response.topics is None
-            else tuple(
-                (
-                    t.name,
-                    None
-                    if t.partitions is None
-                    else tuple(
-                        (p.partition_index, p.error_code, p.timestamp, p.offset, p.leader_epoch)
-                        for p in t.partitions
-                    ),
-                )
-                for t in response.topics
-            )
-        }
-    elif api_key == OffsetFetchResponse.API_KEY:
-        if version < 8:
-            raise ValueError(f"OffsetFetch v{version} has no groups array")
-        fields = {
-            "groups": None
-            if response.groups is None
-            else tuple(
-                (
-                    g.group_id,
-                    None
-                    if g.topics is None
-                    else tuple(
-                        (
-                            t.name,
-                            None
-                            if t.partitions is None
-                            else tuple(
-                                (
-                                    p.partition_index,
-                                    p.committed_offset,
-                                    p.committed_leader_epoch,
-                                    p.metadata,
-                                    p.error_code,
-                                )
-                                for p in t.partitions
-                            ),
-                        )
-                        for t in g.topics
-                    ),
-                    g.error_code,
-                )
-                for g in response.groups
-            )
-        }
-    elif api_key == DescribeGroupsResponse.API_KEY:
-        fields = {
-            "groups": None
-            if response.groups is None
-            else tuple(
-                (
-                    g.error_code,
-                    g.error_message,
-                    g.group_id,
-                    g.group_state,
-                    g.protocol_type,
-                    g.protocol_data,
-                    None
-                    if g.members is None
-                    else tuple(
-                        (
-                            m.member_id,
-                            m.group_instance_id,
-                            m.client_id,
-                            m.client_host,
-                            _as_bytes(m.member_metadata),
-                            _as_bytes(m.member_assignment),
-                        )
-                        for m in g.members
-                    ),
-                    _ops_int(g.authorized_operations),
-                )
-                for g in response.groups
-            )
-        }
-    else:
-        raise ValueError(f"no plain form for api key {api_key}")
-    return FastResponse(api_key, version, response.throttle_time_ms, fields, False)
-
-
-def _as_bytes(value: Any) -> bytes | None:
-    return None if value is None else bytes(value)
-
-
-def _ops_int(value: Any) -> int:
-    """kafka-python patches authorized_operations to a 'bitfield' (a set of bit positions)."""
-    if isinstance(value, int):
-        return value
-    if value is None:
-        return -(2**31)
-    return sum(1 << bit for bit in value)
-
-
 # -- the hook ------------------------------------------------------------------------------
 
 
@@ -602,7 +430,7 @@ class _FastResponseType:
         return decode(self.api_key, self.version, memoryview(buffer)[start:])
 
 
-class _FastRequestHeader(RequestHeader, init=False):  # type: ignore[call-arg]
+class FastRequestHeader(RequestHeader, init=False):  # type: ignore[call-arg]
     __slots__ = ()
 
     def get_response_class(self) -> Any:
@@ -617,7 +445,7 @@ _FAST_CLASSES: dict[type, type] = {}
 
 def _with_fast_header(self: Any, *args: Any, **kwargs: Any) -> None:
     type(self).__mro__[1].with_header(self, *args, **kwargs)  # type: ignore[attr-defined]
-    self._header.__class__ = _FastRequestHeader
+    self._header.__class__ = FastRequestHeader
 
 
 def fast_request(request: Any) -> Any:
@@ -638,92 +466,4 @@ def fast_request(request: Any) -> Any:
         )
         _FAST_CLASSES[cls] = fast
     request.__class__ = fast
-    return request
-
-
-# -- ListOffsets requests written as bytes ---------------------------------------------------
-
-#: One ListOffsets v4+ request partition: index, current leader epoch (-1: unknown), timestamp,
-#: empty tagged fields.
-_LO_REQUEST_PARTITION = struct.Struct(">iiqB")
-
-
-def _uvarint_bytes(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-class FastListOffsetsRequest(ListOffsetsRequest, init=False):  # type: ignore[call-arg]
-    """A ListOffsets request for many partitions, encoded straight from plain data.
-
-    kafka-python would build a ``DataContainer`` per partition and encode it field by field
-    (about a sixth of a 20,000-partition snapshot's client CPU).  For the flexible versions
-    (v6+) the body is written here, byte for byte what kafka-python writes
-    (``tests/collect/test_fastdecode.py`` compares them); for older versions kafka-python's
-    objects are built and its encoder used.  The response is decoded like any
-    :func:`fast_request`.
-    """
-
-    __slots__ = ("_plain",)
-
-    def with_header(self, *args: Any, **kwargs: Any) -> None:
-        super().with_header(*args, **kwargs)
-        self._header.__class__ = _FastRequestHeader
-
-    def encode(self, version: int | None = None, header: bool = False, framed: bool = False) -> Any:
-        if version is not None:
-            self.API_VERSION = version  # type: ignore[misc]
-        topics, timestamp = self._plain
-        if self.API_VERSION is None or self.API_VERSION < 6 or self.topics:  # type: ignore[has-type]
-            if not self.topics:  # type: ignore[has-type]
-                topic_cls = ListOffsetsRequest.ListOffsetsTopic
-                part_cls = topic_cls.ListOffsetsPartition
-                self.topics = [  # type: ignore[misc]
-                    topic_cls(
-                        name=name,
-                        partitions=[part_cls(partition_index=i, timestamp=timestamp) for i in idx],
-                    )
-                    for name, idx in topics
-                ]
-            return super().encode(version=version, header=header, framed=framed)
-        pack = _LO_REQUEST_PARTITION.pack
-        parts = [struct.pack(">ib", self.replica_id, self.isolation_level)]
-        parts.append(_uvarint_bytes(len(topics) + 1))
-        for name, indexes in topics:
-            raw = name.encode("utf-8")
-            parts.append(_uvarint_bytes(len(raw) + 1))
-            parts.append(raw)
-            parts.append(_uvarint_bytes(len(indexes) + 1))
-            parts.extend([pack(i, -1, timestamp, 0) for i in indexes])
-            parts.append(b"\x00")
-        if self.API_VERSION >= 10:
-            parts.append(struct.pack(">i", self.timeout_ms))
-        parts.append(b"\x00")
-        body = b"".join(parts)
-        if header:
-            body = self.encode_header(flexible=True) + body
-        if framed:
-            body = struct.pack(">i", len(body)) + body
-        return body
-
-
-def list_offsets_request(
-    topics: list[tuple[str, list[int]]], timestamp: int, isolation_level: int = 0
-) -> FastListOffsetsRequest:
-    """ListOffsets for ``[(topic, [partition, ...]), ...]`` at one timestamp spec
-    (-1 latest, -2 earliest), encoded by :class:`FastListOffsetsRequest`."""
-    request = FastListOffsetsRequest(
-        replica_id=-1,
-        isolation_level=isolation_level,
-        topics=[],
-        min_version=max(
-            ListOffsetsRequest.min_version_for_timestamp(timestamp) if timestamp < 0 else 0,
-            ListOffsetsRequest.min_version_for_isolation_level(isolation_level),
-        ),
-    )
-    request._plain = (topics, timestamp)
     return request
