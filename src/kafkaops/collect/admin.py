@@ -107,7 +107,8 @@ class KafkaAdmin:
         def counting_send(
             request: Any, node_id: int | None = None, request_timeout_ms: int | None = None
         ) -> Any:
-            self.round_trips[type(request).__name__.removesuffix("Request")] += 1
+            name = type(request).__name__.removeprefix("Fast").removesuffix("Request")
+            self.round_trips[name] += 1
             if node_id is None:
                 node_id = self._preferred
             return original_send(request, node_id=node_id, request_timeout_ms=request_timeout_ms)
