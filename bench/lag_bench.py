@@ -164,13 +164,14 @@ def main() -> int:
     ap.add_argument("--groups", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--keep", action="store_true", help="leave the cluster running")
+    ap.add_argument("--base-port", type=int, default=BASE_PORT, help="first broker port")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="kafkaops-lagbench-"))
     box = Sandbox(ROOT / ".sandbox" / "lagbench")
     procs: list[subprocess.Popen[bytes]] = []
     try:
         bootstrap = box.up(
-            brokers=3, heap_mb=1024, base_port=BASE_PORT, version=LEGACY_KAFKA_VERSION
+            brokers=3, heap_mb=1024, base_port=args.base_port, version=LEGACY_KAFKA_VERSION
         )
         build(bootstrap, args.topics, args.partitions_per_topic, args.groups)
         procs = start_burrow_stack(root, bootstrap)

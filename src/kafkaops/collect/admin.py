@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import struct
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import kafka.errors as kafka_errors
 from kafka import TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.errors import KafkaError, KafkaTimeoutError
-from kafka.protocol.consumer import OffsetSpec
+from kafka.protocol.admin import DescribeGroupsRequest, DescribeLogDirsRequest
+from kafka.protocol.consumer import OffsetFetchRequest, OffsetSpec
+from kafka.protocol.consumer.metadata import ConsumerProtocolAssignment
 from kafka.protocol.consumer.offsets import IsolationLevel
 from kafka.protocol.metadata import MetadataRequest
 
+from kafkaops.collect.fastdecode import fast_request
+from kafkaops.collect.fastrequest import list_offsets_request
 from kafkaops.core.errors import ClusterUnreachable
 from kafkaops.core.model import CollectionError
 
@@ -101,7 +107,8 @@ class KafkaAdmin:
         def counting_send(
             request: Any, node_id: int | None = None, request_timeout_ms: int | None = None
         ) -> Any:
-            self.round_trips[type(request).__name__.removesuffix("Request")] += 1
+            name = type(request).__name__.removeprefix("Fast").removesuffix("Request")
+            self.round_trips[name] += 1
             if node_id is None:
                 node_id = self._preferred
             return original_send(request, node_id=node_id, request_timeout_ms=request_timeout_ms)
@@ -187,7 +194,7 @@ class KafkaAdmin:
         return Call(self._async_metadata, (), any_node=True)
 
     async def _async_metadata(self) -> dict[str, Any]:
-        """Every topic's partitions, read straight off the response objects.
+        """Every topic's partitions, parsed by :mod:`~kafkaops.collect.fastdecode`.
 
         kafka-python's ``_get_cluster_metadata`` asks for ACL operations we do not use and
         converts the whole response with ``to_dict()`` — a tenth of a 10,000-partition snapshot.
@@ -198,23 +205,23 @@ class KafkaAdmin:
             include_cluster_authorized_operations=False,
             include_topic_authorized_operations=False,
         )
-        response = await self._admin._manager.send(request)
+        response = await self._admin._manager.send(fast_request(request))
         topics = []
-        for t in response.topics:
+        for error_code, name, _id, is_internal, partitions, _ops in response.topics or ():
             topics.append(
                 {
-                    "name": t.name,
-                    "error_code": t.error_code,
-                    "is_internal": bool(getattr(t, "is_internal", False)),
+                    "name": name,
+                    "error_code": error_code,
+                    "is_internal": bool(is_internal),
                     "partitions": [
                         {
-                            "partition_index": p.partition_index,
-                            "leader_id": p.leader_id,
-                            "replica_nodes": p.replica_nodes,
-                            "isr_nodes": p.isr_nodes,
-                            "offline_replicas": getattr(p, "offline_replicas", None) or (),
+                            "partition_index": index,
+                            "leader_id": leader,
+                            "replica_nodes": replicas or (),
+                            "isr_nodes": isr or (),
+                            "offline_replicas": offline or (),
                         }
-                        for p in t.partitions
+                        for _err, index, leader, _epoch, replicas, isr, offline in partitions or ()
                     ],
                 }
             )
@@ -224,8 +231,40 @@ class KafkaAdmin:
         return Call(self._admin._async_list_groups, ([broker_id],))
 
     def log_dirs_call(self, broker_id: int) -> Call:
+        """DescribeLogDirs of every partition on one broker, in kafka-python's
+        ``describe_log_dirs`` shape (``[{"broker", "log_dirs": [...]}]``) with only the fields
+        snapshots read — its ``to_dict()`` of 13,000 partitions a broker cost more than the
+        decoding."""
+        return Call(self._async_log_dirs, (broker_id,))
+
+    async def _async_log_dirs(self, broker_id: int) -> list[dict[str, Any]]:
         # topics=None asks the broker for every partition: no metadata round trip needed.
-        return Call(self._admin._async_describe_log_dirs, (None, [broker_id]))
+        request = DescribeLogDirsRequest(topics=None)
+        response = await self._admin._manager.send(request, node_id=broker_id)
+        dirs = [
+            {
+                "log_dir": d.log_dir,
+                "error_code": d.error_code,
+                "total_bytes": d.total_bytes,
+                "usable_bytes": d.usable_bytes,
+                "topics": [
+                    {
+                        "name": t.name,
+                        "partitions": [
+                            {
+                                "partition_index": p.partition_index,
+                                "partition_size": p.partition_size,
+                                "is_future_key": p.is_future_key,
+                            }
+                            for p in t.partitions
+                        ],
+                    }
+                    for t in d.topics
+                ],
+            }
+            for d in response.results
+        ]
+        return [{"broker": broker_id, "log_dirs": dirs}]
 
     def topic_configs_call(self, topics: list[str], keys: list[str]) -> Call:
         resources = [
@@ -249,31 +288,126 @@ class KafkaAdmin:
 
     async def _async_leader_offsets(
         self, leader: int, partitions: list[TopicPartition], spec: OffsetSpec
-    ) -> tuple[dict[TopicPartition, int], list[TopicPartition]]:
-        admin = self._admin
-        request = admin._list_partition_offsets_request(
-            dict.fromkeys(partitions, spec), IsolationLevel.READ_UNCOMMITTED.value
+    ) -> tuple[dict[tuple[str, int], int], list[TopicPartition]]:
+        """Offsets keyed by plain ``(topic, partition)`` tuples (equal to, and hashed like,
+        ``TopicPartition``, without building 20,000 of them), and the partitions that failed."""
+        by_topic: dict[str, list[int]] = {}
+        for topic, partition in partitions:
+            by_topic.setdefault(topic, []).append(partition)
+        request = list_offsets_request(
+            list(by_topic.items()), int(spec), IsolationLevel.READ_UNCOMMITTED.value
         )
-        response = await admin._manager.send(request, node_id=leader)
-        found: dict[TopicPartition, int] = {}
+        response = await self._admin._manager.send(request, node_id=leader)
+        found: dict[tuple[str, int], int] = {}
         failed: list[TopicPartition] = []
-        for topic in response.topics:
-            for p in topic.partitions:
-                tp = TopicPartition(topic.name, p.partition_index)
-                if p.error_code:
-                    failed.append(tp)  # e.g. leadership moved since our Metadata: retried
+        for name, partitions in response.topics or ():
+            for index, error_code, _ts, offset, _epoch in partitions or ():
+                if error_code:
+                    # e.g. leadership moved since our Metadata: retried
+                    failed.append(TopicPartition(name, index))
                 else:
-                    found[tp] = p.offset
+                    found[name, index] = offset
         return found, failed
 
     def find_coordinators_call(self, group_ids: list[str]) -> Call:
         return Call(self._admin._find_coordinator_ids, (group_ids,), any_node=True)
 
     def describe_groups_call(self, group_ids: list[str], coordinator: int) -> Call:
-        return Call(self._admin._async_describe_groups, (group_ids, coordinator))
+        """DescribeGroups to the groups' coordinator: ``{group_id: description}``.
 
-    def group_offsets_call(self, group_ids: list[str]) -> Call:
-        return Call(self._admin._async_list_group_offsets, (dict.fromkeys(group_ids),))
+        A description is kafka-python's ``describe_groups`` shape, reduced to what snapshots
+        read: ``group_state``, ``protocol_type``, ``members`` (``member_id``, ``client_id``,
+        ``client_host``, ``member_assignment`` decoded for consumer groups) and ``error``.
+        """
+        return Call(self._async_describe_groups, (group_ids, coordinator))
+
+    async def _async_describe_groups(
+        self, group_ids: list[str], coordinator: int
+    ) -> dict[str, dict[str, Any]]:
+        request = DescribeGroupsRequest(groups=list(group_ids), include_authorized_operations=False)
+        response = await self._admin._manager.send(fast_request(request), node_id=coordinator)
+        results: dict[str, dict[str, Any]] = {}
+        for error_code, message, gid, state, ptype, pdata, members, _ops in response.groups or ():
+            results[gid] = {
+                "group_id": gid,
+                "group_state": state,
+                "protocol_type": ptype,
+                "protocol_data": pdata,
+                "members": [_member_dict(m) for m in members or ()],
+                "error": str(kafka_errors.for_code(error_code)(message or ""))
+                if error_code
+                else None,
+            }
+        return results
+
+    def group_offsets_call(self, group_ids: list[str], coordinator: int | None = None) -> Call:
+        """Committed offsets of groups: ``{group_id: {(topic, partition): offset}}``.
+
+        With the coordinator known and a broker speaking OffsetFetch v8+ (Kafka 3.0+), one
+        request for all the groups, parsed by :mod:`~kafkaops.collect.fastdecode`; like
+        kafka-python's ``list_group_offsets`` it fails on the first group or partition error
+        (the snapshot then asks group by group).
+        """
+        if (
+            coordinator is None
+            or self._admin._manager.broker_version_data.api_version(OffsetFetchRequest) < 8
+        ):
+            return Call(self._async_group_offsets_one_per_request, (group_ids,))
+        return Call(self._async_group_offsets, (group_ids, coordinator))
+
+    async def _async_group_offsets_one_per_request(
+        self, group_ids: list[str]
+    ) -> dict[str, dict[tuple[str, int], int]]:
+        """Brokers before OffsetFetch v8 (Kafka < 3.0): kafka-python's request per group."""
+        raw = await self._admin._async_list_group_offsets(dict.fromkeys(group_ids))
+        return {
+            gid: {(tp.topic, tp.partition): om.offset for tp, om in offsets.items()}
+            for gid, offsets in raw.items()
+        }
+
+    async def _async_group_offsets(
+        self, group_ids: list[str], coordinator: int
+    ) -> dict[str, dict[tuple[str, int], int]]:
+        request = OffsetFetchRequest(
+            groups=[OffsetFetchRequest.OffsetFetchRequestGroup(group_id=g, topics=None)
+                    for g in group_ids],
+            min_version=8,
+            max_version=8,
+        )  # fmt: skip
+        response = await self._admin._manager.send(fast_request(request), node_id=coordinator)
+        results: dict[str, dict[tuple[str, int], int]] = {}
+        for gid, topics, error_code in response.groups or ():
+            if error_code:
+                raise kafka_errors.for_code(error_code)(f"OffsetFetch failed for group '{gid}'")
+            offsets: dict[tuple[str, int], int] = {}
+            for name, partitions in topics or ():
+                for index, offset, _epoch, _metadata, p_error in partitions or ():
+                    if p_error:
+                        raise kafka_errors.for_code(p_error)(
+                            f"OffsetFetch failed for group '{gid}' partition {name}-{index}"
+                        )
+                    offsets[name, index] = offset
+            results[gid] = offsets
+        return results
+
+
+def _member_dict(member: tuple[Any, ...]) -> dict[str, Any]:
+    """One DescribeGroups member as kafka-python's ``describe_groups`` gives it."""
+    member_id, instance_id, client_id, client_host, metadata, assignment = member
+    decoded: Any = assignment
+    if assignment:
+        try:
+            decoded = ConsumerProtocolAssignment.decode(assignment).to_dict()
+        except (struct.error, ValueError):
+            decoded = assignment  # not the consumer protocol (Connect, streams, …)
+    return {
+        "member_id": member_id,
+        "group_instance_id": instance_id,
+        "client_id": client_id,
+        "client_host": client_host,
+        "member_metadata": metadata,
+        "member_assignment": decoded,
+    }
 
 
 @dataclass(frozen=True)

@@ -216,11 +216,11 @@ def _offsets_or_retry(
     spec: OffsetSpec,
     what: str,
     errors: Errors,
-) -> dict[TopicPartition, int]:
+) -> dict[tuple[str, int], int]:
     """Per-leader ListOffsets results; partitions that failed (a leader that did not answer,
     leadership that moved) are retried per topic through a metadata refresh, so one bad leader
     hides as little as possible."""
-    out: dict[TopicPartition, int] = {}
+    out: dict[tuple[str, int], int] = {}
     retry: list[TopicPartition] = []
     for leader, raw in zip(leaders, raws, strict=True):
         if isinstance(raw, BaseException):
@@ -248,8 +248,8 @@ def _offsets_or_retry(
 def _build_topics(
     raw_topics: list[dict[str, Any]],
     configs: dict[str, dict[str, str]],
-    starts: dict[TopicPartition, int],
-    ends: dict[TopicPartition, int],
+    starts: dict[tuple[str, int], int],
+    ends: dict[tuple[str, int], int],
     errors: Errors,
 ) -> list[Topic]:
     topics = []
@@ -268,8 +268,8 @@ def _build_topics(
                 isr=tuple(p.get("isr_nodes", ())),
                 offline_replicas=tuple(p.get("offline_replicas", ())),
                 min_isr=min_isr,
-                log_start_offset=starts.get(TopicPartition(t["name"], p["partition_index"])),
-                log_end_offset=ends.get(TopicPartition(t["name"], p["partition_index"])),
+                log_start_offset=starts.get((t["name"], p["partition_index"])),
+                log_end_offset=ends.get((t["name"], p["partition_index"])),
             )
             for p in sorted(t.get("partitions", []), key=lambda p: p["partition_index"])
         )
@@ -294,10 +294,10 @@ def _groups(
             by_coordinator[node].append(gid)
     nodes = sorted(by_coordinator)
     calls = [admin.describe_groups_call(by_coordinator[n], n) for n in nodes]
-    calls += [admin.group_offsets_call(by_coordinator[n]) for n in nodes]
+    calls += [admin.group_offsets_call(by_coordinator[n], n) for n in nodes]
     results = admin.gather(calls)
     descriptions: dict[str, dict[str, Any]] = {}
-    offsets: dict[str, dict[TopicPartition, Any]] = {}
+    offsets: dict[str, dict[tuple[str, int], int]] = {}
     group_errors: dict[str, str] = {}
     for node, res in zip(nodes, results[: len(nodes)], strict=True):
         if isinstance(res, BaseException):
@@ -309,7 +309,9 @@ def _groups(
     for node, res in zip(nodes, results[len(nodes) :], strict=True):
         if isinstance(res, BaseException):
             errors.add("OffsetFetch", f"coordinator {node}", res)
-            offsets.update(_group_offsets_one_by_one(admin, by_coordinator[node], group_errors))
+            offsets.update(
+                _group_offsets_one_by_one(admin, by_coordinator[node], node, group_errors)
+            )
         else:
             offsets.update(res)
     for gid in group_ids:
@@ -322,7 +324,7 @@ def _groups(
         desc = descriptions.get(gid, {})
         members = tuple(_member(m) for m in desc.get("members", []) or [])
         owner = {tp: m.member_id for m in members for tp in m.assignment}
-        committed = {(tp.topic, tp.partition): om.offset for tp, om in offsets.get(gid, {}).items()}
+        committed = offsets.get(gid, {})
         keys = sorted(set(committed) | set(owner))
         lags = tuple(
             _partition_lag(key, committed.get(key), partitions.get(key), owner.get(key))
@@ -343,15 +345,15 @@ def _groups(
 
 
 def _group_offsets_one_by_one(
-    admin: KafkaAdmin, gids: list[str], group_errors: dict[str, str]
-) -> dict[str, dict[TopicPartition, Any]]:
+    admin: KafkaAdmin, gids: list[str], coordinator: int, group_errors: dict[str, str]
+) -> dict[str, dict[tuple[str, int], int]]:
     """Fallback when a coordinator's batched OffsetFetch failed.
 
     kafka-python raises on the first group-level error, so one group that is loading or
     migrating would otherwise hide every other group's offsets.
     """
-    out: dict[str, dict[TopicPartition, Any]] = {}
-    results = admin.gather([admin.group_offsets_call([gid]) for gid in gids])
+    out: dict[str, dict[tuple[str, int], int]] = {}
+    results = admin.gather([admin.group_offsets_call([gid], coordinator) for gid in gids])
     for gid, res in zip(gids, results, strict=True):
         if isinstance(res, BaseException):
             group_errors[gid] = f"offset fetch failed: {res}"

@@ -17,12 +17,12 @@ the config in the layer order and the config may not import them.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import typing
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -140,28 +140,37 @@ def default_config() -> Config:
 
 
 # ----------------------------------------------------------------------------- loading
-class _StrictLoader(yaml.SafeLoader):
-    """Safe YAML that refuses duplicate keys: PyYAML would silently keep the last one."""
+@functools.cache
+def _strict_loader() -> Any:
+    """Safe YAML that refuses duplicate keys: PyYAML would silently keep the last one.
+
+    Built on first use: PyYAML costs 30-100 ms to import and ``--bootstrap`` runs (``kafkaops
+    lag`` in scripts) never read a file.
+    """
+    import yaml
+
+    class _StrictLoader(yaml.SafeLoader):
+        pass
+
+    _StrictLoader.add_constructor(
+        yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+        _construct_mapping,  # type: ignore[arg-type]
+    )
+    return _StrictLoader
 
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+def _construct_mapping(loader: Any, node: Any) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
         if key_node.tag == "tag:yaml.org,2002:merge":
             continue  # "<<: *anchor" merges legitimately repeat keys
-        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node)
         if isinstance(key, typing.Hashable) and key in seen:
             line = key_node.start_mark.line + 1
             raise ConfigError(f"line {line}: key {key!r} appears twice (the last would win)")
         seen.add(key)
-    loader.flatten_mapping(node)  # type: ignore[no-untyped-call]
-    return dict(loader.construct_pairs(node))  # type: ignore[no-untyped-call]
-
-
-_StrictLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,  # type: ignore[arg-type]
-)
+    loader.flatten_mapping(node)
+    return dict(loader.construct_pairs(node))
 
 
 def _read_yaml(path: Path) -> Any:
@@ -173,8 +182,10 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError.at(path, None, "not UTF-8 text") from None
     except OSError as exc:
         raise ConfigError.at(path, None, f"cannot read: {exc.strerror}") from None
+    import yaml
+
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no tags
+        return yaml.load(text, Loader=_strict_loader())  # a SafeLoader subclass: no tags
     except ConfigError as exc:  # duplicate key, raised from inside the loader
         raise ConfigError.at(path, None, str(exc)) from None
     except yaml.YAMLError as exc:
