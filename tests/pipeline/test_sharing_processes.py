@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from sqlalchemy.exc import ProgrammingError
 
 from tests.conftest import wait_until
 from tests.notify.receivers import Recorder
+from tests.pipeline.sharing_support import fresh_database, write_sharing_config
 
 pytestmark = [pytest.mark.pages, pytest.mark.timeout(180)]
 
@@ -34,45 +34,11 @@ INTERVAL_S = 4
 CLUSTERS = ("east", "north", "west")
 
 
-def _database(postgres_url: str) -> str:
-    name = f"sharing_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return postgres_url.rsplit("/", 1)[0] + f"/{name}"
-
-
 def _config(path: Path, store: str, hook: str) -> Path:
-    clusters = "".join(
-        f"  {name}:\n    bootstrap: 127.0.0.1:{i + 1}\n"
-        "    timeouts:\n      request: 1s\n      connect: 1s\n"
-        for i, name in enumerate(CLUSTERS)
-    )
-    path.write_text(
-        f"""
-clusters:
-{clusters}
-store:
-  url: {store}
-watch:
-  interval: {INTERVAL_S}s
-  offline_after_cycles: 2
-  sharing: per_cluster
-channels:
-  timeout: 5s
-  webhooks:
-    ops: {{url: "{hook}"}}
-incidents:
-  maintenance:
-    windows: []
-  routing:
-    p0: [webhook:ops]
-    p1: [webhook:ops]
-    p2: [webhook:ops]
-"""
-    )
-    return path
+    bootstraps = {name: f"127.0.0.1:{i + 1}" for i, name in enumerate(CLUSTERS)}
+    return write_sharing_config(path, bootstraps, store, hook, interval_s=INTERVAL_S,
+                                timeouts=("1s", "1s"),
+                                watch_extra="  offline_after_cycles: 2\n")  # fmt: skip
 
 
 def _owners(db) -> dict[str, tuple[str, int, int]]:
@@ -99,7 +65,7 @@ def _offline_pages(hook: Recorder) -> list[dict]:
 def test_killed_instances_cluster_moves_within_two_intervals_and_pages_once(
     postgres_url, tmp_path
 ) -> None:
-    store = _database(postgres_url)
+    store = fresh_database(postgres_url)
     hook = Recorder()
     cfg = _config(tmp_path / "kafkaops.yaml", store, f"{hook.url}/hook")
     env = {**os.environ, "KAFKAOPS_AUTO_UPGRADE": "1"}

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +32,7 @@ from kafkaops.sandbox.cluster import Sandbox
 from tests.conftest import TEST_BASE_PORT, wait_until
 from tests.kafka_helpers import admin, create_topic
 from tests.notify.receivers import Recorder
+from tests.pipeline.sharing_support import fresh_database, write_sharing_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.pages, pytest.mark.timeout(300)]
 
@@ -74,47 +74,12 @@ def boxes() -> Iterator[dict[str, Sandbox]]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _database(postgres_url: str) -> str:
-    name = f"sharing_{uuid.uuid4().hex[:8]}"
-    admin_engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin_engine.dispose()
-    return postgres_url.rsplit("/", 1)[0] + f"/{name}"
-
-
 def _config(path: Path, boxes: dict[str, Sandbox], store: str, hook: str) -> Path:
-    clusters = "".join(
-        f"  {name}:\n    bootstrap: {box.bootstrap()}\n"
-        "    timeouts:\n      request: 3s\n      connect: 2s\n"
-        for name, box in boxes.items()
-    )
-    path.write_text(
-        f"""
-clusters:
-{clusters}
-store:
-  url: {store}
-watch:
-  interval: {INTERVAL_S}s
-  sharing: per_cluster
-channels:
-  timeout: 5s
-  webhooks:
-    ops: {{url: "{hook}"}}
-incidents:
-  maintenance:
-    windows: []
-  routing:
-    p0: [webhook:ops]
-    p1: [webhook:ops]
-    p2: [webhook:ops]
-  alerts:
-    for_s: {{p0: 0, p1: 0, p2: 0}}
-    keep_firing_for_s: 0
-"""
-    )
-    return path
+    bootstraps = {name: box.bootstrap() for name, box in boxes.items()}
+    return write_sharing_config(
+        path, bootstraps, store, hook, interval_s=INTERVAL_S, timeouts=("3s", "2s"),
+        incidents_extra="  alerts:\n    for_s: {p0: 0, p1: 0, p2: 0}\n    keep_firing_for_s: 0\n",
+    )  # fmt: skip
 
 
 class Instance:
@@ -168,7 +133,7 @@ def test_three_instances_spread_clusters_and_take_over_a_killed_ones(
     for box in boxes.values():  # a P1 on every cluster: ISR 1 < min.insync.replicas 2
         create_topic(box.bootstrap(), TOPIC, partitions=1, rf=1,
                      configs={"min.insync.replicas": "2"})  # fmt: skip
-    store = _database(postgres_url)
+    store = fresh_database(postgres_url)
     hook = Recorder()
     cfg = _config(tmp_path / "kafkaops.yaml", boxes, store, f"{hook.url}/hook")
     instances = [Instance(n, cfg, tmp_path, store) for n in range(3)]
