@@ -81,7 +81,10 @@ def build(bootstrap: str, topics: int, per_topic: int, groups: int) -> None:
         for g in range(groups):
             topic = names[g % topics]
             offsets = {
-                TopicPartition(topic, p): OffsetAndMetadata(g % 2, "", -1) for p in range(per_topic)
+                # Offset 0 on every partition: every partition holds >= 1 record, so all
+                # groups x partitions lag (issue 17's "40,000 lagging group-partitions").
+                TopicPartition(topic, p): OffsetAndMetadata(0, "", -1)
+                for p in range(per_topic)
             }
             _commit_with_retry(admin, f"lagbench.g{g:05d}", offsets)
             progress.advance(task)

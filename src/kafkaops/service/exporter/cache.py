@@ -117,15 +117,26 @@ class Exporter:
         no body yet, or the loop has not refreshed a changed view for three intervals (at least
         60 s): a render that failed in the loop is retried by the next scrape after that.
         """
-        key = self._current_key()
-        if not self._body or self._unchanged(key):
+        if self.must_render():
             return self.refresh()
+        return self._body
+
+    def must_render(self) -> bool:
+        """Whether the next scrape has to render (seconds of CPU) instead of copying bytes.
+
+        True only with no body yet, or a changed view the loop has left unrendered for three
+        intervals (at least 60 s).  The route serves every other scrape on the event loop
+        itself: no thread-pool hop, so no GIL hand-over behind the busy watch loop.
+        """
+        key = self._current_key()
+        if not self._body:
+            return True
+        if self._unchanged(key):
+            return False
         now = time.monotonic()
         if self._stale_since is None:
             self._stale_since = now
-        if now - self._stale_since < max(3 * self.state.interval_s, 60.0):
-            return self._body
-        return self.refresh()
+        return now - self._stale_since >= max(3 * self.state.interval_s, 60.0)
 
     def render(self, *, gzip: bool = False) -> bytes:
         """The page; ``gzip``: as one gzip stream (the per-cycle part compressed once)."""
