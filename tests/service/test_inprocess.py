@@ -169,8 +169,8 @@ def test_metrics_at_10k_partitions_scrapes_serve_the_prerendered_body(
     exporter.refresh()  # what the loop does right after a cycle
     render_s = time.perf_counter() - started
     renders = []
-    original = exporter._renderer.render
-    monkeypatch.setattr(exporter._renderer, "render", lambda: renders.append(1) or original())
+    original = exporter._renderer.chunks
+    monkeypatch.setattr(exporter._renderer, "chunks", lambda: renders.append(1) or original())
     client = TestClient(app, base_url="http://127.0.0.1")
     times = []
     for _ in range(20):
@@ -185,6 +185,58 @@ def test_metrics_at_10k_partitions_scrapes_serve_the_prerendered_body(
     assert len(fams["kafka_topic_partition_current_offset"].samples) == 10_000
     p99 = statistics.quantiles(times, n=100)[98]
     print(f"render {render_s * 1000:.0f} ms, /metrics p99 {p99 * 1000:.1f} ms, {len(r.content)} B")
+
+
+def test_metrics_plain_and_gzip_pages_are_the_same_text(state: ServiceState) -> None:
+    """Only the gzipped page is kept; a client without gzip gets it inflated, byte for byte
+    the same families, and the live families are read once for scrapes within a second."""
+    from kafkaops.service.exporter import cache
+
+    app = create_app(state)
+    exporter = app.state.exporter
+    exporter.refresh()
+    client = TestClient(app, base_url="http://127.0.0.1")
+    zipped = client.get("/metrics")  # httpx asks for gzip and inflates
+    assert zipped.headers["content-encoding"] == "gzip"
+    plain = client.get("/metrics", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.content == zipped.content
+    assert exporter._gzip is not None and exporter._gzip.size > 1_000_000
+    assert len(exporter._gzip.head) < exporter._gzip.size / 10
+    first = exporter._live_families()
+    assert exporter._live_families() is first  # within LIVE_TTL_S: the same bytes
+    exporter._live = (exporter._live[0] - cache.LIVE_TTL_S, first)  # type: ignore[index]
+    assert exporter._live_families() is not first
+
+
+def test_malloc_tuning_applies_on_glibc_and_yields_to_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ctypes
+
+    from kafkaops.service import memory
+
+    calls: list[tuple[int, int]] = []
+
+    class FakeLibc:
+        def mallopt(self, param: int, value: int) -> int:
+            calls.append((param, value))
+            return 1
+
+        def malloc_trim(self, pad: int) -> int:
+            calls.append((0, pad))
+            return 1
+
+    monkeypatch.setattr(memory, "_libc", lambda: FakeLibc())
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert memory.tune_malloc()
+    assert (memory.M_ARENA_MAX, 2) not in calls  # the operator's variable wins
+    assert (memory.M_MMAP_THRESHOLD, 256 * 1024) in calls
+    memory.release_free_memory()
+    assert calls[-1] == (0, 0)
+    monkeypatch.setattr(memory, "_libc", lambda: None)  # musl, macOS: nothing to do
+    assert not memory.tune_malloc()
+    assert isinstance(ctypes.CDLL, type)
 
 
 def test_settings_validate_schedules_and_secrets() -> None:

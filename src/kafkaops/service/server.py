@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from kafkaops.core.clock import utc_now
 from kafkaops.core.errors import KafkaopsError
+from kafkaops.service.memory import release_free_memory, tune_malloc
 
 if TYPE_CHECKING:
     import uvicorn
@@ -129,6 +130,7 @@ class _Cycles:
             self.exporter.refresh()
         except Exception as exc:  # a render bug must not stop the loop; /metrics retries
             log.error("metrics render failed: %s", type(exc).__name__)
+        release_free_memory()  # the cycle's and the old page's buffers go back to the OS
 
 
 def _uvicorn_server(state: ServiceState, app: object) -> uvicorn.Server:
@@ -157,6 +159,7 @@ def run(opts: ServeOptions, on_started: Callable[[str], None] | None = None) -> 
     """Serve until a signal or ``once_for``; returns the exit code (0)."""
     from kafkaops.service.app import create_app
 
+    tune_malloc()  # before any thread starts: arenas are per thread
     state = build_state(opts)
     settings = state.config.service
     host = opts.bind or settings.bind

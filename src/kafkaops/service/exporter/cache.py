@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
@@ -36,7 +36,15 @@ class SnapshotRenderer:
         self.state = state
 
     def render(self) -> bytes:
-        return "".join(f.text() for f in self.families()).encode("utf-8")
+        return b"".join(self.chunks())
+
+    def chunks(self) -> Iterator[bytes]:
+        """The page family by family, each family's lines dropped once written: a
+        20,000-partition cluster's page is ~30 MB of text, and holding its lines, the joined
+        text and the encoded bytes at once was ~100 MB of peak RSS per render."""
+        for fam in self.families():
+            yield fam.text().encode("utf-8")
+            fam.lines = []
 
     def families(self) -> Iterator[Family]:
         fams = SnapshotFamilies()
@@ -60,18 +68,31 @@ class SnapshotRenderer:
             return {}
 
 
+#: How long the live families (loop counters, incidents, outbox, process) of one scrape are
+#: reused by the next.  They cost two store queries and a /proc read; Prometheus scrapes every
+#: 15-60 s and never notices, while four scrapers at once (bench/README.md) share one read.
+LIVE_TTL_S = 1.0
+
+
 class Exporter:
-    """Renders the per-cycle families once per change and serves them as bytes."""
+    """Renders the per-cycle families once per change and serves them as bytes.
+
+    Only the *compressed* page is kept (~1 MB at 20,000 partitions, instead of ~30 MB of
+    text): Prometheus asks for gzip; a client that does not gets the text inflated from it.
+    """
 
     def __init__(self, state: ServiceState) -> None:
         self.state = state
         self._renderer = SnapshotRenderer(state)
         self._lock = threading.Lock()
         self._key: tuple[Any, ...] | None = None
-        self._body = b""
         self._gzip: GzipHead | None = None
         self._stale_since: float | None = None
         self.render_seconds = 0.0
+        #: (monotonic time, live families' bytes) of the last scrape, and the gzip page
+        #: finished with exactly those bytes on exactly the current head.
+        self._live: tuple[float, bytes] | None = None
+        self._gzipped: tuple[GzipHead, bytes, bytes] | None = None
 
     def _current_key(self) -> tuple[Any, ...]:
         """What the per-cycle families show: the watcher's current objects, compared by
@@ -91,35 +112,35 @@ class Exporter:
             a is b or (isinstance(a, str | int) and a == b) for a, b in zip(old, key, strict=True)
         )
 
-    def refresh(self) -> bytes:
+    def refresh(self) -> GzipHead:
         """Re-render if the watcher has new facts; cheap when nothing changed."""
         key = self._current_key()
-        if self._unchanged(key):
-            return self._body
+        head = self._gzip
+        if head is not None and self._unchanged(key):
+            return head
         with self._lock:
-            if not self._unchanged(key):
+            if self._gzip is None or not self._unchanged(key):
                 started = time.perf_counter()
-                body = self._renderer.render()
-                gzip = GzipHead(body)
+                self._gzip = GzipHead(self._renderer.chunks())
                 self.render_seconds = time.perf_counter() - started
-                self._body, self._gzip, self._key = body, gzip, key
+                self._key = key
                 self._stale_since = None
-            return self._body
+            return self._gzip
 
-    def _scrape_body(self) -> bytes:
-        """The per-cycle body for a scrape, which never waits for a render in progress.
+    def _scrape_head(self) -> GzipHead:
+        """The per-cycle page for a scrape, which never waits for a render in progress.
 
         The loop thread re-renders right after each cycle (``refresh``); on a big cluster that
-        takes seconds (10,000 partitions and 2,000 groups: ~8 s on 2 busy cores, mostly the
-        consumer statuses read from the store).  A scrape that waited on the lock meanwhile was
-        the whole /metrics p99 (bench/README.md, "Service load and soak"), so scrapes serve the
-        previous body until the new one is ready.  A scrape renders itself only when there is
-        no body yet, or the loop has not refreshed a changed view for three intervals (at least
-        60 s): a render that failed in the loop is retried by the next scrape after that.
+        takes seconds.  A scrape that waited on the lock meanwhile was the whole /metrics p99
+        (bench/README.md, "Service load and soak"), so scrapes serve the previous page until
+        the new one is ready.  A scrape renders itself only when there is no page yet, or the
+        loop has not refreshed a changed view for three intervals (at least 60 s): a render
+        that failed in the loop is retried by the next scrape after that.
         """
-        if self.must_render():
+        head = self._gzip
+        if head is None or self.must_render():
             return self.refresh()
-        return self._body
+        return head
 
     def must_render(self) -> bool:
         """Whether the next scrape has to render (seconds of CPU) instead of copying bytes.
@@ -129,7 +150,7 @@ class Exporter:
         itself: no thread-pool hop, so no GIL hand-over behind the busy watch loop.
         """
         key = self._current_key()
-        if not self._body:
+        if self._gzip is None:
             return True
         if self._unchanged(key):
             return False
@@ -140,34 +161,56 @@ class Exporter:
 
     def render(self, *, gzip: bool = False) -> bytes:
         """The page; ``gzip``: as one gzip stream (the per-cycle part compressed once)."""
-        body = self._scrape_body()
-        head = self._gzip
+        head = self._scrape_head()
+        live = self._live_families()
+        if not gzip:
+            return head.plain() + live
+        done = self._gzipped
+        if done is not None and done[0] is head and done[1] is live:
+            return done[2]
+        page = head.finish(live)
+        self._gzipped = (head, live, page)
+        return page
+
+    def _live_families(self) -> bytes:
+        """The live families, re-read at most every :data:`LIVE_TTL_S` seconds."""
+        now = time.monotonic()
+        cached = self._live
+        if cached is not None and now - cached[0] < LIVE_TTL_S:
+            return cached[1]
         live = generate_latest(LiveCollector(self.state, self.render_seconds))
         live += generate_latest(PROCESS_REGISTRY)
-        if gzip and head is not None and head.body is body:
-            return head.finish(live)
-        if gzip:
-            return zlib.compress(body + live, 1, wbits=31)
-        return body + live
+        self._live = (now, live)
+        return live
 
 
 class GzipHead:
-    """The per-cycle body compressed once, its gzip stream left open for each scrape's tail.
+    """The per-cycle page compressed once, its gzip stream left open for each scrape's tail.
 
-    Prometheus asks for ``Accept-Encoding: gzip``; the body of a 10,000-partition cluster is
-    ~14 MB of text and ~0.4 MB gzipped (level 1, ~20 ms once per cycle).  Sending 14 MB per
-    scrape through the event loop was most of the remaining /metrics latency.  A copy of the
-    open compressor finishes one valid gzip member with the live families, so clients that
-    read only the first member of a stream (Python's ``zlib`` decoders) get the whole page.
+    Prometheus asks for ``Accept-Encoding: gzip``; the page of a 20,000-partition cluster is
+    ~30 MB of text and ~1 MB gzipped (level 1, once per cycle, fed family by family so the
+    text never exists whole).  A copy of the open compressor finishes one valid gzip member
+    with the live families, so clients that read only the first member of a stream (Python's
+    ``zlib`` decoders) get the whole page.  The head ends with a sync flush, so it inflates on
+    its own to the exact text (:meth:`plain`) for a client that does not accept gzip.
     """
 
-    __slots__ = ("_z", "body", "head")
+    __slots__ = ("_z", "head", "size")
 
-    def __init__(self, body: bytes) -> None:
-        self.body = body
+    def __init__(self, chunks: Iterable[bytes]) -> None:
         self._z = zlib.compressobj(1, zlib.DEFLATED, 31)
-        self.head = self._z.compress(body)
+        parts: list[bytes] = []
+        self.size = 0
+        for chunk in chunks:
+            parts.append(self._z.compress(chunk))
+            self.size += len(chunk)
+        parts.append(self._z.flush(zlib.Z_SYNC_FLUSH))
+        self.head = b"".join(parts)
 
     def finish(self, tail: bytes) -> bytes:
         z = self._z.copy()
         return self.head + z.compress(tail) + z.flush()
+
+    def plain(self) -> bytes:
+        """The per-cycle text itself (inflated: ~0.1 s at 30 MB; rare clients only)."""
+        return zlib.decompressobj(31).decompress(self.head)
