@@ -60,22 +60,23 @@ jars: setup
 demo: setup jars
 	@$(BIN)/python -m kafkaops.cli.demo $(DEMO_ARGS)
 
-# The clock guard: the runbook's default maintenance windows (daily 02:00-04:00 UTC, Sunday
-# 01:00-05:00, first Sunday 00:00-06:00) mute P1/P2 pages.  The tests that expect a page (marker
-# `pages`) run with the policy clock started inside all three windows (first Sunday of December,
-# 03:00 UTC), so a test that forgot to state its windows fails at any hour, not only at night.
-# They run only there: `make test` runs every other test on the real clock first, so each test
-# runs once (running the `pages` tests on the real clock as well proved nothing more: a page
-# that is sent inside every window is sent outside them too).
+# The clock guard (tests/conftest.py): the runbook's default maintenance windows (daily
+# 02:00-04:00 UTC, Sunday 01:00-05:00, first Sunday 00:00-06:00) mute P1/P2 pages.  The tests
+# that expect a page (marker `pages`) run with KAFKAOPS_NOW at the guard instant, inside all three
+# windows (first Sunday of December, 03:00 UTC): an autouse fixture sets it around each of them
+# (subprocesses inherit it) and restarts the test process's clock; every other test runs on the
+# real clock.  So a test that forgot to state its windows fails at any hour, not only at night,
+# and one pytest session (one sandbox start) runs everything.  `make test-clock-guard` runs only
+# the `pages` tests; CLOCK_GUARD_NOW moves the instant.
 CLOCK_GUARD_NOW ?= 2026-12-06T03:00:00Z
+export KAFKAOPS_TEST_CLOCK_GUARD_NOW := $(CLOCK_GUARD_NOW)
 
 test: setup jars lint
-	@$(BIN)/python -m pytest -m "not pages" $(PYTEST_ARGS)
-	@$(MAKE) --no-print-directory test-clock-guard
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-clock-guard: setup jars
 	@echo "clock guard: the paging tests with KAFKAOPS_NOW=$(CLOCK_GUARD_NOW) (inside every runbook window)"
-	@KAFKAOPS_NOW=$(CLOCK_GUARD_NOW) $(BIN)/python -m pytest -q -m pages
+	@$(BIN)/python -m pytest -q -m pages $(PYTEST_ARGS)
 
 lint: setup
 	@$(BIN)/ruff check src tests bench

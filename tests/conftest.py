@@ -3,10 +3,23 @@
 Each test uses its own topic and group names (``unique_name``) and restores any broker it
 stops, so tests do not depend on each other's order.  The cluster lives in a temporary folder
 on its own ports, so a developer's ``make demo`` sandbox is never touched.
+
+The clock guard: the runbook's default maintenance windows (daily 02:00-04:00 UTC, Sunday
+01:00-05:00, first Sunday 00:00-06:00) mute P1/P2 pages, so a test that expects a page and
+forgets to state its windows would pass or fail by the hour of day.  Every test marked
+``pages`` therefore runs with the policy clock started at :data:`CLOCK_GUARD_NOW`, inside all
+three windows: ``KAFKAOPS_NOW`` is set in the environment (the ``kafkaops`` subprocesses the
+test starts inherit it) and this process's clock is restarted from it; afterwards both go back,
+so every other test runs on the real clock.  Such a test fails at any hour, not only at night.
+A module marked ``pages`` as a whole is guarded from its first module-scoped fixture on (its
+servers start on the guard clock too); a single marked function only for itself.  A paging test
+must not take a clock-dependent process from a package- or session-scoped fixture: those start
+before any guard (tests/service/test_api.py starts its own service for this reason).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -20,6 +33,7 @@ from pathlib import Path
 
 import pytest
 
+from kafkaops.core import clock
 from kafkaops.sandbox.cluster import Sandbox
 from kafkaops.sandbox.jars import DEFAULT_KAFKA_VERSION
 
@@ -31,6 +45,50 @@ TEST_BASE_PORT = int(os.environ.get("KAFKAOPS_TEST_BASE_PORT", "29092"))
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 for _var in ("AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_REGION"):
     os.environ.pop(_var, None)
+
+
+#: Where the clock guard starts the policy clock: the first Sunday of December, 03:00 UTC, inside
+#: the daily, weekly and monthly default windows (tests/core/test_clock.py checks it).
+CLOCK_GUARD_NOW = os.environ.get("KAFKAOPS_TEST_CLOCK_GUARD_NOW", "2026-12-06T03:00:00Z")
+#: Whether the whole run was started with a KAFKAOPS_NOW of its own (then nothing is on the
+#: real clock, and the guard's clean-up goes back to that instant).
+RUN_HAS_OWN_NOW = clock.ENV_VAR in os.environ
+
+
+@contextlib.contextmanager
+def clock_guard() -> Iterator[None]:
+    """``KAFKAOPS_NOW`` at the guard instant, this process's clock restarted from it; undone
+    on exit (a nested guard leaves the outer one's clock running on)."""
+    if os.environ.get(clock.ENV_VAR) == CLOCK_GUARD_NOW:
+        yield
+        return
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(clock.ENV_VAR, CLOCK_GUARD_NOW)
+            clock.restart_from_env()
+            yield
+    finally:
+        clock.restart_from_env()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _clock_guard_module(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A module marked ``pages`` (``pytestmark``): guarded before its module-scoped fixtures."""
+    if request.node.get_closest_marker("pages") is None:
+        yield
+        return
+    with clock_guard():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _clock_guard_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test marked ``pages``: guarded (a no-op inside a guarded module)."""
+    if request.node.get_closest_marker("pages") is None:
+        yield
+        return
+    with clock_guard():
+        yield
 
 
 def unique(prefix: str) -> str:

@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,8 +70,15 @@ def dr_pair() -> Iterator[Pair]:
     mirror = Mirror("default", "dr", base_dir=base)
     pair = Pair(base, primary, replica, mirror)
     try:
-        _up(primary, DR_BASE_PORT)
-        _up(replica, DR_BASE_PORT + 200)
+        # Both clusters at once: JVM start-up is most of it, and the two do not wait for
+        # each other.
+        with ThreadPoolExecutor(2) as pool:
+            started = [
+                pool.submit(_up, primary, DR_BASE_PORT),
+                pool.submit(_up, replica, DR_BASE_PORT + 200),
+            ]
+        for future in started:
+            future.result()
         pair.restart_mirror("default")
         yield pair
     finally:

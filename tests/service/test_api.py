@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from kafkaops.sandbox.cluster import Sandbox
 from tests import kafka_helpers as kh
 from tests.conftest import wait_until
-from tests.service.conftest import Service, dump, latest
+from tests.service.conftest import TOKEN, Service, dump, latest, start_service, stop_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.pages, pytest.mark.timeout(300)]
+
+
+@pytest.fixture(scope="module")
+def service(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """This module's own service, not the package's: these tests page, so the service must
+    start under the clock guard (tests/conftest.py), which begins at this module."""
+    svc = start_service(tmp_path_factory.mktemp("serve-api"), sandbox, token=TOKEN)
+    try:
+        yield svc
+    finally:
+        code = stop_service(svc)
+        assert code == 0, f"serve exited {code} on SIGTERM: {svc.log.read_text()[-2000:]}"
 
 
 def test_liveness_reports_each_cluster_loop(service: Service) -> None:

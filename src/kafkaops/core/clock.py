@@ -51,6 +51,16 @@ def _offset_from_env() -> timedelta:
 _offset: timedelta = _offset_from_env()
 
 
+def restart_from_env() -> None:
+    """Start this process's clock again from ``KAFKAOPS_NOW`` as it is *now*.
+
+    The shift is read once at import; a process that changes the variable afterwards (the test
+    suite's clock guard sets it around each paging test) calls this so its own clock follows,
+    as a freshly started subprocess's would."""
+    global _offset
+    _offset = _offset_from_env()
+
+
 def utc_now() -> datetime:
     """Now, in UTC, on the policy clock (shifted when ``KAFKAOPS_NOW`` is set)."""
     return datetime.now(UTC) + _offset

@@ -386,11 +386,17 @@ class Drill:
         )
 
     def _drain(self, consumer: _Consumer, timeout_s: float = 30) -> None:
-        """Let the consumer read to the replica's end before counting."""
+        """Let the consumer read to the replica's end before counting.
+
+        Done when every record on the replica has been consumed on *either* cluster: the
+        group resumes on the replica at its translated offsets, so what it had read on the
+        primary before them is not read again there (waiting for the replica alone to show
+        it always ran into the timeout).  A record never consumed anywhere keeps the wait
+        going until the timeout; it is then a gap in the report."""
         total = self._replica_records()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            seen = {s for c, _p, _o, s in consumer.seen if c == "replica"}
+            seen = {s for _c, _p, _o, s in consumer.seen}
             if total <= seen or not total:
                 return
             time.sleep(0.5)
