@@ -1,31 +1,34 @@
-"""Benchmark: ``kafkaops serve`` under a bounded load and a 10-minute soak, next to kafka_exporter.
+"""Benchmark: `kafkaops serve` at 20,000 partitions: load, 30-min soak, kafka_exporter beside.
 
 Reuses the lag benchmark's cluster (:mod:`lag_bench`: Kafka 3.9.2 sandbox in ``.sandbox/lagbench``,
-3 brokers + 1 KRaft controller from port 37092 up, 500 topics x 20 partitions = 10,000 partitions,
-RF 2, and ``--groups`` consumer groups each committed on every partition of one topic; ``--keep``
-leaves it for the next run).  Then, in one run:
+3 brokers + 1 KRaft controller from port 37092 up, ``--topics`` x 20 partitions (default 1,000 x
+20 = 20,000 partitions), RF 2, and ``--groups`` consumer groups each committed at offset 0 on
+every partition of one topic: 40,000 lagging group-partitions; ``--keep`` leaves it for the
+next run).  Then, in one run:
 
 1. starts ``kafkaops serve`` as a subprocess (its own config, a temporary SQLite store, watch
-   interval 10 s, a free loopback port) and waits until ``GET /api/clusters/NAME/health`` is 200
-   (the first cycle has data);
-2. **load**: for each of ``/metrics``, ``/api/clusters/NAME/health`` and
-   ``/api/clusters/NAME/groups``, ``wrk --latency`` with a fixed small concurrency for
-   ``--load-seconds`` (an httpx thread pool when ``wrk`` is missing: ``apt-get install -y wrk``),
-   while the watch loop keeps running, with ``Accept-Encoding: gzip`` as Prometheus (and httpx)
-   send it unless ``--no-gzip``; requests/s, p50/p90/p99/max, body size; the ``/metrics``
-   series count; single-client (unloaded) latency of each endpoint for reference;
-3. **soak**: a steady, light, mixed load (``--soak-rate`` requests/s) for ``--soak-seconds``
+   interval 10 s, a free loopback port) and waits until ``GET /api/clusters/NAME/health`` is 200;
+   from then on every watch cycle's duration (collect + lag + statuses + store + evaluate +
+   incidents, from ``GET /health``) is recorded with the phase it ended in;
+2. **quiet**: one minute of cycles with nothing else running;
+3. **load**: ``wrk -c4 --latency`` on ``/metrics`` for ``--metrics-load-seconds`` (>= 30 cycles),
+   then on ``/api/clusters/NAME/health`` and ``…/groups`` for ``--load-seconds`` each, with
+   ``Accept-Encoding: gzip`` as Prometheus sends it unless ``--no-gzip`` (an httpx thread pool
+   when ``wrk`` is missing: ``apt-get install -y wrk``); single-client latency for reference;
+4. **beside**: danielqsj/kafka_exporter (built beforehand into ``.cache/gobin``, see
+   bench/README.md) started against the same brokers, and both ``/metrics`` put under the same
+   wrk load *at the same time* for ``--peer-seconds``, the watch loop running; without the
+   binary, Burrow's HTTP API (Debian ``burrow``) is measured after the soak instead;
+5. **soak**: a steady, light, mixed load (``--soak-rate`` requests/s) for ``--soak-seconds``
    while the service's RSS (process tree, psutil) is sampled every ``--sample-every`` s: CSV +
-   PNG chart (matplotlib, installed into the venv if missing), start/end/max and the slope;
-4. **peer**: stops the service, starts danielqsj/kafka_exporter (built beforehand into
-   ``.cache/gobin``, see bench/README.md) against the same brokers and puts the same wrk load on
-   its ``/metrics``; without the binary, Burrow's HTTP API (Debian ``burrow``) is the peer.
+   PNG chart (matplotlib, installed into the venv if missing), start/end/max and the slope.
 
 Loopback only; every phase is bounded in time; the service, the peer and (unless ``--keep``) the
 cluster are stopped at the end.  Raw results: ``bench/results/service-*.json|csv|png``.
 
-    .venv/bin/python bench/service_bench.py --keep            # full run, ~20 min
-    .venv/bin/python bench/service_bench.py --load-seconds 10 --soak-seconds 60   # quick look
+    .venv/bin/python bench/service_bench.py --keep            # full run, ~50 min
+    .venv/bin/python bench/service_bench.py --no-peer --metrics-load-seconds 60 \
+        --load-seconds 10 --soak-seconds 120 --tag quick      # a quick look, ~6 min
 """
 
 from __future__ import annotations
@@ -140,6 +143,52 @@ class RssSampler:
             w.writerow(["t_s", "phase", "rss_bytes_tree", "rss_bytes_main", "cpu_s", "loadavg_1m"])
             for t, phase, tree, main, cpu, load1 in self.rows:
                 w.writerow([f"{t:.1f}", phase, tree, main, f"{cpu:.2f}", f"{load1:.2f}"])
+
+
+@dataclass
+class CycleSampler:
+    """Every completed watch cycle's duration, read from ``GET /health`` once a second.
+
+    ``/health`` reports each cluster's last cycle time and duration (collect + lag + statuses +
+    store + evaluate + incidents); a cycle is new when its ``last_cycle_at`` changes.  Polling
+    at 1 s cannot miss one at a 10-s interval.  Each cycle is tagged with the bench phase in
+    which it *ended*.
+    """
+
+    base: str
+    cycles: list[tuple[str, str, float]] = field(default_factory=list)
+    phase: str = "start"
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        seen = ""
+        with httpx.Client(timeout=5) as client:
+            while not self._stop.is_set():
+                with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, IndexError):
+                    loop = client.get(self.base + "/health").json()["clusters"][0]
+                    at, took = loop["last_cycle_at"], loop["last_duration_s"]
+                    if at and at != seen and took is not None:
+                        seen = at
+                        self.cycles.append((at, self.phase, float(took)))
+                self._stop.wait(1.0)
+
+    def summary(self, phases: tuple[str, ...] | None = None) -> dict[str, Any]:
+        took = [d for _, ph, d in self.cycles if phases is None or ph in phases]
+        if not took:
+            return {"n": 0}
+        return {
+            "n": len(took),
+            "p50_s": round(pct(took, 50), 2),
+            "p95_s": round(pct(took, 95), 2),
+            "max_s": round(max(took), 2),
+            "mean_s": round(statistics.fmean(took), 2),
+        }
 
 
 def slope_mib_per_min(rows: list[tuple[float, int]]) -> float:
@@ -294,13 +343,14 @@ def run_httpx(url: str, seconds: int, conns: int) -> dict[str, Any]:
     }
 
 
-def load(url: str, args: argparse.Namespace, lua: Path) -> dict[str, Any]:
+def load(
+    url: str, args: argparse.Namespace, lua: Path, seconds: int | None = None
+) -> dict[str, Any]:
+    secs = args.load_seconds if seconds is None else seconds
     if shutil.which("wrk"):
-        return run_wrk(
-            url, args.load_seconds, args.connections, args.threads, lua, not args.no_gzip
-        )
+        return run_wrk(url, secs, args.connections, args.threads, lua, not args.no_gzip)
     print("wrk not found (apt-get install -y wrk): using httpx threads", file=sys.stderr)
-    return run_httpx(url, args.load_seconds, args.connections)
+    return run_httpx(url, secs, args.connections)
 
 
 def soak(base: str, paths: list[str], seconds: float, rate: float) -> dict[str, Any]:
@@ -401,20 +451,84 @@ def fmt_ms(v: float | None) -> str:
     return f"{v:.1f} ms" if v < 1000 else f"{v / 1000:.2f} s"
 
 
+def beside(
+    tmp: Path,
+    bootstrap: str,
+    base: str,
+    args: argparse.Namespace,
+    lua: Path,
+    procs: list[subprocess.Popen[bytes]],
+    cycles: CycleSampler,
+) -> dict[str, Any]:
+    """kafka_exporter started next to the running service; both ``/metrics`` under the same
+    wrk load at the same time, so both see the same machine, the same brokers and each other."""
+    pport = free_port()
+    peer = start_kafka_exporter(tmp, bootstrap, pport)
+    procs.append(peer)
+    purl = f"http://127.0.0.1:{pport}/metrics"
+    seen: dict[str, Any] = {}
+
+    def peer_ready() -> bool:
+        if peer.poll() is not None:
+            raise RuntimeError((tmp / "kafka_exporter.log").read_text()[-2000:])
+        seen.update(metrics_stats(purl))  # one full scrape
+        return seen["largest_families"].get("kafka_consumergroup_lag", 0) > 0
+
+    warm = wait_for("kafka_exporter", peer_ready, timeout=900, interval=2)
+    print(f"kafka_exporter ready after {warm:.0f} s; both /metrics under load", file=sys.stderr)
+    cycles.phase = "beside"
+    psampler = RssSampler(peer.pid, 5)
+    psampler.start()
+    loads: dict[str, dict[str, Any]] = {}
+
+    def run(name: str, url: str) -> None:
+        loads[name] = load(url, args, lua, args.peer_seconds)
+
+    pool = [
+        threading.Thread(target=run, args=("kafkaops", base + "/metrics")),
+        threading.Thread(target=run, args=("kafka_exporter", purl)),
+    ]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(args.peer_seconds + 300)
+    psampler.stop()
+    stop(peer, 15)
+    procs.remove(peer)
+    for name, r in loads.items():
+        print(f"beside: {name} /metrics {r['rps']} req/s, p99 {fmt_ms(r['p99_ms'])}",
+              file=sys.stderr)  # fmt: skip
+    return {
+        "peer": {
+            "name": "kafka_exporter",
+            "version": kafka_exporter_version(),
+            "ready_after_s": round(warm, 1),
+            "metrics": seen,
+            "rss_max_mib": round(max(r[2] for r in psampler.rows) / 2**20, 1),
+        },
+        "load": loads,
+        "host_loadavg_1m": round(os.getloadavg()[0], 2),
+    }
+
+
 # ----------------------------------------------------------------------------------- main
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--topics", type=int, default=500)
+    ap.add_argument("--topics", type=int, default=1000)
     ap.add_argument("--partitions-per-topic", type=int, default=20)
     ap.add_argument("--groups", type=int, default=2000)
     ap.add_argument(
         "--time-lag-method", default="estimated", choices=["exact", "estimated", "none"]
     )
     ap.add_argument("--interval", type=float, default=10.0, help="watch interval (s)")
-    ap.add_argument("--load-seconds", type=int, default=60, help="per endpoint")
+    ap.add_argument("--load-seconds", type=int, default=60, help="per API endpoint")
+    ap.add_argument(
+        "--metrics-load-seconds", type=int, default=300,
+        help="wrk on /metrics alone (>= 30 watch cycles at the default interval)",
+    )  # fmt: skip
     ap.add_argument("--connections", type=int, default=4, help="concurrent connections (wrk -c)")
     ap.add_argument("--threads", type=int, default=1, help="wrk threads")
-    ap.add_argument("--soak-seconds", type=int, default=600)
+    ap.add_argument("--soak-seconds", type=int, default=1800)
     ap.add_argument("--soak-rate", type=float, default=5.0, help="requests/s during the soak")
     ap.add_argument("--sample-every", type=float, default=10.0, help="RSS sampling period (s)")
     ap.add_argument("--no-peer", action="store_true")
@@ -424,8 +538,8 @@ def main() -> int:
         help="py-spy record the service for S s at the start of the /metrics load",
     )  # fmt: skip
     ap.add_argument(
-        "--peer-seconds", type=int, default=120,
-        help="wrk duration on the peer (its scrapes take tens of seconds)",
+        "--peer-seconds", type=int, default=240,
+        help="wrk on both /metrics at once, kafka_exporter beside (its scrapes take a minute)",
     )  # fmt: skip
     ap.add_argument("--tag", default="", help="suffix of the result file names")
     ap.add_argument("--keep", action="store_true", help="leave the cluster running")
@@ -440,6 +554,7 @@ def main() -> int:
     service: subprocess.Popen[bytes] | None = None
     peer_procs: list[subprocess.Popen[bytes]] = []
     sampler: RssSampler | None = None
+    cycles: CycleSampler | None = None
     result: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "kafkaops": __version__,
@@ -471,7 +586,10 @@ def main() -> int:
 
         first = wait_for("first cycle", ready, timeout=300)
         print(f"service ready ({base}); first cycle after {first:.1f} s", file=sys.stderr)
-        time.sleep(args.interval + 2)  # a second cycle: the status window has two samples
+        cycles = CycleSampler(base)
+        cycles.start()
+        cycles.phase = "quiet"
+        time.sleep(6 * args.interval + 2)  # cycles with nothing but the loop running
         live = httpx.get(base + "/health", timeout=10).json()
         result["loop_after_start"] = live["clusters"]
         n_groups = len(httpx.get(base + groups, timeout=60).json()["groups"])
@@ -498,8 +616,10 @@ def main() -> int:
                      "--output", str(RESULTS / f"service-pyspy{sfx}.txt"), "--threads"],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
+            cycles.phase = f"load {p}"
             cpu0 = psutil.Process(service.pid).cpu_times()
-            result["load"][p] = load(base + p, args, lua)
+            secs = args.metrics_load_seconds if p == "/metrics" else args.load_seconds
+            result["load"][p] = load(base + p, args, lua, secs)
             cpu1 = psutil.Process(service.pid).cpu_times()
             result["load"][p]["service_cpu_s"] = round(
                 cpu1.user + cpu1.system - cpu0.user - cpu0.system, 1
@@ -512,8 +632,14 @@ def main() -> int:
                   f"max {r['max_ms']} ms, errors {r['errors']}", file=sys.stderr)  # fmt: skip
         result["loop_after_load"] = httpx.get(base + "/health", timeout=10).json()["clusters"]
 
+        # ---- kafka_exporter beside: both /metrics under wrk -c4 at the same time
+        if not args.no_peer and KAFKA_EXPORTER.exists():
+            cycles.phase = "peer warm-up"
+            result["beside"] = beside(tmp, bootstrap, base, args, lua, peer_procs, cycles)
+
         # ---- soak
         sampler.phase = "soak"
+        cycles.phase = "soak"
         sampler.sample()
         soak_from = len(sampler.rows) - 1
         print(f"soak: {args.soak_seconds} s at {args.soak_rate} req/s", file=sys.stderr)
@@ -545,6 +671,13 @@ def main() -> int:
                 if ln.startswith("kafkaops_metrics_render_seconds ")
             )  # fmt: skip
         sampler.stop()
+        cycles.stop()
+        phases = dict.fromkeys(ph for _, ph, _ in cycles.cycles)
+        result["cycles"] = {ph: cycles.summary((ph,)) for ph in phases}
+        result["cycles"]["all after warm-up"] = cycles.summary(
+            tuple(ph for ph in phases if ph not in ("start", "peer warm-up"))
+        )
+        result["cycle_durations"] = cycles.cycles
         sampler.write_csv(RESULTS / f"service-rss{sfx}.csv")
         chart(sampler, RESULTS / f"service-rss{sfx}.png",
               f"kafkaops serve RSS — {args.topics * args.partitions_per_topic:,} partitions, "
@@ -552,54 +685,18 @@ def main() -> int:
         result["service_exit"] = stop(service)
         service = None
 
-        # ---- peer, same cluster, our service stopped
-        if not args.no_peer:
-            pport = free_port()
-            if KAFKA_EXPORTER.exists():
-                peer = start_kafka_exporter(tmp, bootstrap, pport)
-                peer_procs.append(peer)
-                purl = f"http://127.0.0.1:{pport}/metrics"
-
-                seen: dict[str, Any] = {}
-
-                def peer_ready() -> bool:
-                    if peer.poll() is not None:
-                        raise RuntimeError((tmp / "kafka_exporter.log").read_text()[-2000:])
-                    seen.update(metrics_stats(purl))  # one full scrape
-                    return seen["largest_families"].get("kafka_consumergroup_lag", 0) > 0
-
-                warm = wait_for("kafka_exporter", peer_ready, timeout=300, interval=2)
-                stats = dict(seen)
-                single = single_client(purl, 2)  # each scrape takes tens of seconds
-                psampler = RssSampler(peer.pid, 5)
-                psampler.start()
-                cpu0 = psutil.Process(peer.pid).cpu_times()
-                res = load(purl, argparse.Namespace(**{**vars(args),
-                           "load_seconds": args.peer_seconds}), lua)  # fmt: skip
-                cpu1 = psutil.Process(peer.pid).cpu_times()
-                psampler.stop()
-                res["service_cpu_s"] = round(cpu1.user + cpu1.system - cpu0.user - cpu0.system, 1)
-                res["host_loadavg_1m"] = round(os.getloadavg()[0], 2)
-                result["peer"] = {
-                    "name": "kafka_exporter",
-                    "version": kafka_exporter_version(),
-                    "ready_after_s": round(warm, 1),
-                    "metrics": stats,
-                    "single_client": single,
-                    "load": res,
-                    "rss_max_mib": round(max(r[2] for r in psampler.rows) / 2**20, 1),
-                }
-            else:
-                peer_procs += start_burrow_stack(tmp, bootstrap)
-                warm = burrow_wait_loaded(n_groups)
-                burl = (f"http://127.0.0.1:{BURROW_PORT}"
-                        "/v3/kafka/bench/consumer/lagbench.g00000/lag")  # fmt: skip
-                result["peer"] = {
-                    "name": "Burrow 1.2.1 (one group's lag)",
-                    "ready_after_s": round(warm, 1),
-                    "single_client": single_client(burl, 20),
-                    "load": load(burl, args, lua),
-                }
+        # ---- without kafka_exporter: Burrow as the peer, our service stopped
+        if not args.no_peer and not KAFKA_EXPORTER.exists():
+            peer_procs += start_burrow_stack(tmp, bootstrap)
+            warm = burrow_wait_loaded(n_groups)
+            burl = (f"http://127.0.0.1:{BURROW_PORT}"
+                    "/v3/kafka/bench/consumer/lagbench.g00000/lag")  # fmt: skip
+            result["peer"] = {
+                "name": "Burrow 1.2.1 (one group's lag)",
+                "ready_after_s": round(warm, 1),
+                "single_client": single_client(burl, 20),
+                "load": load(burl, args, lua),
+            }
             p = result["peer"]["load"]
             print(f"peer {result['peer']['name']}: {p['rps']} req/s, p99 {p['p99_ms']} ms",
                   file=sys.stderr)  # fmt: skip
@@ -611,6 +708,8 @@ def main() -> int:
     finally:
         if sampler is not None:
             sampler.stop()
+        if cycles is not None:
+            cycles.stop()
         stop(service)
         for proc in peer_procs:
             stop(proc, 15)
@@ -622,35 +721,48 @@ def main() -> int:
 def print_table(r: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"\n{args.topics * args.partitions_per_topic:,} partitions, "
           f"{r['groups_seen']:,} groups, Kafka {r['kafka']}, wrk -t{args.threads} "
-          f"-c{args.connections} {args.load_seconds} s per endpoint, watch loop running "
-          f"(interval {args.interval:g} s)\n")  # fmt: skip
-    print("| endpoint | req/s | p50 | p90 | p99 | max | errors | body | 1 client p50 / p99 |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          f"-c{args.connections}, watch loop running (interval {args.interval:g} s)\n")  # fmt: skip
+    print("| endpoint | wrk s | req/s | p50 | p90 | p99 | max | errors | body "
+          "| 1 client p50 / p99 |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for path, x in r["load"].items():
         one = r["single_client"][path]
-        print(f"| `{path}` | {x['rps']:.0f} | {fmt_ms(x['p50_ms'])} | {fmt_ms(x['p90_ms'])} | "
-              f"{fmt_ms(x['p99_ms'])} | {fmt_ms(x['max_ms'])} | {x['errors']} | "
-              f"{r['bodies'][path] / 1024:,.0f} KiB | {fmt_ms(one['p50_ms'])} / "
+        secs = args.metrics_load_seconds if path == "/metrics" else args.load_seconds
+        print(f"| `{path}` | {secs} | {x['rps']:.0f} | {fmt_ms(x['p50_ms'])} | "
+              f"{fmt_ms(x['p90_ms'])} | {fmt_ms(x['p99_ms'])} | {fmt_ms(x['max_ms'])} | "
+              f"{x['errors']} | {r['bodies'][path] / 1024:,.0f} KiB | {fmt_ms(one['p50_ms'])} / "
               f"{fmt_ms(one['p99_ms'])} |")  # fmt: skip
+    side = r.get("beside")
+    if side:
+        print(f"\nBoth /metrics at once, wrk -c{args.connections} each for "
+              f"{args.peer_seconds} s (host load {side['host_loadavg_1m']}):\n")  # fmt: skip
+        print("| exporter | req/s | p50 | p90 | p99 | max | errors | series | RSS max |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for name, x in side["load"].items():
+            series = (r["metrics"] if name == "kafkaops" else side["peer"]["metrics"])["series"]
+            rss = side["peer"]["rss_max_mib"] if name != "kafkaops" else r["rss"]["overall_max_mib"]
+            print(f"| {name} | {x['rps']:.2f} | {fmt_ms(x['p50_ms'])} | {fmt_ms(x['p90_ms'])} | "
+                  f"{fmt_ms(x['p99_ms'])} | {fmt_ms(x['max_ms'])} | {x['errors']} | "
+                  f"{series:,} | {rss} MiB |")  # fmt: skip
+        ours, theirs = side["load"]["kafkaops"], side["load"]["kafka_exporter"]
+        print(f"\np99 ratio (kafka_exporter / kafkaops): "
+              f"{theirs['p99_ms'] / max(ours['p99_ms'], 1e-9):.0f}x")  # fmt: skip
     peer = r.get("peer")
     if peer:
         x = peer["load"]
-        size = peer.get("metrics", {}).get("bytes")
-        print(f"| peer: {peer['name']} | {x['rps']:.1f} | {fmt_ms(x['p50_ms'])} | "
-              f"{fmt_ms(x['p90_ms'])} | {fmt_ms(x['p99_ms'])} | {fmt_ms(x['max_ms'])} | "
-              f"{x['errors']} | {'—' if size is None else f'{size / 1024:,.0f} KiB'} | "
-              f"{fmt_ms(peer['single_client']['p50_ms'])} / "
-              f"{fmt_ms(peer['single_client']['p99_ms'])} |")  # fmt: skip
-        ours = r["load"]["/metrics"]
-        print(f"\n/metrics p99: kafkaops {fmt_ms(ours['p99_ms'])} vs {peer['name']} "
-              f"{fmt_ms(x['p99_ms'])} → {x['p99_ms'] / ours['p99_ms']:.1f}×; "
-              f"req/s {ours['rps'] / max(x['rps'], 1e-9):.1f}×")  # fmt: skip
+        print(f"\npeer {peer['name']}: {x['rps']:.1f} req/s, p99 {fmt_ms(x['p99_ms'])}")
+    print("\n| watch cycle, phase | cycles | p50 | p95 | max |")
+    print("|---|---|---|---|---|")
+    for phase, c in r["cycles"].items():
+        if c["n"]:
+            print(f"| {phase} | {c['n']} | {c['p50_s']} s | {c['p95_s']} s | {c['max_s']} s |")
     m = r["metrics"]
     print(f"\n/metrics: {m['bytes']:,} bytes, {m['series']:,} series in {m['families']} families")
     s = r["rss"]
     print(f"RSS: soak start {s['soak_start_mib']} MiB, end {s['soak_end_mib']} MiB, max "
-          f"{s['soak_max_mib']} MiB, slope {s['slope_mib_per_min']} MiB/min "
-          f"(second half {s['slope_second_half_mib_per_min']})")  # fmt: skip
+          f"{s['soak_max_mib']} MiB, overall max {s['overall_max_mib']} MiB, slope "
+          f"{s['slope_mib_per_min']} MiB/min (second half "
+          f"{s['slope_second_half_mib_per_min']})")  # fmt: skip
 
 
 if __name__ == "__main__":
