@@ -312,3 +312,34 @@ def test_a_takeover_waits_for_the_fenced_transaction_it_would_invalidate(engine)
         assert taker.is_alive() and taken == []  # b waits for a's transaction
     taker.join(timeout=30)
     assert taken == [2]
+
+
+def test_a_cluster_that_comes_back_reads_its_slo_verdicts_from_the_store_again(
+    store_url: str,
+) -> None:
+    """While another instance owned the cluster it recorded verdicts this one never saw; the
+    burn windows must include them when the cluster comes back (watch.forget drops the cache)."""
+    from kafkaops.pipeline.health import unreachable_report
+    from kafkaops.pipeline.watch import ClusterState, forget
+    from kafkaops.slo import watch_hook
+
+    cfg = Config.model_validate({})
+    target = replace(_offline("prod", cfg), store_url=store_url)
+    report = unreachable_report(target, "no broker answered")
+    ms = 10_000
+
+    def cycle(t: float) -> None:
+        watch_hook.slo_cycle(store_url, cfg.slo, "prod", at(t), ms, report, None)
+
+    watch_hook.close_all()
+    slo = SloStore(store_url)
+    try:
+        cycle(0)  # this instance owns prod
+        for t in (10, 20):  # another instance owns it meanwhile
+            slo.record("prod", Verdict(int(at(t).timestamp() * 1000), ms, False, None))
+        forget(ClusterState(target))  # what the loop does when prod is not its own any more
+        cycle(30)  # back
+        assert len(watch_hook._recent[(store_url, "prod")]) == 4
+    finally:
+        slo.close()
+        watch_hook.close_all()

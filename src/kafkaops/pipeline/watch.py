@@ -662,7 +662,11 @@ class Watcher:
 
 def forget(state: ClusterState) -> None:
     """Drop what this instance remembers about a cluster it no longer watches (per-cluster
-    mode): its collectors, lag memory and last results, which the new owner now keeps."""
+    mode): its collectors, lag memory, SLO verdict cache and last results, which the new owner
+    now keeps (and adds to: a cluster that comes back is read from the store again)."""
+    from kafkaops.slo.watch_hook import forget as forget_slo
+
+    forget_slo(state.target.name)
     if state.probe is not None:
         state.probe.close()
     state.probe = state.probe_target = None

@@ -115,6 +115,15 @@ def slo_cycle(
         return []
 
 
+def forget(cluster: str) -> None:
+    """Drop ``cluster``'s cached verdicts: this instance stopped watching it (per-cluster
+    sharing).  Another instance records its verdicts meanwhile, so if the cluster comes back
+    the burn windows must be read from the store again, not continued from a stale list."""
+    with _lock:
+        for key in [k for k in _recent if k[1] == cluster]:
+            del _recent[key]
+
+
 def close_all() -> None:
     with _lock:
         for store in _stores.values():
