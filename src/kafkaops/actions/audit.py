@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from kafkaops.store import db
+from kafkaops.store.lease import Fence, fenced
 
 metadata = MetaData()
 
@@ -90,7 +91,10 @@ class AuditLog:
         detail: dict[str, Any] | None = None,
         at: datetime | None = None,
         actor: str | None = None,
+        fence: Fence | None = None,
     ) -> dict[str, Any]:
+        """Append one row.  ``fence``: the cluster lease's check when the watch loop records
+        an automatic action (per-cluster sharing); rejected, nothing is written."""
         when = at or datetime.now(UTC)
         row = {
             "at_us": int(when.timestamp() * 1_000_000),
@@ -103,6 +107,7 @@ class AuditLog:
             "detail": json.loads(json.dumps(detail or {}, default=str)),
         }
         with self.engine.begin() as conn:
+            fenced(conn, fence)
             conn.execute(insert(act_audit).values(**row))
         return _public(row)
 

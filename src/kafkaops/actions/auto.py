@@ -31,6 +31,7 @@ from typing import Any
 from kafkaops.actions.audit import AuditLog
 from kafkaops.actions.settings import AutoAction
 from kafkaops.core.model import CheckStatus, Finding
+from kafkaops.store.lease import Fence, LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -155,9 +156,21 @@ def _held_back_kind(why_not: str) -> str:
 
 
 def auto_cycle(
-    target: Any, engine: Any, checks: Any, now: datetime, snapshot: Any | None
+    target: Any,
+    engine: Any,
+    checks: Any,
+    now: datetime,
+    snapshot: Any | None,
+    fence: Fence | None = None,
 ) -> list[AutoOutcome]:
-    """Evaluate and run the configured automatic actions for one cluster's cycle."""
+    """Evaluate and run the configured automatic actions for one cluster's cycle.
+
+    ``fence``: the cluster lease's check (``watch.sharing: per_cluster``).  It runs in its own
+    transaction before an action is taken (an instance that lost the cluster acts on nothing;
+    the action itself is outside any transaction, so that is the best a check can do there)
+    and first in every write: the audit row, the incident's entry and the ``update`` it
+    queues.  Rejected, :class:`LeaseLost` is raised and the loop stops acting for the cluster.
+    """
     rules = target.config.actions.auto
     if not rules:
         return []
@@ -172,7 +185,7 @@ def auto_cycle(
             cfg = rules[f.rule].get(f.severity.value.lower())  # type: ignore[call-overload]
             if cfg is None:
                 continue
-            outcomes.append(_one(target, engine, audit, cfg, f, now, snapshot))
+            outcomes.append(_one(target, engine, audit, cfg, f, now, snapshot, fence))
     return outcomes
 
 
@@ -184,6 +197,7 @@ def _one(
     f: Finding,
     now: datetime,
     snapshot: Any | None,
+    fence: Fence | None = None,
 ) -> AutoOutcome:
     cluster = target.name
     key = _key(cfg, f)
@@ -198,7 +212,7 @@ def _one(
     )
     if why_not is not None:
         if incident is not None and not why_not.startswith("pending"):
-            _tell_held_back(engine, incident, cfg, f, why_not, now)
+            _tell_held_back(engine, incident, cfg, f, why_not, now, fence)
         return AutoOutcome(cluster, f.rule, f.subject, str(cfg.action), "skipped", why_not,
                            incident)  # fmt: skip
     try:
@@ -207,6 +221,9 @@ def _one(
         plan_text, run = f"cannot act: {exc}", _FAILED
     except Exception as exc:  # AWS or Kafka unreachable while planning
         plan_text, run = f"cannot plan: {type(exc).__name__}: {' '.join(str(exc).split())}", _FAILED
+    if fence is not None and callable(run) and cfg.mode != "dry_run":
+        with audit.engine.begin() as conn:
+            fence(conn)  # still the owner right before acting
     if run is _FAILED:
         result, detail = "failed", plan_text
     elif cfg.mode == "dry_run":
@@ -227,6 +244,7 @@ def _one(
         summary=detail,
         actor=ACTOR,
         at=now,
+        fence=fence,
         detail={
             "rule": f.rule,
             "severity": f.severity.value,
@@ -240,7 +258,9 @@ def _one(
         try:
             engine.annotate(incident, ACTOR, now, label, f"{cfg.action} for {f.rule} "
                             f"{f.severity.value} on {f.subject}: {detail}",
-                            notify=True)  # fmt: skip
+                            notify=True, guard=fence)  # fmt: skip
+        except LeaseLost:
+            raise
         except Exception as exc:
             log.error("cluster %s: could not annotate %s: %s", cluster, incident, exc)
     log.warning("cluster %s: %s %s: %s", cluster, cfg.action, result, detail)
@@ -249,7 +269,13 @@ def _one(
 
 
 def _tell_held_back(
-    engine: Any, incident: str, cfg: AutoAction, f: Finding, why_not: str, now: datetime
+    engine: Any,
+    incident: str,
+    cfg: AutoAction,
+    f: Finding,
+    why_not: str,
+    now: datetime,
+    fence: Fence | None = None,
 ) -> None:
     """Tell the incident's channels, once per incident and reason (cool-down, daily cap,
     maintenance window), that the action is due but held back — not every watch cycle."""
@@ -262,7 +288,9 @@ def _tell_held_back(
                for e in told):  # fmt: skip
             return
         engine.annotate(incident, ACTOR, now, "auto-action held back", head + why_not,
-                        notify=True)  # fmt: skip
+                        notify=True, guard=fence)  # fmt: skip
+    except LeaseLost:
+        raise
     except Exception as exc:
         log.error("could not annotate %s: %s", incident, exc)
 

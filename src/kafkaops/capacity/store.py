@@ -51,6 +51,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from kafkaops.core.model import ClusterSnapshot
 from kafkaops.store import db
+from kafkaops.store.lease import Fence, fenced
 
 DAY_MS = 86_400_000
 #: Raw samples are kept this many whole days after their day was rolled up.
@@ -194,9 +195,12 @@ class CapacityStore:
             db.release(self.engine)
 
     # ------------------------------------------------------------------ write
-    def record(self, snapshot: ClusterSnapshot, *, topics: bool = True) -> int:
+    def record(
+        self, snapshot: ClusterSnapshot, *, topics: bool = True, fence: Fence | None = None
+    ) -> int:
         """One snapshot's capacity facts; returns rows written.  ``topics=False`` skips the
-        per-topic rows (thousands on a big cluster; the watch hook samples them hourly)."""
+        per-topic rows (thousands on a big cluster; the watch hook samples them hourly).
+        ``fence``: the cluster lease's check, first in the transaction (per-cluster sharing)."""
         cluster, ts = snapshot.cluster_name, snapshot.taken_at_ms
         logdirs = [
             {
@@ -213,6 +217,7 @@ class CapacityStore:
         ]
         brokers = _broker_rows(snapshot)
         with self.engine.begin() as conn:
+            fenced(conn, fence)
             topic_rows = _topic_rows(snapshot, self._last_topics(conn, cluster)) if topics else []
             for table, rows in (
                 (cap_logdir, logdirs),
@@ -434,10 +439,14 @@ class CapacityStore:
 
 
 def record_capacity_sample(
-    store: CapacityStore, snapshot: ClusterSnapshot, *, topics: bool = True
+    store: CapacityStore,
+    snapshot: ClusterSnapshot,
+    *,
+    topics: bool = True,
+    fence: Fence | None = None,
 ) -> int:
     """What the watch cycle calls after a good snapshot (leader only, like history)."""
-    return store.record(snapshot, topics=topics)
+    return store.record(snapshot, topics=topics, fence=fence)
 
 
 # ----------------------------------------------------------------------------- row builders

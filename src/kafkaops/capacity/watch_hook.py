@@ -17,6 +17,7 @@ from kafkaops.capacity.check import CapacityCheck
 from kafkaops.capacity.settings import CapacitySettings
 from kafkaops.capacity.store import CapacityStore, record_capacity_sample
 from kafkaops.core.model import ClusterSnapshot, Finding
+from kafkaops.store.lease import Fence, LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,15 @@ def _store(url: str) -> CapacityStore:
 
 
 def capacity_cycle(
-    store_url: str | None, settings: CapacitySettings, snapshot: ClusterSnapshot
+    store_url: str | None,
+    settings: CapacitySettings,
+    snapshot: ClusterSnapshot,
+    fence: Fence | None = None,
 ) -> list[Finding]:
-    """Record, then the (cached) forecast findings; ``[]`` without a store or on error."""
+    """Record, then the (cached) forecast findings; ``[]`` without a store or on error.
+
+    ``fence``: the cluster lease's check for the sample's write; :class:`LeaseLost` is raised
+    (the loop stops acting for the cluster), every other failure only logged."""
     if not store_url:
         return []
     try:
@@ -57,13 +64,15 @@ def capacity_cycle(
             topics = now - _topics_sampled.get(key, -TOPICS_EVERY_S) >= TOPICS_EVERY_S
             if topics:
                 _topics_sampled[key] = now
-            record_capacity_sample(store, snapshot, topics=topics)
+            record_capacity_sample(store, snapshot, topics=topics, fence=fence)
         if now - _compacted.get(store_url, -COMPACT_EVERY_S) >= COMPACT_EVERY_S:
             _compacted[store_url] = now
             store.compact()
         with _lock:
             check = _checks.setdefault((store_url, settings), CapacityCheck(settings))
         return check.findings(store, snapshot.cluster_name)
+    except LeaseLost:
+        raise
     except Exception as exc:  # never let capacity break the health cycle
         log.warning("capacity for %s: %s", snapshot.cluster_name, exc)
         return []

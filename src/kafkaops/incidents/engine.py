@@ -263,19 +263,36 @@ class IncidentEngine:
 
     # ------------------------------------------------- acknowledge / resolve
     def acknowledge(
-        self, incident_id: str, actor: str, now: datetime, note: str = ""
+        self,
+        incident_id: str,
+        actor: str,
+        now: datetime,
+        note: str = "",
+        *,
+        guard: Callable[[Connection], None] | None = None,
     ) -> tuple[Incident, list[IncidentAction]]:
         """Acknowledge: stops escalation; the actions tell every paged channel (PagerDuty ack).
 
-        Raises :class:`IncidentNotFound` or :class:`IncidentTransitionError`.
+        Raises :class:`IncidentNotFound` or :class:`IncidentTransitionError`.  ``guard``: the
+        fencing check when the cluster's owner writes from its watch loop; an operator's ack
+        (CLI, API) has none and works on any instance.
         """
-        return self._transition(incident_id, now, lambda inc: acknowledge(inc, now, actor, note))
+        return self._transition(
+            incident_id, now, lambda inc: acknowledge(inc, now, actor, note), guard
+        )
 
     def resolve(
-        self, incident_id: str, actor: str, now: datetime, note: str = ""
+        self,
+        incident_id: str,
+        actor: str,
+        now: datetime,
+        note: str = "",
+        *,
+        guard: Callable[[Connection], None] | None = None,
     ) -> tuple[Incident, list[IncidentAction]]:
-        """Resolve by hand: the action names every channel paged and every contact notified."""
-        return self._transition(incident_id, now, lambda inc: resolve(inc, now, actor, note))
+        """Resolve by hand: the action names every channel paged and every contact notified.
+        ``guard`` as in :meth:`acknowledge`."""
+        return self._transition(incident_id, now, lambda inc: resolve(inc, now, actor, note), guard)
 
     def annotate(
         self,
@@ -286,11 +303,14 @@ class IncidentEngine:
         detail: str,
         *,
         notify: bool = False,
+        guard: Callable[[Connection], None] | None = None,
     ) -> Incident:
         """Append an audit entry (e.g. an automatic action and its outcome).
 
         ``notify``: also tell every channel the incident paged (an ``update``, queued in the
-        same transaction); an incident that paged nobody (muted) tells nobody.
+        same transaction); an incident that paged nobody (muted) tells nobody.  ``guard``: the
+        fencing check (the watch loop's automatic actions): rejected, neither entry nor
+        ``update`` is written.
         """
         entry = AuditEntry(now, actor, action, detail)
 
@@ -304,13 +324,14 @@ class IncidentEngine:
                                     keys=inc.firing_keys, detail=f"{action}: {detail}")  # fmt: skip
             return updated, [update]
 
-        return self._transition(incident_id, now, change)[0]
+        return self._transition(incident_id, now, change, guard)[0]
 
     def _transition(
         self,
         incident_id: str,
         now: datetime,
         change: Callable[[Incident], tuple[Incident, list[IncidentAction]]],
+        guard: Callable[[Connection], None] | None = None,
     ) -> tuple[Incident, list[IncidentAction]]:
         ensure_utc(now)
         for attempt in range(MAX_ATTEMPTS):
@@ -321,7 +342,7 @@ class IncidentEngine:
             actions = [a for a in all_actions if _deliverable(a)]
             try:
                 hook = self._hook(Delivery(actions=tuple(actions)))
-                self.store.save_incident(updated, current, in_tx=hook)
+                self.store.save_incident(updated, current, in_tx=hook, guard=guard)
             except ConcurrentUpdateError:
                 if attempt == MAX_ATTEMPTS - 1:
                     raise

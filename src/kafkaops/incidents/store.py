@@ -393,14 +393,22 @@ class IncidentStore:
             return self._incidents(conn, q)
 
     def save_incident(
-        self, incident: Incident, previous: Incident | None, *, in_tx: TxHook | None = None
+        self,
+        incident: Incident,
+        previous: Incident | None,
+        *,
+        in_tx: TxHook | None = None,
+        guard: TxHook | None = None,
     ) -> None:
         """Save ``incident`` as the successor of ``previous`` (``None``: a new incident).
 
         Only the audit entries added since ``previous`` are written (the trail is append-only).
         Raises :class:`ConcurrentUpdateError` if the stored incident is not ``previous``.
+        ``guard`` runs first in the transaction, as in :meth:`save_state`.
         """
         with self.engine.begin() as conn:
+            if guard is not None:
+                guard(conn)
             self._save_incident(conn, incident, previous)
             if in_tx is not None:
                 in_tx(conn)

@@ -18,6 +18,7 @@ from kafkaops.lag.settings import LagSettings
 from kafkaops.lag.status import GroupStatus, group_status
 from kafkaops.lag.time_lag import interpolated_time_lag
 from kafkaops.store.history import GroupSample, HistoryStore
+from kafkaops.store.lease import Fence
 
 
 class LagHistory(Protocol):
@@ -157,12 +158,15 @@ def observe(
     window: int | None = None,
     lag: LagSettings | None = None,
     memory: LagMemory | None = None,
+    fence: Fence | None = None,
 ) -> tuple[ClusterSnapshot, dict[str, GroupStatus]]:
     """One lag-engine cycle: estimate time lag if asked, store the sample, evaluate statuses.
 
     Returns the snapshot as stored (with estimated time lag filled in when that is the method)
     and each group's status.  ``memory``: the watch loop's in-memory recent history of this
     cluster; the store is still written every cycle, but read only to fill the memory once.
+    ``fence``: the cluster lease's check for the history write (see
+    :meth:`HistoryStore.record`); a rejected write raises before the memory learns the sample.
     """
     reader: LagHistory = store
     if memory is not None:
@@ -170,7 +174,7 @@ def observe(
         reader = memory
     if time_lag_method == "estimated":
         snapshot = with_estimated_time_lag(reader, snapshot)
-    store.record(snapshot)
+    store.record(snapshot, fence=fence)
     if memory is not None:
         memory.add(snapshot)
     return snapshot, evaluate_statuses(reader, snapshot, window=window, lag=lag)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from kafkaops.lag.status import GroupStatus
     from kafkaops.sandbox.cluster import Sandbox
     from kafkaops.store.history import HistoryStore
+    from kafkaops.store.lease import Fence
 
 
 @dataclass(frozen=True)
@@ -193,12 +194,14 @@ def observe_lag(
     snapshot: ClusterSnapshot,
     store: HistoryStore | None = None,
     memory: LagMemory | None = None,
+    fence: Fence | None = None,
 ) -> tuple[ClusterSnapshot, dict[str, GroupStatus] | None]:
     """With a history store: estimated time lag (if chosen), record, consumer statuses.
 
     ``store``: an open history store (the watch loop keeps one per URL); without it one is
     opened for this call and closed again (a one-off ``kafkaops health``).  ``memory``: the
     watch loop's in-memory recent history of this cluster (read instead of the store).
+    ``fence``: the cluster lease's check for the history write (per-cluster sharing).
     """
     if not target.store_url:
         return snapshot, None
@@ -213,6 +216,7 @@ def observe_lag(
             time_lag_method=target.time_lag_method,
             lag=target.config.lag,
             memory=memory,
+            fence=fence,
         )
     finally:
         if own:

@@ -24,9 +24,12 @@ the lease at its next cycle - within two intervals of the kill.  A new instance 
 within about one interval: the old owner releases them at its next cycle, the new one takes them
 at its following one.
 
-Fencing: every lease term has an epoch (:mod:`kafkaops.store.lease`); :meth:`guard` gives the
-incident engine a check that runs inside its saving transaction, so an owner paused past its term
-(GC, SIGSTOP, a frozen VM) writes nothing when it wakes after a takeover.
+Fencing: every lease term has an epoch (:mod:`kafkaops.store.lease`); :meth:`guard` gives every
+write of a cluster's cycle (incident state, history, SLO verdicts, capacity samples, automatic
+actions and the incident updates they queue) a check that runs inside that write's transaction,
+so an owner paused past its term (GC, SIGSTOP, a frozen VM) writes nothing when it wakes after a
+takeover.  Rejected writes are counted per cluster and write (:attr:`ClusterSharing.fenced`,
+``/metrics``); the loop then forgets the cluster until :meth:`assign` acquires it again.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from kafkaops.core.clock import utc_now
-from kafkaops.store.lease import LeaseInfo, Leases
+from kafkaops.store.lease import Fence, LeaseInfo, LeaseLost, Leases
 from kafkaops.store.members import Members, balanced
 
 if TYPE_CHECKING:
@@ -75,6 +78,8 @@ class ClusterSharing:
     owned: dict[str, int] = field(init=False, default_factory=dict)
     #: The live members seen by the last :meth:`assign` (for logs and the API).
     live: list[str] = field(init=False, default_factory=list)
+    #: Writes the fencing check rejected since start, by ``(cluster, write)`` (``/metrics``).
+    fenced: dict[tuple[str, str], int] = field(init=False, default_factory=dict)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
     _beat: threading.Thread | None = field(init=False, default=None)
@@ -131,13 +136,39 @@ class ClusterSharing:
         with self._lock:
             self.owned.pop(cluster, None)
 
-    def guard(self, cluster: str, now: datetime) -> Callable[[Connection], None] | None:
-        """The fencing check for the engine's saving transaction (None: we do not own it)."""
-        epoch = self.owned.get(cluster)
-        if epoch is None:
-            return None
+    def guard(self, cluster: str, now: datetime, write: str = "incident") -> Fence:
+        """The fencing check for one write of ``cluster``'s cycle, in the term held now.
+
+        ``write`` names the write for the rejection counter (incident, history, slo, capacity,
+        action).  Not owned (any more): every call rejects, so a cycle that lost the cluster
+        midway cannot write through a fresh guard either.
+        """
+        with self._lock:
+            epoch = self.owned.get(cluster)
         name, leases, owner = self.lease_name(cluster), self.leases, self.instance
-        return lambda conn: leases.check_held(conn, name, owner, epoch, now)
+
+        def check(conn: Connection) -> None:
+            try:
+                if epoch is None:
+                    raise LeaseLost(f"lease {name} is not held by {owner}")
+                leases.check_held(conn, name, owner, epoch, now)
+            except LeaseLost:
+                with self._lock:
+                    key = (cluster, write)
+                    self.fenced[key] = self.fenced.get(key, 0) + 1
+                raise
+
+        return check
+
+    def fenced_writes(self) -> dict[tuple[str, str], int]:
+        """A copy of :attr:`fenced` (read by ``/metrics`` while the loop writes)."""
+        with self._lock:
+            return dict(self.fenced)
+
+    def epochs(self) -> dict[str, int]:
+        """The clusters held now with their terms' epochs (a copy, for ``/metrics``)."""
+        with self._lock:
+            return dict(self.owned)
 
     def housekeeping_turn(self, now: datetime) -> bool:
         """Whether this instance is the one that runs housekeeping (its own lease)."""

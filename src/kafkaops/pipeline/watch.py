@@ -19,6 +19,10 @@ With ``watch.sharing: per_cluster`` (issue 17) the clusters are spread instead: 
 fenced lease, exactly one instance watches it and the others do not collect it at all
 (:mod:`kafkaops.pipeline.sharing`).  Every instance then delivers from the shared outbox (its
 rows are claimed one by one, so nothing is sent twice) and housekeeping has a lease of its own.
+Every write a cluster's cycle makes (history, capacity, SLO, incident state and pages, automatic
+actions and their incident updates) is fenced by that lease's epoch in its own transaction; the
+first rejected one ends the cluster's cycle and the instance forgets the cluster
+(:meth:`Watcher._lease_lost`) until it acquires the lease again.
 
 Why this module is long: it is one cycle's sequence - who may write (leader lease or per-cluster
 leases), collect, judge, the hooks that add findings (capacity, DR, SLO, canary), the incident
@@ -58,7 +62,7 @@ from kafkaops.pipeline.health import (
 )
 from kafkaops.pipeline.sharing import ClusterSharing
 from kafkaops.store.history import HistoryStore
-from kafkaops.store.lease import LeaseLost
+from kafkaops.store.lease import Fence, LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -359,6 +363,19 @@ class Watcher:
         started = time.monotonic()
         try:
             return self._cluster_cycle(state, leader, now)
+        except LeaseLost as exc:  # a fenced write was rejected: nothing of it was written
+            self._lease_lost(state, exc)
+            return ClusterOutcome(
+                cluster=state.target.name,
+                reachable=True,
+                failures=0,
+                severity=Severity.OK,
+                triggered=0,
+                notifications=0,
+                actions=0,
+                duration_s=time.monotonic() - started,
+                error=state.last_error,
+            )
         except Exception as exc:  # one cluster's bug or store hiccup must not blind the others
             reason = f"{type(exc).__name__}: {exc}"
             log.error("cycle of cluster %s failed: %s", state.target.name, reason)
@@ -375,6 +392,23 @@ class Watcher:
                 duration_s=time.monotonic() - started,
                 error=reason,
             )
+
+    def _fence(self, state: ClusterState, now: datetime, write: str) -> Fence | None:
+        """The lease check for one of ``state``'s writes (None: clusters are not shared)."""
+        if self.sharing is None:
+            return None
+        return self.sharing.guard(state.target.name, now, write)
+
+    def _lease_lost(self, state: ClusterState, exc: LeaseLost) -> None:
+        """A fenced write was rejected: another instance owns the cluster (this one was paused
+        or slow past its term).  Logged once per loss (the cycle ends here, and the cluster is
+        not watched again before :meth:`ClusterSharing.assign` acquires its lease anew)."""
+        name = state.target.name
+        log.warning("cluster %s: %s; nothing written, handing it over", name, exc)
+        if self.sharing is not None:
+            self.sharing.lost(name)
+        forget(state)
+        state.last_error = f"lease lost: {exc}"
 
     def _cluster_cycle(self, state: ClusterState, leader: bool, now: datetime) -> ClusterOutcome:
         started = time.monotonic()
@@ -406,7 +440,8 @@ class Watcher:
             if leader and target.store_url:
                 history = self.history(target.store_url)
                 memory = state.memory_for(history, snapshot.cluster_name)
-                snapshot, statuses = observe_lag(target, snapshot, history, memory)
+                fence = self._fence(state, now, "history")
+                snapshot, statuses = observe_lag(target, snapshot, history, memory, fence)
             else:
                 state.lag_memory = None  # the leader writes the store; restore when leading
                 snapshot, statuses = snapshot, None
@@ -421,7 +456,7 @@ class Watcher:
         # The canary first: when it ran, its round is the SLO's availability signal too.
         canary = self._canary(state)
         extra = (
-            *self._capacity(state, leader),
+            *self._capacity(state, leader, now),
             *self._dr(state, leader),
             *self._slo(state, leader, now, report, canary),
             *(canary or ()),
@@ -434,7 +469,7 @@ class Watcher:
             return ()
         return self.dr_watch.findings(state.target.config, state.target.name)
 
-    def _capacity(self, state: ClusterState, leader: bool) -> tuple[Finding, ...]:
+    def _capacity(self, state: ClusterState, leader: bool, now: datetime) -> tuple[Finding, ...]:
         """The leader records capacity samples and adds the disk-full forecast findings.
 
         Only after a good collection (a failed one has nothing to record); capacity problems
@@ -445,7 +480,9 @@ class Watcher:
         from kafkaops.capacity.watch_hook import capacity_cycle
 
         target = state.target
-        return tuple(capacity_cycle(target.store_url, target.config.capacity, state.last_snapshot))
+        fence = self._fence(state, now, "capacity")
+        cfg = target.config.capacity
+        return tuple(capacity_cycle(target.store_url, cfg, state.last_snapshot, fence))
 
     def _slo(
         self,
@@ -471,7 +508,7 @@ class Watcher:
         return tuple(
             slo_cycle(target.store_url, target.config.slo, target.name, now,
                       round(self.interval_s * 1000), report, snapshot, back_cycles=back,
-                      canary=canary)
+                      canary=canary, fence=self._fence(state, now, "slo"))
         )  # fmt: skip
 
     def _canary(self, state: ClusterState) -> tuple[Finding, ...] | None:
@@ -501,7 +538,7 @@ class Watcher:
         epoch = None
         if leader and (report is not None or extra):
             name = state.target.name
-            guard = self.sharing.guard(name, now) if self.sharing is not None else None
+            guard = self._fence(state, now, "incident")
             try:
                 if guard is None:
                     result = self.engine.cycle(name, checks, now)
@@ -511,11 +548,7 @@ class Watcher:
             except LeaseLost as exc:
                 # Another instance took the cluster over while this cycle ran (we were paused
                 # or slow): nothing was written; stop watching it.
-                log.warning("cluster %s: %s; nothing written, handing it over", name, exc)
-                if self.sharing is not None:
-                    self.sharing.lost(name)
-                forget(state)
-                state.last_error = f"lease lost: {exc}"
+                self._lease_lost(state, exc)
                 checks, epoch = (), None
             else:
                 self._auto_actions(state, checks, now)
@@ -545,7 +578,10 @@ class Watcher:
         from kafkaops.actions.auto import auto_cycle
 
         try:
-            auto_cycle(state.target, self.engine, checks, now, state.last_snapshot)
+            fence = self._fence(state, now, "action")
+            auto_cycle(state.target, self.engine, checks, now, state.last_snapshot, fence)
+        except LeaseLost as exc:
+            self._lease_lost(state, exc)
         except Exception as exc:
             log.error("cluster %s: automatic actions failed: %s", state.target.name, exc)
 
@@ -626,7 +662,11 @@ class Watcher:
 
 def forget(state: ClusterState) -> None:
     """Drop what this instance remembers about a cluster it no longer watches (per-cluster
-    mode): its collectors, lag memory and last results, which the new owner now keeps."""
+    mode): its collectors, lag memory, SLO verdict cache and last results, which the new owner
+    now keeps (and adds to: a cluster that comes back is read from the store again)."""
+    from kafkaops.slo.watch_hook import forget as forget_slo
+
+    forget_slo(state.target.name)
     if state.probe is not None:
         state.probe.close()
     state.probe = state.probe_target = None

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from kafkaops.store import db
+from kafkaops.store.lease import Fence, fenced
 
 metadata = MetaData()
 
@@ -82,8 +83,11 @@ class SloStore:
     def close(self) -> None:
         db.release(self.engine)
 
-    def record(self, cluster: str, verdict: Verdict) -> None:
+    def record(self, cluster: str, verdict: Verdict, *, fence: Fence | None = None) -> None:
+        """Store one cycle's verdict.  ``fence``: the cluster lease's check (per-cluster
+        sharing), first in the transaction: an instance that lost the cluster writes nothing."""
         with self.engine.begin() as conn:
+            fenced(conn, fence)
             conn.execute(
                 insert(slo_cycles),
                 {

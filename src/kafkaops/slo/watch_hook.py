@@ -19,6 +19,7 @@ from kafkaops.core.model import ClusterSnapshot, Finding, HealthReport
 from kafkaops.slo.settings import SloSettings
 from kafkaops.slo.sli import burn_findings, verdict_for
 from kafkaops.slo.store import SloStore, Verdict
+from kafkaops.store.lease import Fence, LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +70,15 @@ def slo_cycle(
     *,
     back_cycles: int = 0,
     canary: Sequence[Finding] | None = None,
+    fence: Fence | None = None,
 ) -> list[Finding]:
     """Record this cycle's verdict at ``now``; the burn-rate findings over the stored history.
 
     ``back_cycles``: the verdict also stands for that many cycles before ``now`` (the failed
     collections before the P0 ``cluster_offline``: the outage began with the first of them).
     ``canary``: this cycle's canary findings when a round ran (see :func:`verdict_for`).
+    ``fence``: the cluster lease's check for the verdict's write; :class:`LeaseLost` is the one
+    store failure raised (the loop must stop acting for the cluster), every other is logged.
     """
     if not store_url or not settings.enabled:
         return []
@@ -90,7 +94,7 @@ def slo_cycle(
             recent = _recent.get(key)
         if recent is None:
             recent = store.verdicts(cluster, now_ms - longest, now_ms, lead_ms=60_000)
-        store.record(cluster, verdict)
+        store.record(cluster, verdict, fence=fence)
         _count(cluster, verdict)
         recent.append(verdict)
         cut = now_ms - longest - 60_000
@@ -104,9 +108,20 @@ def slo_cycle(
             _pruned[store_url] = mono
             store.prune(now_ms)
         return burn_findings(verdicts, now_ms + interval_ms, settings)
+    except LeaseLost:
+        raise
     except Exception as exc:  # never let the SLO break the health cycle
         log.warning("slo for %s: %s: %s", cluster, type(exc).__name__, exc)
         return []
+
+
+def forget(cluster: str) -> None:
+    """Drop ``cluster``'s cached verdicts: this instance stopped watching it (per-cluster
+    sharing).  Another instance records its verdicts meanwhile, so if the cluster comes back
+    the burn windows must be read from the store again, not continued from a stale list."""
+    with _lock:
+        for key in [k for k in _recent if k[1] == cluster]:
+            del _recent[key]
 
 
 def close_all() -> None:

@@ -46,6 +46,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from kafkaops.core.model import ClusterSnapshot
 from kafkaops.store import db
+from kafkaops.store.lease import Fence, fenced
 
 metadata = MetaData()
 
@@ -159,8 +160,11 @@ class HistoryStore:
         db.release(self.engine)
 
     # ------------------------------------------------------------------ write
-    def record(self, snapshot: ClusterSnapshot) -> int:
+    def record(self, snapshot: ClusterSnapshot, *, fence: Fence | None = None) -> int:
         """Store one snapshot's offsets and lag; returns the number of rows written.
+
+        ``fence``: the cluster lease's check (``watch.sharing: per_cluster``), run first in the
+        transaction; when it raises :class:`~kafkaops.store.lease.LeaseLost` nothing is written.
 
         At 20,000 partitions that is ~60,000 rows every cycle, so the two big series go in as
         plain tuples through the driver's bulk path (:func:`_bulk_insert`: one prepared
@@ -182,6 +186,7 @@ class HistoryStore:
         ]  # fmt: skip
         brokers = broker_rows(snapshot)
         with self.engine.begin() as conn:
+            fenced(conn, fence)
             if leo:
                 _bulk_insert(conn, log_end_offsets, _LEO_COLUMNS, leo)
             if go:

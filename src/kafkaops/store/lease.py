@@ -20,11 +20,15 @@ whenever the lease changes hands (never reset: :meth:`Leases.release` expires th
 deleting it).  A writer remembers the epoch it acquired and :meth:`Leases.check_held` re-reads
 the row *inside its own transaction* (``FOR SHARE`` on PostgreSQL, so a takeover's UPDATE waits
 for that transaction to end): an old owner that was paused past its term and woke up after
-another instance took over finds another owner or epoch there and writes nothing.
+another instance took over finds another owner or epoch there and writes nothing.  Every write a
+watch cycle makes for a cluster (incident state, history, SLO verdicts, capacity samples,
+automatic-action records and the incident updates and outbox messages they queue) takes such a
+check as its :data:`Fence` and calls it first in its transaction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -62,6 +66,17 @@ leases = Table(
     #: Bumped on every change of owner (migration 0006): the fencing token.
     Column("epoch", BigInteger, nullable=False, server_default="0"),
 )
+
+
+#: A fencing check: called first inside a write's transaction, raises :class:`LeaseLost` (and the
+#: transaction writes nothing) unless the writer still holds its lease in its term.
+Fence = Callable[[Connection], None]
+
+
+def fenced(conn: Connection, fence: Fence | None) -> None:
+    """Run ``fence`` on ``conn`` if there is one (the writes' one-line preamble)."""
+    if fence is not None:
+        fence(conn)
 
 
 class LeaseLost(KafkaopsError):
@@ -174,21 +189,28 @@ class Leases:
         """Raise :class:`LeaseLost` unless ``owner`` holds ``name`` in term ``epoch`` at ``now``.
 
         Call it first inside the transaction that writes on the lease's behalf: on PostgreSQL
-        the row is locked ``FOR SHARE`` until that transaction ends, so no takeover can commit
-        between this check and the writes.
+        the row is locked ``FOR SHARE`` until that transaction ends, on SQLite the check takes
+        the database's write lock, so no takeover can commit between this check and the writes.
         """
         c = leases.c
-        query = select(c.owner).where(
-            and_(
-                c.name == name,
-                c.owner == owner,
-                c.epoch == epoch,
-                c.expires_us > self.now_us(now),
-            )
+        held = and_(
+            c.name == name,
+            c.owner == owner,
+            c.epoch == epoch,
+            c.expires_us > self.now_us(now),
         )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(read=True)
-        if conn.execute(query).first() is None:
+        if conn.dialect.name == "sqlite":
+            # pysqlite opens its transaction lazily, at the first write: a SELECT here would
+            # run outside it and a takeover could commit between check and writes.  A no-op
+            # UPDATE is a write: it opens the transaction and takes SQLite's write lock, which
+            # the takeover's UPDATE then waits for until these writes commit.
+            found = conn.execute(sql_update(leases).where(held).values(epoch=c.epoch)).rowcount
+        else:
+            query = select(c.owner).where(held)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(read=True)
+            found = 1 if conn.execute(query).first() is not None else 0
+        if found != 1:
             raise LeaseLost(f"lease {name} (epoch {epoch}) is no longer held by {owner}")
 
     def holders(self, prefix: str, now: datetime) -> dict[str, LeaseInfo]:

@@ -362,6 +362,7 @@ class LiveCollector:
         yield self._incidents()
         yield from outbox_families(state.runtime)
         yield _build_info()
+        yield from _lease_families(state)
         yield GaugeMetricFamily(
             "kafkaops_leader",
             "1 if this instance holds the watch lease.",
@@ -424,6 +425,43 @@ def _sli_counters() -> Iterator[Metric]:
         seen.add_metric([cluster, sli], total)
         bad.add_metric([cluster, sli], errors)
     yield from (seen, bad)
+
+
+def _lease_families(state: ServiceState) -> Iterator[Metric]:
+    """Who pages for which cluster, as this instance sees it, and its rejected writes.
+
+    ``watch.sharing: per_cluster``: owned is 1 for the clusters whose lease this instance
+    holds, with the term's epoch; single leader: 1 for every cluster while this instance holds
+    the watch lease (no epoch).  ``sum by (cluster)`` of owned over all instances should be 1.
+    Read from memory (what the loop acts on), no store query per scrape.
+    """
+    watcher = state.watcher
+    sharing = getattr(watcher, "sharing", None)
+    owned = _g(
+        "kafkaops_cluster_lease_owned",
+        "1 if this instance holds the cluster's lease (pages for it).",
+        ["cluster"],
+    )
+    epoch = _g(
+        "kafkaops_cluster_lease_epoch",
+        "Epoch (fencing token) of this instance's lease on the cluster.",
+        ["cluster"],
+    )
+    fenced = CounterMetricFamily(
+        "kafkaops_fenced_writes",
+        "Writes rejected because the cluster's lease was lost.",
+        labels=["cluster", "write"],
+    )
+    held = sharing.epochs() if sharing is not None else {}
+    for name in state.cluster_names():
+        mine = name in held if sharing is not None else bool(watcher.leader)
+        owned.add_metric([name], 1.0 if mine else 0.0)
+        if name in held:
+            epoch.add_metric([name], float(held[name]))
+    if sharing is not None:
+        for (cluster, write), n in sorted(sharing.fenced_writes().items()):
+            fenced.add_metric([cluster, write], float(n))
+    yield from (owned, epoch, fenced)
 
 
 def _incident_counts(state: ServiceState) -> dict[tuple[str, str, str], int]:
