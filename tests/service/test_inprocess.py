@@ -205,6 +205,7 @@ def test_metrics_plain_and_gzip_pages_are_the_same_text(state: ServiceState) -> 
     assert len(exporter._gzip.head) < exporter._gzip.size / 10
     first = exporter._live_families()
     assert exporter._live_families() is first  # within LIVE_TTL_S: the same bytes
+    assert exporter.live_ttl_s == cache.LIVE_TTL_S
     exporter._live = (exporter._live[0] - cache.LIVE_TTL_S, first)  # type: ignore[index]
     assert exporter._live_families() is not first
 

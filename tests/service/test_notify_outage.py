@@ -93,7 +93,9 @@ def make_state(runtime: Runtime) -> ServiceState:
 
 
 def scrape(client: TestClient) -> dict[str, float]:
-    """``/metrics`` samples of the outbox families, ``name{labels}`` → value."""
+    """``/metrics`` samples of the outbox families, ``name{labels}`` → value (read afresh: the
+    fake clock moves minutes between scrapes that are milliseconds apart in real time)."""
+    client.app.state.exporter.live_ttl_s = 0  # type: ignore[attr-defined]
     text = client.get("/metrics").text
     out: dict[str, float] = {}
     for fam in text_string_to_metric_families(text):

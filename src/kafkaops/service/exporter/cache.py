@@ -92,6 +92,9 @@ class Exporter:
         #: (monotonic time, live families' bytes) of the last scrape, and the gzip page
         #: finished with exactly those bytes on exactly the current head.
         self._live: tuple[float, bytes] | None = None
+        #: 0 re-reads the live families on every scrape (tests that assert a value the
+        #: instant after they change it).
+        self.live_ttl_s = LIVE_TTL_S
         self._gzipped: tuple[GzipHead, bytes, bytes] | None = None
 
     def _current_key(self) -> tuple[Any, ...]:
@@ -173,10 +176,10 @@ class Exporter:
         return page
 
     def _live_families(self) -> bytes:
-        """The live families, re-read at most every :data:`LIVE_TTL_S` seconds."""
+        """The live families, re-read at most every :attr:`live_ttl_s` seconds."""
         now = time.monotonic()
         cached = self._live
-        if cached is not None and now - cached[0] < LIVE_TTL_S:
+        if cached is not None and now - cached[0] < self.live_ttl_s:
             return cached[1]
         live = generate_latest(LiveCollector(self.state, self.render_seconds))
         live += generate_latest(PROCESS_REGISTRY)
