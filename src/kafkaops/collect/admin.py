@@ -51,7 +51,21 @@ class CollectOptions:
     #: … and wall time to spend reading them.
     time_lag_budget_ms: int = 5_000
     include_log_dirs: bool = True
+    #: DescribeConfigs of every topic (min.insync.replicas, retention); without it every
+    #: partition's ``min_isr`` reads 1 and topics carry no config.
+    include_topic_configs: bool = True
+    #: DescribeQuorum (the active KRaft controller and its voters): one more round trip.
+    include_quorum: bool = True
     client_id: str = "kafkaops"
+
+    def lag_only(self) -> CollectOptions:
+        """The same options without what consumer lag never reads: log dirs, topic configs
+        and the controller quorum.  ``kafkaops lag`` asks for these only — at 20,000
+        partitions DescribeLogDirs and DescribeConfigs are the two largest responses after
+        Metadata, and none of them changes a group's lag."""
+        return replace(
+            self, include_log_dirs=False, include_topic_configs=False, include_quorum=False
+        )
 
 
 @dataclass

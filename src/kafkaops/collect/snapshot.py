@@ -124,7 +124,7 @@ def collect_snapshot(
             admin.topic_configs_call(
                 names, ["min.insync.replicas", "retention.ms", "retention.bytes"]
             )
-            if names
+            if names and options.include_topic_configs
             else None,
             admin.find_coordinators_call(group_ids) if group_ids else None,
             *(admin.leader_offsets_call(b, by_leader[b], OffsetSpec.EARLIEST) for b in leaders),
@@ -147,8 +147,11 @@ def collect_snapshot(
 
         # Phase 3
         groups = _groups(admin, listed, coords_raw, topics, errors)
-        [quorum_raw] = admin.gather([admin.quorum_call()])
-        quorum_leader, voters = _parse_quorum(quorum_raw, errors)
+        quorum_leader: int | None = None
+        voters: tuple[int, ...] = ()
+        if options.include_quorum:
+            [quorum_raw] = admin.gather([admin.quorum_call()])
+            quorum_leader, voters = _parse_quorum(quorum_raw, errors)
         round_trips = dict(admin.round_trips)
     if options.time_lag_method == "exact":
         groups, rounds = with_exact_time_lag(groups, client_kwargs, options, taken_at_ms, errors)
