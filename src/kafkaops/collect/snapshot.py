@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any
 
 from kafka import TopicPartition
@@ -46,6 +46,8 @@ from kafkaops.core.model import (
     PartitionLag,
     PartitionState,
     Topic,
+    new_partition_lag,
+    new_partition_state,
 )
 
 
@@ -88,7 +90,10 @@ def collect_snapshot(
         # DescribeCluster.  DescribeQuorum goes last: brokers forward it to the controller,
         # and Kafka answers one request at a time per connection, so with no controller it
         # would hold up every request queued behind it.
-        chains = [_topics_chain(admin, options), _groups_chain(admin, live)]
+        chains: list[Coroutine[Any, Any, Any]] = [
+            _topics_chain(admin, options),
+            _groups_chain(admin, live),
+        ]
         if options.include_log_dirs:
             chains.append(admin.agather([admin.log_dirs_call(b) for b in live]))
         topics_res, groups_res, *dirs_res = admin.pipeline(*chains)
@@ -294,17 +299,18 @@ def _build_topics(
             continue
         cfg = configs.get(t["name"], {})
         min_isr = int(cfg.get("min.insync.replicas", 1))
+        name = t["name"]
         parts = tuple(
-            PartitionState(
-                topic=t["name"],
-                partition=p["partition_index"],
-                leader=p.get("leader_id", -1),
-                replicas=tuple(p.get("replica_nodes", ())),
-                isr=tuple(p.get("isr_nodes", ())),
-                offline_replicas=tuple(p.get("offline_replicas", ())),
-                min_isr=min_isr,
-                log_start_offset=starts.get((t["name"], p["partition_index"])),
-                log_end_offset=ends.get((t["name"], p["partition_index"])),
+            new_partition_state(
+                name,
+                p["partition_index"],
+                p.get("leader_id", -1),
+                tuple(p.get("replica_nodes", ())),
+                tuple(p.get("isr_nodes", ())),
+                tuple(p.get("offline_replicas", ())),
+                min_isr,
+                starts.get((name, p["partition_index"])),
+                ends.get((name, p["partition_index"])),
             )
             for p in sorted(t.get("partitions", []), key=lambda p: p["partition_index"])
         )
@@ -426,15 +432,8 @@ def _partition_lag(
             below_start = True
             effective = start
         lag = max(0, end - effective)
-    return PartitionLag(
-        topic=key[0],
-        partition=key[1],
-        committed=committed,
-        log_start_offset=start,
-        log_end_offset=end,
-        lag=lag,
-        committed_below_log_start=below_start,
-        member_id=member,
+    return new_partition_lag(
+        key[0], key[1], committed, start, end, lag, below_start, member, None, None
     )
 
 
