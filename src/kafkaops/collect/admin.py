@@ -310,12 +310,6 @@ class KafkaAdmin:
         ]
         return Call(self._admin._async_describe_configs, (resources, False, "all"), any_node=True)
 
-    def list_offsets_call(self, partitions: list[TopicPartition], spec: OffsetSpec) -> Call:
-        return Call(
-            self._admin._async_list_partition_offsets,
-            (dict.fromkeys(partitions, spec), IsolationLevel.READ_UNCOMMITTED, None),
-        )
-
     def leader_offsets_call(
         self, leader: int, partitions: list[TopicPartition], spec: OffsetSpec
     ) -> Call:
