@@ -357,11 +357,9 @@ def lag(
         rows = rank_groups(snap, top=top, group_pattern=group_regex, topic_pattern=topic_regex)
         status_of = {gid: st.status.value for gid, st in statuses.items()}
         if as_json:
-            import dataclasses
-
-            emit_json(
-                [{**dataclasses.asdict(r), "status": status_of.get(r.group_id)} for r in rows]
-            )
+            # The rows are flat: their fields as they are (``asdict`` deep-copies every value,
+            # a tenth of a second for 2,000 groups; JSON writes the topic tuples as lists).
+            emit_json([{**vars(r), "status": status_of.get(r.group_id)} for r in rows])
         else:
             from kafkaops.report.lag_view import render_ranking  # rich tables: not for --json
 
