@@ -13,11 +13,14 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, cast
 
 import typer
 
 from kafkaops.core.clock import utc_now
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class ExitCode(enum.IntEnum):
@@ -60,6 +63,30 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     """One line on stderr and a non-zero exit: never a traceback for a user error."""
     sys.stderr.write("error: " + " ".join(str(message).split()) + "\n")
     raise typer.Exit(int(code))
+
+
+class _LazyConsole:
+    """A rich ``Console`` built on first use: every attribute is the real console's."""
+
+    def __init__(self, kwargs: dict[str, Any]) -> None:
+        self._kwargs = kwargs
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._kwargs)
+        return getattr(self._console, name)
+
+
+def lazy_console(**kwargs: Any) -> Console:
+    """A module-level ``Console`` that imports rich only when something is printed with it.
+
+    The modules ``kafkaops lag --json`` imports hold consoles for their human output; rich
+    costs tens of milliseconds to import, and the JSON path writes with :func:`emit_json`.
+    """
+    return cast("Console", _LazyConsole(kwargs))
 
 
 def emit_json(data: Any, *, compact: bool = False) -> None:

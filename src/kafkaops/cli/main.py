@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from kafkaops import __version__
 from kafkaops.cli.common import (
@@ -28,6 +27,7 @@ from kafkaops.cli.common import (
     emit_json,
     exit_table_text,
     fail,
+    lazy_console,
 )
 from kafkaops.cli.sandbox import sandbox_app
 from kafkaops.cli.watch import watch
@@ -125,8 +125,8 @@ def _register_subcommands(argv: list[str]) -> None:
     app.add_typer(outbox_app, name="outbox")
 
 
-out = Console()
-err = Console(stderr=True)
+out = lazy_console()
+err = lazy_console(stderr=True)
 #: Environment defaults for the target options (a flag beats them; --bootstrap beats --config).
 _BOOTSTRAP_ENV = "KAFKAOPS_BOOTSTRAP"
 _CONFIG_ENV = "KAFKAOPS_CONFIG"
@@ -318,8 +318,7 @@ def lag(
     import time as _time
 
     from kafkaops.lag.diagnosis import diagnose_group, rank_groups
-    from kafkaops.pipeline.health import open_history, resolve_target, take_snapshot
-    from kafkaops.report.lag_view import diagnosis_to_dict, render_diagnosis, render_ranking
+    from kafkaops.pipeline.health import open_history, resolve_target, take_lag_snapshot
 
     for name, pattern in (("--group-regex", group_regex), ("--topic-regex", topic_regex)):
         if pattern:
@@ -340,7 +339,7 @@ def lag(
         for i in range(count if watch else 1):
             if i:
                 _time.sleep(watch or 0)
-            snap = take_snapshot(target)
+            snap = take_lag_snapshot(target)
             if history is not None:
                 from kafkaops.lag.observe import observe
 
@@ -358,12 +357,12 @@ def lag(
         rows = rank_groups(snap, top=top, group_pattern=group_regex, topic_pattern=topic_regex)
         status_of = {gid: st.status.value for gid, st in statuses.items()}
         if as_json:
-            import dataclasses
-
-            emit_json(
-                [{**dataclasses.asdict(r), "status": status_of.get(r.group_id)} for r in rows]
-            )
+            # The rows are flat: their fields as they are (``asdict`` deep-copies every value,
+            # a tenth of a second for 2,000 groups; JSON writes the topic tuples as lists).
+            emit_json([{**vars(r), "status": status_of.get(r.group_id)} for r in rows])
         else:
+            from kafkaops.report.lag_view import render_ranking  # rich tables: not for --json
+
             render_ranking(rows, out, {gid: st.label for gid, st in statuses.items()})
         return
     diagnosis = diagnose_group(
@@ -375,6 +374,8 @@ def lag(
     if diagnosis is None:
         fail(f"consumer group {group!r} not found on {snap.bootstrap}", EXIT_NOT_FOUND)
     group_st = statuses.get(group)
+    from kafkaops.report.lag_view import diagnosis_to_dict, render_diagnosis
+
     if as_json:
         data = diagnosis_to_dict(diagnosis, snap)
         if group_st is not None:

@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from kafkaops.cli.common import JsonFlag, SandboxDir, emit_json, fail
+from kafkaops.cli.common import JsonFlag, SandboxDir, emit_json, fail, lazy_console
 from kafkaops.core.errors import KafkaopsError
 
-out = Console()
-err = Console(stderr=True)
+out = lazy_console()
+err = lazy_console(stderr=True)
 
 sandbox_app = typer.Typer(
     help="A real local Apache Kafka cluster (KRaft, one JVM per node) for demos and tests.\n\n"

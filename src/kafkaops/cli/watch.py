@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from kafkaops.cli.common import (
     LoopBootstrapOption,
@@ -21,6 +20,7 @@ from kafkaops.cli.common import (
     StoreOption,
     emit_json,
     fail,
+    lazy_console,
 )
 from kafkaops.cli.logs import LogFormat, LogFormatOption, LogLevelOption, setup_logging
 from kafkaops.core.errors import KafkaopsError
@@ -28,7 +28,7 @@ from kafkaops.core.errors import KafkaopsError
 if TYPE_CHECKING:
     from kafkaops.pipeline.watch import ClusterOutcome, CycleOutcome
 
-err = Console(stderr=True)
+err = lazy_console(stderr=True)
 
 
 def watch(

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import struct
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -51,7 +51,21 @@ class CollectOptions:
     #: … and wall time to spend reading them.
     time_lag_budget_ms: int = 5_000
     include_log_dirs: bool = True
+    #: DescribeConfigs of every topic (min.insync.replicas, retention); without it every
+    #: partition's ``min_isr`` reads 1 and topics carry no config.
+    include_topic_configs: bool = True
+    #: DescribeQuorum (the active KRaft controller and its voters): one more round trip.
+    include_quorum: bool = True
     client_id: str = "kafkaops"
+
+    def lag_only(self) -> CollectOptions:
+        """The same options without what consumer lag never reads: log dirs, topic configs
+        and the controller quorum.  ``kafkaops lag`` asks for these only — at 20,000
+        partitions DescribeLogDirs and DescribeConfigs are the two largest responses after
+        Metadata, and none of them changes a group's lag."""
+        return replace(
+            self, include_log_dirs=False, include_topic_configs=False, include_quorum=False
+        )
 
 
 @dataclass
@@ -160,19 +174,43 @@ class KafkaAdmin:
         Returns one result per call, in order; a call that failed yields its exception instead
         of failing the others (one dead broker must not hide the rest of the cluster).
         """
+        return list(self._admin._manager.run(self.agather, calls))
+
+    def pipeline(self, *chains: Coroutine[Any, Any, Any]) -> list[Any]:
+        """Run chains of dependent requests side by side on the IO loop, one result each.
+
+        A chain is a coroutine that awaits :meth:`agather` as often as it needs, so a
+        chain waiting on one broker's answer does not hold up another chain's next request
+        (the snapshot runs the offsets chain beside the consumer-group chain).  A chain that
+        raises yields its exception.
+        """
         manager = self._admin._manager
 
         async def run_all() -> list[Any]:
-            futures = [manager.call_soon(call.fn, *call.args) for call in calls]
+            futures = [manager.call_soon(chain) for chain in chains]
             results: list[Any] = []
             for future in futures:
                 try:
                     results.append(await future)
-                except Exception as exc:  # returned to the caller, per call
+                except Exception as exc:  # returned to the caller, per chain
                     results.append(exc)
             return results
 
-        results = manager.run(run_all)
+        return list(manager.run(run_all))
+
+    async def agather(self, calls: list[Call]) -> list[Any]:
+        """:meth:`gather` from inside a chain (see :meth:`pipeline`).
+
+        ``any_node`` calls that failed are retried once on another broker.
+        """
+        manager = self._admin._manager
+        futures = [manager.call_soon(call.fn, *call.args) for call in calls]
+        results: list[Any] = []
+        for future in futures:
+            try:
+                results.append(await future)
+            except Exception as exc:  # returned to the caller, per call
+                results.append(exc)
         retry = [
             i
             for i, (c, r) in enumerate(zip(calls, results, strict=True))
@@ -180,7 +218,7 @@ class KafkaAdmin:
         ]
         if retry:
             self._prefer_another()
-            again = self.gather([replace(calls[i], any_node=False) for i in retry])
+            again = await self.agather([replace(calls[i], any_node=False) for i in retry])
             for i, result in zip(retry, again, strict=True):
                 results[i] = result
         return results
@@ -271,12 +309,6 @@ class KafkaAdmin:
             ConfigResource(ConfigResourceType.TOPIC, t, dict.fromkeys(keys)) for t in topics
         ]
         return Call(self._admin._async_describe_configs, (resources, False, "all"), any_node=True)
-
-    def list_offsets_call(self, partitions: list[TopicPartition], spec: OffsetSpec) -> Call:
-        return Call(
-            self._admin._async_list_partition_offsets,
-            (dict.fromkeys(partitions, spec), IsolationLevel.READ_UNCOMMITTED, None),
-        )
 
     def leader_offsets_call(
         self, leader: int, partitions: list[TopicPartition], spec: OffsetSpec

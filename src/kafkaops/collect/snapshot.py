@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any
 
 from kafka import TopicPartition
@@ -29,7 +29,6 @@ from kafka.errors import KafkaError
 from kafka.protocol.consumer import OffsetSpec
 
 from kafkaops.collect.admin import (
-    Call,
     CollectOptions,
     Errors,
     KafkaAdmin,
@@ -47,6 +46,8 @@ from kafkaops.core.model import (
     PartitionLag,
     PartitionState,
     Topic,
+    new_partition_lag,
+    new_partition_state,
 )
 
 
@@ -57,10 +58,11 @@ def collect_snapshot(
 ) -> ClusterSnapshot:
     """Take one snapshot; raises :class:`ClusterUnreachable` if no bootstrap server answers.
 
-    Three concurrent phases after DescribeCluster, each a few requests per broker:
-    (1) quorum, metadata, groups per broker, log dirs per broker; (2) topic configs, log-start
-    and log-end offsets, group coordinators; (3) group descriptions and committed offsets per
-    coordinator.  Then, optionally, exact time lag from one record per lagging position.
+    After DescribeCluster, three chains of requests side by side (a few requests per broker
+    each): topics (metadata, then configs and log-start/log-end offsets per leader), groups
+    (list per broker, coordinators, then descriptions and committed offsets per coordinator)
+    and log dirs per broker; then the quorum.  Then, optionally, exact time lag from one
+    record per lagging position.
     """
     options = options or CollectOptions()
     started = time.monotonic()
@@ -80,75 +82,64 @@ def collect_snapshot(
             bid: "fenced: registered but not heartbeating to the controller" for bid in fenced
         }
 
-        # Metadata first, on its own, from the broker that just answered DescribeCluster.
-        # DescribeQuorum goes last: brokers forward it to the controller, and Kafka answers
-        # one request at a time per connection, so with no controller it would hold up every
-        # request queued behind it.
-        [metadata] = admin.gather([admin.metadata_call()])
-        if isinstance(metadata, BaseException):
-            raise ClusterUnreachable(f"cluster unreachable: Metadata failed: {metadata}")
-        raw_topics = metadata["topics"]
-
-        # Phase 1: per-broker requests, concurrently.
-        calls = [admin.list_groups_call(b) for b in live]
+        # Three chains side by side after DescribeCluster (a chain's next request goes out
+        # as soon as its own answers are in, not when the slowest broker of a phase is done):
+        # topics (Metadata, then configs and log-start/log-end offsets per leader), groups
+        # (ListGroups per broker, FindCoordinator, then DescribeGroups and OffsetFetch per
+        # coordinator) and log dirs.  Metadata goes to the broker that just answered
+        # DescribeCluster.  DescribeQuorum goes last: brokers forward it to the controller,
+        # and Kafka answers one request at a time per connection, so with no controller it
+        # would hold up every request queued behind it.
+        chains: list[Coroutine[Any, Any, Any]] = [
+            _topics_chain(admin, options),
+            _groups_chain(admin, live),
+        ]
         if options.include_log_dirs:
-            calls += [admin.log_dirs_call(b) for b in live]
-        results = admin.gather(calls)
+            chains.append(admin.agather([admin.log_dirs_call(b) for b in live]))
+        topics_res, groups_res, *dirs_res = admin.pipeline(*chains)
+        if isinstance(topics_res, BaseException):
+            raise ClusterUnreachable(f"cluster unreachable: Metadata failed: {topics_res}")
+        if isinstance(groups_res, BaseException):  # a bug in the chain, not a broker's answer
+            raise groups_res
+        raw_topics, by_leader, configs_raw, starts_raw, ends_raw = topics_res
+        listed_raw, coords_raw, nodes, by_coordinator, described = groups_res
+
         listed: dict[str, dict[str, Any]] = {}
-        for broker_id, res in zip(live, results[: len(live)], strict=True):
+        for broker_id, res in zip(live, listed_raw, strict=True):
             if isinstance(res, BaseException):
                 errors.add("ListGroups", f"broker {broker_id}", res)
                 unreachable[broker_id] = error_text(res)
             else:
                 listed.update((g["group_id"], g) for g in res)
         log_dirs: list[LogDir] = []
-        for broker_id, res in zip(live, results[len(live) :], strict=False):
+        for broker_id, res in zip(live, dirs_res[0] if dirs_res else [], strict=False):
             if isinstance(res, BaseException):
                 errors.add("DescribeLogDirs", f"broker {broker_id}", res)
                 unreachable[broker_id] = error_text(res)
             else:
                 log_dirs.extend(_parse_log_dirs(broker_id, res))
 
-        # Phase 2
-        names = sorted(t["name"] for t in raw_topics if not t.get("error_code"))
-        by_leader: dict[int, list[TopicPartition]] = defaultdict(list)
-        for t in raw_topics:
-            for p in t.get("partitions", []):
-                if p.get("leader_id", -1) >= 0:
-                    by_leader[p["leader_id"]].append(
-                        TopicPartition(t["name"], p["partition_index"])
-                    )
-        group_ids = sorted(listed)
-        leaders = sorted(by_leader)
-        phase2: list[Call | None] = [
-            admin.topic_configs_call(
-                names, ["min.insync.replicas", "retention.ms", "retention.bytes"]
-            )
-            if names
-            else None,
-            admin.find_coordinators_call(group_ids) if group_ids else None,
-            *(admin.leader_offsets_call(b, by_leader[b], OffsetSpec.EARLIEST) for b in leaders),
-            *(admin.leader_offsets_call(b, by_leader[b], OffsetSpec.LATEST) for b in leaders),
-        ]
-        it = iter(admin.gather([c for c in phase2 if c is not None]))
-        configs_raw, coords_raw, *offsets_raw = (next(it) if c is not None else {} for c in phase2)
         configs = _parse_configs(configs_raw, errors)
-        n = len(leaders)
+        leaders = sorted(by_leader)
         starts = _offsets_or_retry(
-            admin, by_leader, leaders, offsets_raw[:n], OffsetSpec.EARLIEST, "log-start", errors
+            admin, by_leader, leaders, starts_raw, OffsetSpec.EARLIEST, "log-start", errors
         )
         ends = _offsets_or_retry(
-            admin, by_leader, leaders, offsets_raw[n:], OffsetSpec.LATEST, "log-end", errors
+            admin, by_leader, leaders, ends_raw, OffsetSpec.LATEST, "log-end", errors
         )
         topics = _build_topics(raw_topics, configs, starts, ends, errors)
         if isinstance(coords_raw, BaseException):
             errors.add("FindCoordinator", "groups", coords_raw)
             coords_raw = {}
 
-        # Phase 3
-        groups = _groups(admin, listed, coords_raw, topics, errors)
-        [quorum_raw] = admin.gather([admin.quorum_call()])
-        quorum_leader, voters = _parse_quorum(quorum_raw, errors)
+        groups = _groups(
+            admin, listed, coords_raw, nodes, by_coordinator, described, topics, errors
+        )
+        quorum_leader: int | None = None
+        voters: tuple[int, ...] = ()
+        if options.include_quorum:
+            [quorum_raw] = admin.gather([admin.quorum_call()])
+            quorum_leader, voters = _parse_quorum(quorum_raw, errors)
         round_trips = dict(admin.round_trips)
     if options.time_lag_method == "exact":
         groups, rounds = with_exact_time_lag(groups, client_kwargs, options, taken_at_ms, errors)
@@ -181,6 +172,55 @@ def collect_snapshot(
         errors=tuple(errors.items),
         round_trips=round_trips,
     )
+
+
+async def _topics_chain(admin: KafkaAdmin, options: CollectOptions) -> tuple[Any, ...]:
+    """Metadata, then (concurrently) topic configs and log-start/log-end offsets per leader.
+
+    Raises when Metadata fails: without it there is no snapshot.
+    """
+    [metadata] = await admin.agather([admin.metadata_call()])
+    if isinstance(metadata, BaseException):
+        raise metadata
+    raw_topics = metadata["topics"]
+    by_leader: dict[int, list[TopicPartition]] = defaultdict(list)
+    for t in raw_topics:
+        for p in t.get("partitions", []):
+            if p.get("leader_id", -1) >= 0:
+                by_leader[p["leader_id"]].append(TopicPartition(t["name"], p["partition_index"]))
+    names = sorted(t["name"] for t in raw_topics if not t.get("error_code"))
+    leaders = sorted(by_leader)
+    calls = [admin.leader_offsets_call(b, by_leader[b], OffsetSpec.EARLIEST) for b in leaders]
+    calls += [admin.leader_offsets_call(b, by_leader[b], OffsetSpec.LATEST) for b in leaders]
+    keys = ["min.insync.replicas", "retention.ms", "retention.bytes"]
+    with_configs = bool(names) and options.include_topic_configs
+    if with_configs:
+        calls.append(admin.topic_configs_call(names, keys))
+    results = await admin.agather(calls)
+    n = len(leaders)
+    configs_raw = results[2 * n] if with_configs else {}
+    return raw_topics, by_leader, configs_raw, results[:n], results[n : 2 * n]
+
+
+async def _groups_chain(admin: KafkaAdmin, live: list[int]) -> tuple[Any, ...]:
+    """ListGroups on every live broker, FindCoordinator for all of them in one request, then
+    DescribeGroups and OffsetFetch per coordinator (results are parsed by :func:`_groups`)."""
+    listed_raw = await admin.agather([admin.list_groups_call(b) for b in live])
+    group_ids = sorted(
+        {g["group_id"] for res in listed_raw if not isinstance(res, BaseException) for g in res}
+    )
+    if not group_ids:
+        return listed_raw, {}, [], {}, []
+    [coords_raw] = await admin.agather([admin.find_coordinators_call(group_ids)])
+    by_coordinator: dict[int, list[str]] = defaultdict(list)
+    if not isinstance(coords_raw, BaseException):
+        for gid, node in coords_raw.items():
+            if node is not None and node >= 0:
+                by_coordinator[node].append(gid)
+    nodes = sorted(by_coordinator)
+    calls = [admin.describe_groups_call(by_coordinator[n], n) for n in nodes]
+    calls += [admin.group_offsets_call(by_coordinator[n], n) for n in nodes]
+    return listed_raw, coords_raw, nodes, by_coordinator, await admin.agather(calls)
 
 
 def _parse_quorum(raw: Any, errors: Errors) -> tuple[int | None, tuple[int, ...]]:
@@ -218,8 +258,13 @@ def _offsets_or_retry(
     errors: Errors,
 ) -> dict[tuple[str, int], int]:
     """Per-leader ListOffsets results; partitions that failed (a leader that did not answer,
-    leadership that moved) are retried per topic through a metadata refresh, so one bad leader
-    hides as little as possible."""
+    leadership that moved) are asked again of their leaders in one fresh Metadata, so one bad
+    leader hides as little as possible.
+
+    One Metadata for every retried partition, not kafka-python's ``list_partition_offsets`` per
+    topic: that refreshes the whole cluster's metadata for each call, and a leader election
+    on a 1,000-topic cluster then cost over 1,600 full Metadata round trips.
+    """
     out: dict[tuple[str, int], int] = {}
     retry: list[TopicPartition] = []
     for leader, raw in zip(leaders, raws, strict=True):
@@ -232,16 +277,36 @@ def _offsets_or_retry(
             retry.extend(failed)
     if not retry:
         return out
-    by_topic: dict[str, list[TopicPartition]] = defaultdict(list)
+    [metadata] = admin.gather([admin.metadata_call()])
+    if isinstance(metadata, BaseException):
+        errors.add("Metadata", f"{what} retry of {len(retry)} partitions", metadata)
+        return out
+    leader_of = {
+        (t["name"], p["partition_index"]): p.get("leader_id", -1)
+        for t in metadata["topics"]
+        for p in t.get("partitions", [])
+    }
+    again: dict[int, list[TopicPartition]] = defaultdict(list)
+    lost: dict[str, list[int]] = defaultdict(list)  # topic → partitions still without offsets
     for tp in retry:
-        by_topic[tp.topic].append(tp)
-    topics = sorted(by_topic)
-    results = admin.gather([admin.list_offsets_call(by_topic[t], spec) for t in topics])
-    for topic, res in zip(topics, results, strict=True):
-        if isinstance(res, BaseException):
-            errors.add("ListOffsets", f"{what} {topic}", res)
+        leader = leader_of.get((tp.topic, tp.partition), -1)
+        if leader >= 0:
+            again[leader].append(tp)
         else:
-            out.update((tp, v.offset) for tp, v in res.items())
+            lost[tp.topic].append(tp.partition)
+    nodes = sorted(again)
+    results = admin.gather([admin.leader_offsets_call(n, again[n], spec) for n in nodes])
+    for node, res in zip(nodes, results, strict=True):
+        if isinstance(res, BaseException):
+            errors.add("ListOffsets", f"{what} retry on broker {node}", res)
+            continue
+        found, failed = res
+        out.update(found)
+        for tp in failed:
+            lost[tp.topic].append(tp.partition)
+    for topic, partitions in sorted(lost.items()):
+        listed = ", ".join(str(p) for p in sorted(partitions))
+        errors.add("ListOffsets", f"{what} {topic}", f"partitions {listed}: no answer twice")
     return out
 
 
@@ -259,17 +324,18 @@ def _build_topics(
             continue
         cfg = configs.get(t["name"], {})
         min_isr = int(cfg.get("min.insync.replicas", 1))
+        name = t["name"]
         parts = tuple(
-            PartitionState(
-                topic=t["name"],
-                partition=p["partition_index"],
-                leader=p.get("leader_id", -1),
-                replicas=tuple(p.get("replica_nodes", ())),
-                isr=tuple(p.get("isr_nodes", ())),
-                offline_replicas=tuple(p.get("offline_replicas", ())),
-                min_isr=min_isr,
-                log_start_offset=starts.get((t["name"], p["partition_index"])),
-                log_end_offset=ends.get((t["name"], p["partition_index"])),
+            new_partition_state(
+                name,
+                p["partition_index"],
+                p.get("leader_id", -1),
+                tuple(p.get("replica_nodes", ())),
+                tuple(p.get("isr_nodes", ())),
+                tuple(p.get("offline_replicas", ())),
+                min_isr,
+                starts.get((name, p["partition_index"])),
+                ends.get((name, p["partition_index"])),
             )
             for p in sorted(t.get("partitions", []), key=lambda p: p["partition_index"])
         )
@@ -281,21 +347,17 @@ def _groups(
     admin: KafkaAdmin,
     listed: dict[str, dict[str, Any]],
     coordinators: dict[str, int],
+    nodes: list[int],
+    by_coordinator: Mapping[int, list[str]],
+    results: list[Any],
     topics: list[Topic],
     errors: Errors,
 ) -> list[ConsumerGroup]:
-    """Describe every group and fetch its offsets: one request of each kind per coordinator."""
+    """Groups from the DescribeGroups and OffsetFetch answers of :func:`_groups_chain` (one
+    request of each kind per coordinator, ``results`` in that order)."""
     if not listed:
         return []
     group_ids = sorted(listed)
-    by_coordinator: dict[int, list[str]] = defaultdict(list)
-    for gid, node in coordinators.items():
-        if node is not None and node >= 0:
-            by_coordinator[node].append(gid)
-    nodes = sorted(by_coordinator)
-    calls = [admin.describe_groups_call(by_coordinator[n], n) for n in nodes]
-    calls += [admin.group_offsets_call(by_coordinator[n], n) for n in nodes]
-    results = admin.gather(calls)
     descriptions: dict[str, dict[str, Any]] = {}
     offsets: dict[str, dict[tuple[str, int], int]] = {}
     group_errors: dict[str, str] = {}
@@ -395,15 +457,8 @@ def _partition_lag(
             below_start = True
             effective = start
         lag = max(0, end - effective)
-    return PartitionLag(
-        topic=key[0],
-        partition=key[1],
-        committed=committed,
-        log_start_offset=start,
-        log_end_offset=end,
-        lag=lag,
-        committed_below_log_start=below_start,
-        member_id=member,
+    return new_partition_lag(
+        key[0], key[1], committed, start, end, lag, below_start, member, None, None
     )
 
 

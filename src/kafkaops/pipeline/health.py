@@ -19,10 +19,10 @@ from kafkaops.collect.settings import MetricsSettings
 from kafkaops.collect.snapshot import collect_snapshot
 from kafkaops.config import Config, default_config, load_config
 from kafkaops.core.errors import ClusterUnreachable, ConfigError
-from kafkaops.core.model import ClusterSnapshot, HealthReport
-from kafkaops.evaluate.report import build_report
+from kafkaops.core.model import ClusterSnapshot
 
 if TYPE_CHECKING:
+    from kafkaops.core.model import HealthReport
     from kafkaops.lag.memory import LagMemory
     from kafkaops.lag.status import GroupStatus
     from kafkaops.sandbox.cluster import Sandbox
@@ -189,6 +189,20 @@ def take_snapshot(target: Target, probe: ClusterProbe | None = None) -> ClusterS
         once.close()
 
 
+def take_lag_snapshot(target: Target) -> ClusterSnapshot:
+    """What ``kafkaops lag`` reads: metadata, offsets and groups, nothing else.
+
+    Without a history store nothing but the groups' lag is used, so log dirs, topic configs,
+    the controller quorum and the Prometheus/CloudWatch broker metrics are not collected (the
+    log dirs and configs are the largest responses after Metadata at 20,000 partitions).  With
+    a store the snapshot is recorded (broker disk samples come from the log dirs), so the full
+    one is taken.
+    """
+    if target.store_url:
+        return take_snapshot(target)
+    return collect_snapshot(target.name, target.client_kwargs, target.options.lag_only())
+
+
 def observe_lag(
     target: Target,
     snapshot: ClusterSnapshot,
@@ -239,6 +253,8 @@ def open_history(url: str) -> HistoryStore:
 
 def unreachable_report(target: Target, reason: str) -> HealthReport:
     """The P0 "cluster offline" report for a cluster no bootstrap server answered for."""
+    from kafkaops.evaluate.report import build_report  # not paid by ``kafkaops lag``
+
     return build_report(
         None,
         target.config.thresholds,
@@ -254,6 +270,8 @@ def report_for(
     target: Target, snapshot: ClusterSnapshot, statuses: dict[str, GroupStatus] | None
 ) -> HealthReport:
     """The report for a snapshot that was taken: ``kafkaops health`` and every watch cycle."""
+    from kafkaops.evaluate.report import build_report
+
     return build_report(
         snapshot,
         target.config.thresholds,
