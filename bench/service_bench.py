@@ -392,7 +392,9 @@ def soak(base: str, paths: list[str], seconds: float, rate: float) -> dict[str, 
 
 
 # ---------------------------------------------------------------------------------- parts
-def write_config(path: Path, bootstrap: str, store: Path, time_lag_method: str) -> None:
+def write_config(
+    path: Path, bootstrap: str, store: Path, time_lag_method: str, hook_url: str
+) -> None:
     path.write_text(
         f"""
 clusters:
@@ -403,8 +405,74 @@ store:
   url: sqlite:///{store}
 watch:
   interval: 10s
+incidents:
+  # No maintenance windows: the runbook's defaults (daily 02:00-04:00 UTC ...) would mute the
+  # page the fault phase waits for, and the result would depend on the hour of the run.
+  maintenance:
+    windows: []
+  routing:
+    p0: [webhook:bench]
+    p1: [webhook:bench]
+    p2: []
+channels:
+  timeout: 5s
+  webhooks:
+    bench:
+      url: {hook_url}
 """
     )
+
+
+class PageReceiver:
+    """A loopback webhook receiver: when each page arrived (monotonic) and what it said."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        received = self.received = []  # type: list[tuple[float, str]]
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append((time.monotonic(), body.decode("utf-8", "replace")))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def first_after(self, t0: float, *words: str) -> float | None:
+        for at, body in list(self.received):
+            if at >= t0 and all(w in body for w in words):
+                return at - t0
+        return None
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def fault_to_page(box: Sandbox, receiver: PageReceiver, node: int = 3) -> dict[str, Any]:
+    """Stop a broker, time its under-replicated P1 page at the receiver, restart it."""
+    t0 = time.monotonic()
+    box.stop_node(node)
+    stopped = time.monotonic() - t0
+    page = None
+    try:
+        deadline = time.monotonic() + 120
+        while page is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            page = receiver.first_after(t0, "under_replicated", "firing")
+    finally:
+        box.start_node(node, timeout_s=600)
+    return {
+        "broker_stopped_after_s": round(stopped, 1),
+        "page_after_stop_s": None if page is None else round(page, 1),
+        "restart_done_after_s": round(time.monotonic() - t0, 1),
+    }
 
 
 def start_service(tmp: Path, cfg: Path, port: int, interval: float) -> subprocess.Popen[bytes]:
@@ -532,6 +600,10 @@ def main() -> int:
     ap.add_argument("--soak-rate", type=float, default=5.0, help="requests/s during the soak")
     ap.add_argument("--sample-every", type=float, default=10.0, help="RSS sampling period (s)")
     ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument(
+        "--no-fault", action="store_true",
+        help="skip stopping broker 3 at the end to time the under-replicated page",
+    )  # fmt: skip
     ap.add_argument("--no-gzip", action="store_true", help="wrk without Accept-Encoding: gzip")
     ap.add_argument(
         "--profile", type=int, default=0, metavar="S",
@@ -569,7 +641,8 @@ def main() -> int:
         build(bootstrap, args.topics, args.partitions_per_topic, args.groups)
         result["bootstrap"] = bootstrap
         cfg = tmp / "kafkaops.yaml"
-        write_config(cfg, bootstrap, tmp / "kafkaops.db", args.time_lag_method)
+        receiver = PageReceiver()
+        write_config(cfg, bootstrap, tmp / "kafkaops.db", args.time_lag_method, receiver.url)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         service = start_service(tmp, cfg, port, args.interval)
@@ -682,6 +755,10 @@ def main() -> int:
         chart(sampler, RESULTS / f"service-rss{sfx}.png",
               f"kafkaops serve RSS — {args.topics * args.partitions_per_topic:,} partitions, "
               f"{n_groups:,} groups, interval {args.interval:g} s")  # fmt: skip
+        if not args.no_fault:
+            cycles.phase = "fault"
+            result["fault"] = fault_to_page(box, receiver)
+            print(f"fault -> page: {result['fault']}", file=sys.stderr)
         result["service_exit"] = stop(service)
         service = None
 
@@ -756,6 +833,11 @@ def print_table(r: dict[str, Any], args: argparse.Namespace) -> None:
     for phase, c in r["cycles"].items():
         if c["n"]:
             print(f"| {phase} | {c['n']} | {c['p50_s']} s | {c['p95_s']} s | {c['max_s']} s |")
+    if r.get("fault"):
+        f = r["fault"]
+        print(f"\nfault -> page: broker 3 stopped; P1 under-replicated page at the receiver "
+              f"{f['page_after_stop_s']} s after the stop began (restart took "
+              f"{f['restart_done_after_s']} s)")  # fmt: skip
     m = r["metrics"]
     print(f"\n/metrics: {m['bytes']:,} bytes, {m['series']:,} series in {m['families']} families")
     s = r["rss"]
