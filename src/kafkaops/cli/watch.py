@@ -7,6 +7,7 @@ The loop itself is :mod:`kafkaops.pipeline.watch`, imported inside the command.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -24,6 +25,7 @@ from kafkaops.cli.common import (
 )
 from kafkaops.cli.logs import LogFormat, LogFormatOption, LogLevelOption, setup_logging
 from kafkaops.core.errors import KafkaopsError
+from kafkaops.core.memory import release_free_memory, tune_malloc
 
 if TYPE_CHECKING:
     from kafkaops.pipeline.watch import ClusterOutcome, CycleOutcome
@@ -68,8 +70,6 @@ def watch(
 
       kafkaops watch --log-format json --log-level debug 2> watch.log
     """
-    import dataclasses
-
     from kafkaops.pipeline.runtime import open_watch
 
     setup_logging(log_level, log_format)
@@ -94,36 +94,43 @@ def watch(
     )
     err.print(windows_line(runtime.engine.settings.maintenance), markup=False, soft_wrap=True)
 
-    def show(outcome: CycleOutcome) -> None:
-        if as_json:
-            emit_json(dataclasses.asdict(outcome), compact=True)
-            return
-        for c in outcome.clusters:
-            err.print(cycle_line(outcome, c), markup=False, soft_wrap=True)
-        if outcome.instance is not None and outcome.elsewhere:
-            err.print(
-                f"  instance {outcome.instance}: watched by another instance: "
-                + ", ".join(outcome.elsewhere),
-                markup=False,
-                soft_wrap=True,
-            )
-            for why in c.muted:
-                err.print(f"  {why}", markup=False, soft_wrap=True)
-        if outcome.delivered or outcome.failed or outcome.retried:
-            err.print(
-                f"  sent {outcome.delivered}, retrying {outcome.retried}, failed {outcome.failed}",
-                markup=False,
-            )
-        for key, reason in sorted(outcome.errors.items()):
-            err.print(f"  {key}: {reason}", markup=False, soft_wrap=True)
+    def on_cycle(outcome: CycleOutcome) -> None:
+        show_cycle(outcome, err, as_json=as_json)
+        release_free_memory()  # a long-running watch hands each cycle's buffers back
 
+    tune_malloc()
     try:
-        watcher.run(count=count, on_cycle=show)
+        watcher.run(count=count, on_cycle=on_cycle)
     except KeyboardInterrupt:
         err.print("stopping", markup=False)
     finally:
         watcher.close()
         runtime.close()
+
+
+def show_cycle(outcome: CycleOutcome, err: Any, *, as_json: bool = False) -> None:
+    """Print one cycle: a line per cluster, each mute explained under its cluster's line."""
+    if as_json:
+        emit_json(dataclasses.asdict(outcome), compact=True)
+        return
+    for c in outcome.clusters:
+        err.print(cycle_line(outcome, c), markup=False, soft_wrap=True)
+        for why in c.muted:
+            err.print(f"  {why}", markup=False, soft_wrap=True)
+    if outcome.instance is not None and outcome.elsewhere:
+        err.print(
+            f"  instance {outcome.instance}: watched by another instance: "
+            + ", ".join(outcome.elsewhere),
+            markup=False,
+            soft_wrap=True,
+        )
+    if outcome.delivered or outcome.failed or outcome.retried:
+        err.print(
+            f"  sent {outcome.delivered}, retrying {outcome.retried}, failed {outcome.failed}",
+            markup=False,
+        )
+    for key, reason in sorted(outcome.errors.items()):
+        err.print(f"  {key}: {reason}", markup=False, soft_wrap=True)
 
 
 def cycle_line(outcome: CycleOutcome, c: ClusterOutcome) -> str:

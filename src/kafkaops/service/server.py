@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from kafkaops.core.clock import utc_now
 from kafkaops.core.errors import KafkaopsError
-from kafkaops.service.memory import release_free_memory, tune_malloc
+from kafkaops.core.memory import release_free_memory, tune_malloc
 
 if TYPE_CHECKING:
     import uvicorn
