@@ -413,7 +413,7 @@ incidents:
   routing:
     p0: [webhook:bench]
     p1: [webhook:bench]
-    p2: []
+    p2: [webhook:bench]
 channels:
   timeout: 5s
   webhooks:
