@@ -11,7 +11,6 @@ and ``b`` took ``prod`` over (epoch 2); ``a`` wakes up still believing it owns `
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -29,7 +28,6 @@ from kafkaops.pipeline.sharing import ClusterSharing
 from kafkaops.pipeline.watch import Watcher
 from kafkaops.service.exporter.catalogue import _lease_families
 from kafkaops.slo.store import SloStore, Verdict
-from kafkaops.store import db
 from kafkaops.store.history import HistoryStore
 from kafkaops.store.lease import LeaseLost, Leases
 from kafkaops.store.members import Members
@@ -52,15 +50,6 @@ def sharing(engine: object, name: str) -> ClusterSharing:
         interval_s=INTERVAL,
         instance=name,
     )
-
-
-@pytest.fixture
-def engine(store_url: str) -> Iterator[object]:
-    eng = db.acquire(store_url)
-    try:
-        yield eng
-    finally:
-        db.release(eng)
 
 
 @pytest.fixture

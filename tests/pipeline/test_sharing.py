@@ -8,7 +8,6 @@ listens on: with ``offline_after=1`` each cycle is a P0 "cluster offline" - a pa
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,7 +18,6 @@ from kafkaops.pipeline.health import Target
 from kafkaops.pipeline.runtime import open_runtime
 from kafkaops.pipeline.sharing import ClusterSharing
 from kafkaops.pipeline.watch import Watcher
-from kafkaops.store import db
 from kafkaops.store.lease import LeaseLost, Leases
 from kafkaops.store.members import Members, balanced, rendezvous
 
@@ -29,15 +27,6 @@ INTERVAL = 10.0
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def engine(store_url: str) -> Iterator[object]:
-    eng = db.acquire(store_url)
-    try:
-        yield eng
-    finally:
-        db.release(eng)
 
 
 def sharing(engine, name: str) -> ClusterSharing:
