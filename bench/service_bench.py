@@ -157,6 +157,8 @@ class CycleSampler:
 
     base: str
     cycles: list[tuple[str, str, float]] = field(default_factory=list)
+    #: Each cycle's wall time by cycle phase (``last_phases_s``: collect, lag, report, ...).
+    cycle_phases: list[dict[str, float]] = field(default_factory=list)
     phase: str = "start"
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -176,18 +178,29 @@ class CycleSampler:
                     if at and at != seen and took is not None:
                         seen = at
                         self.cycles.append((at, self.phase, float(took)))
+                        self.cycle_phases.append(dict(loop.get("last_phases_s") or {}))
                 self._stop.wait(1.0)
 
     def summary(self, phases: tuple[str, ...] | None = None) -> dict[str, Any]:
-        took = [d for _, ph, d in self.cycles if phases is None or ph in phases]
+        picked = [
+            (d, parts)
+            for (_, ph, d), parts in zip(self.cycles, self.cycle_phases, strict=True)
+            if phases is None or ph in phases
+        ]
+        took = [d for d, _ in picked]
         if not took:
             return {"n": 0}
+        names = list(dict.fromkeys(n for _, parts in picked for n in parts))
         return {
             "n": len(took),
             "p50_s": round(pct(took, 50), 2),
             "p95_s": round(pct(took, 95), 2),
             "max_s": round(max(took), 2),
             "mean_s": round(statistics.fmean(took), 2),
+            # Where the time went: the median of each cycle phase over the same cycles.
+            "phase_p50_s": {
+                n: round(pct([parts.get(n, 0.0) for _, parts in picked], 50), 2) for n in names
+            },
         }
 
 
@@ -750,6 +763,11 @@ def main() -> int:
                 float(ln.split()[-1]) for ln in page.splitlines()
                 if ln.startswith("kafkaops_metrics_render_seconds ")
             )  # fmt: skip
+            # The collector's pauses over the whole run (kafkaops.core.gc_policy).
+            result["gc_pauses"] = {
+                ln.split()[0]: float(ln.split()[-1]) for ln in page.splitlines()
+                if ln.startswith(("kafkaops_gc_pause", "kafkaops_gc_frozen"))
+            }  # fmt: skip
         sampler.stop()
         cycles.stop()
         phases = dict.fromkeys(ph for _, ph, _ in cycles.cycles)

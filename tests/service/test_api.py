@@ -36,6 +36,11 @@ def test_liveness_reports_each_cluster_loop(service: Service) -> None:
     assert loops["sbx"]["reachable"] is True and loops["sbx"]["fresh"] is True
     # A cluster being down is reported per cluster; the service itself stays live.
     assert loops["down"]["reachable"] is False and loops["down"]["last_error"]
+    # Where the reachable cluster's cycle went, phase by phase, adding up to the whole cycle.
+    phases = loops["sbx"]["last_phases_s"]
+    assert list(phases) == ["collect", "lag", "report", "extras", "incidents"], phases
+    assert phases["collect"] > 0
+    assert abs(sum(phases.values()) - loops["sbx"]["last_duration_s"]) < 0.05, loops["sbx"]
 
 
 def test_msk_health_has_overall_healthy_and_findings(service: Service) -> None:

@@ -40,6 +40,9 @@ EXPECTED = {
     "kafkaops_broker_cpu_percent",
     "kafkaops_incidents",
     "kafkaops_collection_duration_seconds",
+    "kafkaops_cycle_phase_seconds",
+    "kafkaops_gc_pause_seconds",  # a counter: exposed as kafkaops_gc_pause_seconds_total
+    "kafkaops_gc_frozen_objects",
     "kafkaops_collection_errors",  # a counter: exposed as kafkaops_collection_errors_total
 }
 

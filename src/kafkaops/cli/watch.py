@@ -25,6 +25,7 @@ from kafkaops.cli.common import (
 )
 from kafkaops.cli.logs import LogFormat, LogFormatOption, LogLevelOption, setup_logging
 from kafkaops.core.errors import KafkaopsError
+from kafkaops.core.gc_policy import manage_collector
 from kafkaops.core.memory import release_free_memory, tune_malloc
 
 if TYPE_CHECKING:
@@ -94,11 +95,14 @@ def watch(
     )
     err.print(windows_line(runtime.engine.settings.maintenance), markup=False, soft_wrap=True)
 
+    tune_malloc()
+    collector = manage_collector()  # see kafkaops.core.gc_policy: no long full-collection stops
+
     def on_cycle(outcome: CycleOutcome) -> None:
         show_cycle(outcome, err, as_json=as_json)
+        collector.after_cycle()
         release_free_memory()  # a long-running watch hands each cycle's buffers back
 
-    tune_malloc()
     try:
         watcher.run(count=count, on_cycle=on_cycle)
     except KeyboardInterrupt:

@@ -47,6 +47,7 @@ from typing import Any
 from kafkaops.collect.probe import ClusterProbe
 from kafkaops.core.clock import utc_now
 from kafkaops.core.errors import ClusterUnreachable
+from kafkaops.core.laps import Laps
 from kafkaops.core.model import CheckStatus, ClusterSnapshot, Finding, HealthReport, Severity
 from kafkaops.evaluate.findings import result
 from kafkaops.lag.memory import LagMemory
@@ -143,6 +144,10 @@ class ClusterOutcome:
     muted: tuple[str, ...] = ()
     #: ``watch.sharing: per_cluster``: the epoch of this instance's lease on the cluster.
     epoch: int | None = None
+    #: Where the cycle's time went, in order: ``collect`` (the broker requests), ``lag``
+    #: (statuses and the store), ``report`` (the rules), ``extras`` (capacity, DR, SLO, canary),
+    #: ``incidents`` (the engine and its outbox writes).  Seconds, wall clock.
+    phases: tuple[tuple[str, float], ...] = ()
 
     @property
     def queued(self) -> int:
@@ -412,11 +417,13 @@ class Watcher:
 
     def _cluster_cycle(self, state: ClusterState, leader: bool, now: datetime) -> ClusterOutcome:
         started = time.monotonic()
+        lap = Laps(started)
         target = state.target
         report: HealthReport | None
         try:
             try:
                 snapshot = take_snapshot(target, state.current_probe())
+                lap("collect")
             except ClusterUnreachable:
                 raise
             except Exception as exc:
@@ -425,6 +432,7 @@ class Watcher:
                 # P1 "blind spot" finding is added, so the failure pages like any other.
                 return self._evaluation_failed(state, leader, now, exc, started)
         except ClusterUnreachable as exc:
+            lap("collect")  # the time it took to give up on the brokers
             state.failures += 1
             state.last_error = str(exc)
             report = None
@@ -445,12 +453,14 @@ class Watcher:
             else:
                 state.lag_memory = None  # the leader writes the store; restore when leading
                 snapshot, statuses = snapshot, None
+            lap("lag")
             state.last_snapshot = snapshot
             state.last_statuses = (snapshot, statuses) if statuses is not None else None
             try:
                 report = report_for(target, snapshot, statuses)
             except Exception as exc:
                 return self._evaluation_failed(state, leader, now, exc, started)
+            lap("report")
         if report is not None:
             state.last_report = report
         # The canary first: when it ran, its round is the SLO's availability signal too.
@@ -461,7 +471,8 @@ class Watcher:
             *self._slo(state, leader, now, report, canary),
             *(canary or ()),
         )
-        return self._judge(state, leader, now, report, started, extra=extra)
+        lap("extras")
+        return self._judge(state, leader, now, report, started, extra=extra, lap=lap)
 
     def _dr(self, state: ClusterState, leader: bool) -> tuple[Finding, ...]:
         """The DR pair's findings on the primary's cycle (leader only; see pipeline.dr_watch)."""
@@ -531,6 +542,7 @@ class Watcher:
         report: HealthReport | None,
         started: float,
         extra: Sequence[Finding] = (),
+        lap: Laps | None = None,
     ) -> ClusterOutcome:
         """Run the incident engine on ``report`` (leader only) and describe what happened."""
         checks = (*(report.checks if report else ()), *extra)
@@ -554,6 +566,8 @@ class Watcher:
                 self._auto_actions(state, checks, now)
         triggered = sum(1 for f in checks if f.status == CheckStatus.TRIGGERED)
         severity = Severity.worst([f.severity for f in checks if f.status == CheckStatus.TRIGGERED])
+        if lap is not None:
+            lap("incidents")
         return ClusterOutcome(
             cluster=state.target.name,
             reachable=state.failures == 0,
@@ -568,6 +582,7 @@ class Watcher:
             escalated=result.escalated if result else 0,
             resolved=result.resolved if result else 0,
             muted=tuple(m.describe() for m in result.mutes) if result else (),
+            phases=lap.phases if lap is not None else (),
             epoch=epoch,
         )
 

@@ -87,6 +87,7 @@ def liveness(state: ServiceState) -> dict[str, Any]:
                 "consecutive_failures": cs.failures,
                 "last_error": cs.last_error,
                 "last_duration_s": st.last_duration_s,
+                "last_phases_s": {name: round(s, 3) for name, s in st.last_phases},
             }
         )
     alive = state.loop_alive()

@@ -35,6 +35,8 @@ class LoopOut(_Out):
     consecutive_failures: int
     last_error: str | None
     last_duration_s: float | None
+    #: The last cycle's wall time by phase, in order (collect, lag, report, extras, incidents).
+    last_phases_s: dict[str, float] = {}
 
 
 class LivenessOut(_Out):

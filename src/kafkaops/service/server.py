@@ -26,11 +26,13 @@ from typing import TYPE_CHECKING
 
 from kafkaops.core.clock import utc_now
 from kafkaops.core.errors import KafkaopsError
+from kafkaops.core.gc_policy import manage_collector
 from kafkaops.core.memory import release_free_memory, tune_malloc
 
 if TYPE_CHECKING:
     import uvicorn
 
+    from kafkaops.core.gc_policy import CycleCollector
     from kafkaops.pipeline.watch import CycleOutcome
     from kafkaops.service.exporter.cache import Exporter
     from kafkaops.service.state import ServiceState
@@ -115,8 +117,8 @@ def listen(host: str, port: int) -> socket.socket:
 class _Cycles:
     """The loop's ``on_cycle`` hook: counters, pre-rendered metrics, a log line on change."""
 
-    def __init__(self, state: ServiceState, exporter: Exporter) -> None:
-        self.state, self.exporter = state, exporter
+    def __init__(self, state: ServiceState, exporter: Exporter, gc: CycleCollector) -> None:
+        self.state, self.exporter, self.gc = state, exporter, gc
         self.last: dict[str, str] = {}
 
     def __call__(self, outcome: CycleOutcome) -> None:
@@ -130,6 +132,7 @@ class _Cycles:
             self.exporter.refresh()
         except Exception as exc:  # a render bug must not stop the loop; /metrics retries
             log.error("metrics render failed: %s", type(exc).__name__)
+        self.gc.after_cycle()  # one short collection over what this cycle left, then freeze
         release_free_memory()  # the cycle's and the old page's buffers go back to the OS
 
 
@@ -185,9 +188,10 @@ def run(opts: ServeOptions, on_started: Callable[[str], None] | None = None) -> 
     # these catch the re-raised one, so a Ctrl-C ends in exit code 0, not a traceback.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
+    collector = manage_collector()  # wired: what exists now lives as long as the process
     loop = threading.Thread(
         target=state.watcher.run,
-        kwargs={"stop": stop, "on_cycle": _Cycles(state, app.state.exporter)},
+        kwargs={"stop": stop, "on_cycle": _Cycles(state, app.state.exporter, collector)},
         name="kafkaops-watch",
         daemon=True,
     )

@@ -79,6 +79,8 @@ class LoopStats:
     errors: int = 0
     last_at: datetime | None = None
     last_duration_s: float | None = None
+    #: The last cycle's wall time by phase (``ClusterOutcome.phases``).
+    last_phases: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass
@@ -123,11 +125,12 @@ class ServiceState:
                 st.errors += 0 if c.reachable else 1
                 st.last_at = outcome.at
                 st.last_duration_s = c.duration_s
+                st.last_phases = c.phases
 
     def loop_stats(self, name: str) -> LoopStats:
         with self.lock:
             st = self.stats.get(name) or LoopStats()
-            return LoopStats(st.cycles, st.errors, st.last_at, st.last_duration_s)
+            return LoopStats(st.cycles, st.errors, st.last_at, st.last_duration_s, st.last_phases)
 
     # --------------------------------------------------------------- accessors
     @property

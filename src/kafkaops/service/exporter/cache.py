@@ -13,10 +13,12 @@ import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import generate_latest
 
+from kafkaops.core.gc_policy import PAUSES
 from kafkaops.service.exporter.catalogue import LiveCollector, SnapshotFamilies
+from kafkaops.service.exporter.gc_pauses import GcPauseCollector
 from kafkaops.service.exporter.render import Family
 from kafkaops.service.state import ServiceState
 
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 PROCESS_REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=PROCESS_REGISTRY)
 PlatformCollector(registry=PROCESS_REGISTRY)
+GCCollector(registry=PROCESS_REGISTRY)
+PROCESS_REGISTRY.register(GcPauseCollector(PAUSES))
 
 
 class SnapshotRenderer:

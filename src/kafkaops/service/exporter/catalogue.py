@@ -351,13 +351,20 @@ class LiveCollector:
             "Cycles run since the service started.",
             labels=["cluster"],
         )
+        phases = _g(
+            "kafkaops_cycle_phase_seconds",
+            "Wall time of the last cycle's phases (collect = waiting on the brokers).",
+            ["cluster", "phase"],
+        )
         for name in state.cluster_names():
             st = state.loop_stats(name)
             if st.last_duration_s is not None:
                 dur.add_metric([name], st.last_duration_s)
+            for phase, seconds in st.last_phases:
+                phases.add_metric([name, phase], seconds)
             errors.add_metric([name], st.errors)
             cycles.add_metric([name], st.cycles)
-        yield from (dur, errors, cycles)
+        yield from (dur, phases, errors, cycles)
         yield from _sli_counters()
         yield self._incidents()
         yield from outbox_families(state.runtime)
