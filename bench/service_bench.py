@@ -15,6 +15,10 @@ next run).  Then, in one run:
    then on ``/api/clusters/NAME/health`` and ``…/groups`` for ``--load-seconds`` each, with
    ``Accept-Encoding: gzip`` as Prometheus sends it unless ``--no-gzip`` (an httpx thread pool
    when ``wrk`` is missing: ``apt-get install -y wrk``); single-client latency for reference;
+   then **scrapers**: ``--connections`` Prometheus-like clients, each scraping ``/metrics``
+   every ``--scrape-every`` s for ``--scrape-seconds`` (the realistic reading of "scraped by 4
+   clients"; wrk is the saturating one); every cycle is tagged with its phase and its wall time
+   split by cycle phase (collect, lag, report, extras, incidents) from ``/health``;
 4. **beside**: danielqsj/kafka_exporter (built beforehand into ``.cache/gobin``, see
    bench/README.md) started against the same brokers, and both ``/metrics`` put under the same
    wrk load *at the same time* for ``--peer-seconds``, the watch loop running; without the
@@ -313,6 +317,48 @@ def run_wrk(
         "errors": errors,
         "error_detail": {k: v for k, v in raw.items() if k.startswith("err_") and v},
         "mb_per_s": round(raw["bytes"] / secs / 2**20, 1),
+    }
+
+
+def scrapers(url: str, clients: int, every: float, seconds: float) -> dict[str, Any]:
+    """``clients`` Prometheus-like scrapers: each GETs the gzip page, then waits out ``every``.
+
+    The other reading of "scraped by 4 clients" (wrk -c4 is the saturating one): four scrapers
+    at 1 s are fifteen times Prometheus' default rate, each with its own keep-alive connection.
+    """
+    deadline = time.monotonic() + seconds
+    times: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+
+    def scraper(offset: float) -> None:
+        time.sleep(offset)  # spread over the interval, as independent servers would be
+        with httpx.Client(timeout=60, headers={"Accept-Encoding": "gzip"}) as client:
+            while time.monotonic() < deadline:
+                start = time.perf_counter()
+                try:
+                    client.get(url).raise_for_status()
+                except httpx.HTTPError:
+                    with lock:
+                        errors[0] += 1
+                else:
+                    with lock:
+                        times.append(time.perf_counter() - start)
+                time.sleep(max(0.0, every - (time.perf_counter() - start)))
+
+    pool = [threading.Thread(target=scraper, args=(i * every / clients,)) for i in range(clients)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(seconds + 120)
+    return {
+        "clients": clients,
+        "every_s": every,
+        "requests": len(times),
+        "p50_ms": round(pct(times, 50) * 1000, 1) if times else None,
+        "p99_ms": round(pct(times, 99) * 1000, 1) if times else None,
+        "max_ms": round(max(times) * 1000, 1) if times else None,
+        "errors": errors[0],
     }
 
 
@@ -616,6 +662,11 @@ def main() -> int:
     )  # fmt: skip
     ap.add_argument("--connections", type=int, default=4, help="concurrent connections (wrk -c)")
     ap.add_argument("--threads", type=int, default=1, help="wrk threads")
+    ap.add_argument(
+        "--scrape-seconds", type=int, default=300,
+        help="Prometheus-like phase: --connections scrapers of /metrics, each every --scrape-every",
+    )  # fmt: skip
+    ap.add_argument("--scrape-every", type=float, default=1.0, help="seconds between scrapes")
     ap.add_argument("--soak-seconds", type=int, default=1800)
     ap.add_argument("--soak-rate", type=float, default=5.0, help="requests/s during the soak")
     ap.add_argument("--sample-every", type=float, default=10.0, help="RSS sampling period (s)")
@@ -724,6 +775,14 @@ def main() -> int:
             print(f"{p}: {r['rps']} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
                   f"max {r['max_ms']} ms, errors {r['errors']}", file=sys.stderr)  # fmt: skip
         result["loop_after_load"] = httpx.get(base + "/health", timeout=10).json()["clusters"]
+        if args.scrape_seconds:
+            cycles.phase = f"{args.connections} scrapers every {args.scrape_every:g} s"
+            result["scrapers"] = scrapers(
+                base + "/metrics", args.connections, args.scrape_every, args.scrape_seconds
+            )
+            r = result["scrapers"]
+            print(f"{cycles.phase}: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+                  f"max {r['max_ms']} ms, errors {r['errors']}", file=sys.stderr)  # fmt: skip
 
         # ---- kafka_exporter beside: both /metrics under wrk -c4 at the same time
         if not args.no_peer and KAFKA_EXPORTER.exists():

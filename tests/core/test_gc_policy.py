@@ -16,7 +16,9 @@ from kafkaops.service.exporter.gc_pauses import GcPauseCollector
 @pytest.fixture(autouse=True)
 def _restore_collector() -> Iterator[None]:
     """Leave the test process's collector as pytest found it (nothing frozen)."""
+    threshold = gc.get_threshold()
     yield
+    gc.set_threshold(*threshold)
     gc.unfreeze()
     gc.collect()
 
@@ -47,6 +49,7 @@ def test_after_cycle_collects_the_cycle_s_garbage_then_freezes_the_survivors() -
     collector.start()
     frozen_at_start = gc.get_freeze_count()
     assert frozen_at_start > 0
+    assert gc.get_threshold()[2] == 100  # the automatic full passes made rare
     garbage = weakref.ref(_Node())  # made and dropped during the "cycle"
     survivor = _Node()  # still referenced when the cycle ends
     collector.after_cycle()

@@ -13,6 +13,8 @@ Two levels, both on random inputs (hypothesis):
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,6 +26,9 @@ from kafkaops.lag.status_arrays import window_verdicts
 from kafkaops.store.history import GroupSample
 
 T0 = 1_780_000_000_000
+#: Examples per property: enough in every CI run to have found each bug these tests ever caught
+#: (a few hundred); ``KAFKAOPS_THOROUGH=1`` runs five times more when the rules change.
+SCALE = 5 if os.environ.get("KAFKAOPS_THOROUGH") == "1" else 1
 
 # A value or None; small ranges so ties, zeros and backward moves are common.
 maybe_offset = st.none() | st.integers(0, 6)
@@ -62,7 +67,7 @@ def windows(draw: st.DrawFn) -> dict:
     return {"conf": conf, "times": times, "rows": rows, "now": now}
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=600 * SCALE, deadline=None)
 @given(windows())
 def test_window_verdicts_equal_partition_status(case: dict) -> None:
     conf, times, rows, now = case["conf"], case["times"], case["rows"], case["now"]
@@ -143,7 +148,7 @@ def _snapshot(ts: int, groups: dict) -> ClusterSnapshot:
     )  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100 * SCALE, deadline=None)
 @given(
     st.lists(st.tuples(st.sampled_from([0, 5_000, 10_000]), group_cycle), min_size=1,
              max_size=14),

@@ -27,6 +27,8 @@ import os
 import time
 from dataclasses import dataclass, field
 
+#: ``gc.set_threshold``'s third value while the policy runs (CPython's default is 10).
+FULL_THRESHOLD = 100
 #: A full (unfrozen) collection every this many cycles: 30 × 10 s = every 5 minutes by default.
 FULL_EVERY_CYCLES = 30
 
@@ -84,6 +86,12 @@ class CycleCollector:
     def start(self) -> None:
         gc.collect()
         gc.freeze()
+        # Full collections only every 100 (not 10) young-generation passes: the explicit one
+        # after each cycle does that job, and CPython's own trigger (a quarter more survivors
+        # than the last full pass counted) fired ~6 times a cycle at 20,000 partitions, each
+        # 30-100 ms with the GIL held.  Measured: 0.28 -> 0.19 s of collection per cycle.
+        young, middle, _ = gc.get_threshold()
+        gc.set_threshold(young, middle, FULL_THRESHOLD)
 
     def after_cycle(self) -> None:
         self.cycles += 1
