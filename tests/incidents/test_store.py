@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from kafkaops.core.model import Severity
 from kafkaops.incidents.alerts import AlertEvent, AlertState, AlertStatus
@@ -71,7 +71,9 @@ def test_cluster_state_round_trip_is_exact(store: IncidentStore) -> None:
         loaded, at(20), {alert.key: alert, other.key: other}, SentLedger({alert.key: entry}), [inc]
     )
     assert version == 1
-    again = store.load_state("prod")
+    # Read back through a second store: from the database, not from what this one committed.
+    with IncidentStore(store.url) as fresh:
+        again = fresh.load_state("prod")
     assert again.version == 1
     assert again.alerts == {alert.key: alert}  # the other cluster's state is not written here
     assert again.ledger.entries == {alert.key: entry}
@@ -173,3 +175,56 @@ def test_reopening_the_store_keeps_everything(store_url: str, store: IncidentSto
     store.save_incident(inc, None)
     with IncidentStore(store_url) as again:  # create_all on an existing schema is harmless
         assert again.get_incident(inc.id) == inc
+
+
+def _entry(alert: AlertState, severity: Severity = Severity.P1) -> SentEntry:
+    return SentEntry(
+        alert.key, "prod", alert.fired_at, severity, alert.finding,
+        frozenset(channels("pagerduty")),
+    )  # fmt: skip
+
+
+def test_a_steady_ledger_is_not_rewritten_and_changes_are(store: IncidentStore) -> None:
+    """Thousands of firing alerts each cycle: only the ledger rows that changed are written."""
+    a, b = _alert("urp"), _alert("lag")
+    written: list[str] = []
+
+    def spy(_conn, _cursor, statement, *_args) -> None:
+        if "inc_sent_ledger" in statement and statement.lstrip().upper().startswith(
+            ("INSERT", "DELETE")
+        ):
+            written.append(statement.split()[0].upper())
+
+    event.listen(store.engine, "before_cursor_execute", spy)
+    try:
+        both = SentLedger({a.key: _entry(a), b.key: _entry(b)})
+        store.save_state(store.load_state("prod"), at(1), {}, both, [])
+        assert written == ["INSERT"]
+        written.clear()
+        store.save_state(store.load_state("prod"), at(2), {}, both, [])
+        assert written == []  # nothing changed: nothing written
+        changed = SentLedger({a.key: _entry(a, Severity.P0)})  # a escalated, b resolved
+        store.save_state(store.load_state("prod"), at(3), {}, changed, [])
+        assert written == ["DELETE", "INSERT"]
+    finally:
+        event.remove(store.engine, "before_cursor_execute", spy)
+    with IncidentStore(store.url) as fresh:
+        assert fresh.load_state("prod").ledger == changed
+
+
+def test_what_another_writer_saved_is_read_not_the_state_committed_here(
+    store: IncidentStore,
+) -> None:
+    """The reuse of this store's last committed state holds only while the cluster's version
+    is the one it committed; another instance's save (a takeover) is read from the database."""
+    a, b = _alert("urp"), _alert("lag")
+    store.save_state(
+        store.load_state("prod"), at(1), {a.key: a}, SentLedger({a.key: _entry(a)}), []
+    )
+    with IncidentStore(store.url) as other:
+        theirs = other.load_state("prod")
+        assert theirs.alerts == {a.key: a}
+        other.save_state(theirs, at(2), {b.key: b}, SentLedger({b.key: _entry(b)}), [])
+    mine = store.load_state("prod")
+    assert mine.version == 2
+    assert mine.alerts == {b.key: b} and mine.ledger == SentLedger({b.key: _entry(b)})

@@ -32,6 +32,7 @@ one version check; the JSON forms live in :mod:`kafkaops.incidents.codec`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -74,7 +75,7 @@ from kafkaops.incidents.incident import (
     Incident,
     IncidentStatus,
 )
-from kafkaops.incidents.ledger import SentLedger
+from kafkaops.incidents.ledger import SentEntry, SentLedger
 from kafkaops.incidents.silences import Silence
 from kafkaops.incidents.windows import AdHocWindow
 from kafkaops.store import db
@@ -207,6 +208,25 @@ class SentNotice:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class _Committed:
+    """What this store last committed for a cluster's alert states and ledger, at ``version``.
+
+    Why: with thousands of firing alerts (one per lagging group on a 2,000-group cluster) the
+    engine's load decoded ~13 MB of JSON every cycle and its save rewrote all of it — seconds of
+    each cycle (bench/README.md).  Only :meth:`IncidentStore.save_state` writes these two tables,
+    always bumping the cluster's version, so while the stored version is the one committed here
+    the rows are exactly these objects and need not be read again.
+    """
+
+    version: int
+    alerts: dict[str, AlertState]
+    ledger: SentLedger
+
+
+#: Keys per ``DELETE … WHERE key IN (…)`` (SQLite's bound-parameter limit is 32,766).
+DELETE_CHUNK = 500
+
 #: Called inside the saving transaction with its connection (e.g. to write an outbox), so the
 #: state change and whatever must accompany it commit or roll back together.
 TxHook = Callable[[Connection], None]
@@ -220,6 +240,8 @@ class IncidentStore:
         # preserve_rowcount: "did my INSERT … ON CONFLICT DO NOTHING insert?" is answered by
         # rowcount, which the psycopg driver otherwise leaves at -1 for INSERTs.
         self.engine: Engine = db.acquire(url, echo=echo)
+        self._committed: dict[str, _Committed] = {}
+        self._committed_lock = threading.Lock()  # clusters' cycles run in parallel threads
         try:
             db.ensure_schema(self.engine, metadata)
             self.leases = Leases(self.engine)
@@ -255,20 +277,25 @@ class IncidentStore:
             row = conn.execute(
                 select(inc_clusters).where(inc_clusters.c.cluster == cluster)
             ).first()
-            alerts = {
-                r.key: alert_from_json(r.data)
-                for r in conn.execute(
-                    select(inc_alert_states).where(inc_alert_states.c.cluster == cluster)
-                )
-            }
-            ledger = SentLedger(
-                {
-                    r.key: sent_from_json(r.data)
+            with self._committed_lock:
+                mine = self._committed.get(cluster)
+            if mine is not None and row is not None and row.version == mine.version:
+                alerts, ledger = dict(mine.alerts), mine.ledger
+            else:
+                alerts = {
+                    r.key: alert_from_json(r.data)
                     for r in conn.execute(
-                        select(inc_sent_ledger).where(inc_sent_ledger.c.cluster == cluster)
+                        select(inc_alert_states).where(inc_alert_states.c.cluster == cluster)
                     )
                 }
-            )
+                ledger = SentLedger(
+                    {
+                        r.key: sent_from_json(r.data)
+                        for r in conn.execute(
+                            select(inc_sent_ledger).where(inc_sent_ledger.c.cluster == cluster)
+                        )
+                    }
+                )
             c = inc_incidents.c
             cond = and_(c.cluster == cluster, c.status != IncidentStatus.RESOLVED.value)
             if now is not None:
@@ -317,19 +344,39 @@ class IncidentStore:
             ]
             if rows:
                 conn.execute(insert(inc_alert_states), rows)
-            conn.execute(delete(inc_sent_ledger).where(inc_sent_ledger.c.cluster == cluster))
-            rows = [
-                {"key": k, "cluster": cluster, "data": sent_to_json(e)}
-                for k, e in sorted(ledger.entries.items())
-                if e.cluster == cluster
-            ]
-            if rows:
-                conn.execute(insert(inc_sent_ledger), rows)
+            entries = {k: e for k, e in ledger.entries.items() if e.cluster == cluster}
+            self._save_ledger(conn, cluster, loaded.ledger.entries, entries)
             for inc in incidents:
                 self._save_incident(conn, inc, loaded.incidents.get(inc.id))
             if in_tx is not None:
                 in_tx(conn)
+        committed = _Committed(
+            loaded.version + 1,
+            {k: s for k, s in alerts.items() if s.cluster == cluster},
+            SentLedger(entries),
+        )
+        with self._committed_lock:
+            self._committed[cluster] = committed
         return loaded.version + 1
+
+    def _save_ledger(
+        self,
+        conn: Connection,
+        cluster: str,
+        before: Mapping[str, SentEntry],
+        after: Mapping[str, SentEntry],
+    ) -> None:
+        """Only the ledger rows that changed: entries live for a whole alert episode, so on a
+        steady cycle nothing is written (they were all deleted and re-inserted before)."""
+        stale = sorted(k for k, e in before.items() if after.get(k) != e)
+        changed = sorted(k for k, e in after.items() if before.get(k) != e)
+        t = inc_sent_ledger.c
+        for at in range(0, len(stale), DELETE_CHUNK):
+            chunk = stale[at : at + DELETE_CHUNK]
+            conn.execute(delete(inc_sent_ledger).where(t.cluster == cluster, t.key.in_(chunk)))
+        rows = [{"key": k, "cluster": cluster, "data": sent_to_json(after[k])} for k in changed]
+        if rows:
+            conn.execute(insert(inc_sent_ledger), rows)
 
     def _bump_cluster(self, conn: Connection, cluster: str, version: int, now: datetime) -> None:
         now_us = to_us(now)
