@@ -518,10 +518,17 @@ class PageReceiver:
         self.server.shutdown()
 
 
-def fault_to_page(box: Sandbox, receiver: PageReceiver, node: int = 3) -> dict[str, Any]:
-    """Stop a broker, time its under-replicated P1 page at the receiver, restart it."""
+def fault_to_page(
+    box: Sandbox, receiver: PageReceiver, node: int = 3, how: str = "stop"
+) -> dict[str, Any]:
+    """Stop (SIGTERM: controlled shutdown) or kill (SIGKILL: a crash) a broker, time its
+    under-replicated P1 page at the receiver from the signal and from the process's exit,
+    restart it."""
     t0 = time.monotonic()
-    box.stop_node(node)
+    if how == "kill":
+        box.kill_node(node)
+    else:
+        box.stop_node(node)
     stopped = time.monotonic() - t0
     page = None
     try:
@@ -532,8 +539,10 @@ def fault_to_page(box: Sandbox, receiver: PageReceiver, node: int = 3) -> dict[s
     finally:
         box.start_node(node, timeout_s=600)
     return {
+        "how": how,
         "broker_stopped_after_s": round(stopped, 1),
         "page_after_stop_s": None if page is None else round(page, 1),
+        "page_after_exit_s": None if page is None else round(page - stopped, 1),
         "restart_done_after_s": round(time.monotonic() - t0, 1),
     }
 
@@ -678,6 +687,10 @@ def main() -> int:
     ap.add_argument(
         "--no-fault", action="store_true",
         help="skip stopping broker 3 at the end to time the under-replicated page",
+    )  # fmt: skip
+    ap.add_argument(
+        "--fault", choices=("stop", "kill"), default="stop",
+        help="stop: SIGTERM, the broker's controlled shutdown; kill: SIGKILL, a crash",
     )  # fmt: skip
     ap.add_argument("--no-gzip", action="store_true", help="wrk without Accept-Encoding: gzip")
     ap.add_argument(
@@ -845,7 +858,7 @@ def main() -> int:
               f"{n_groups:,} groups, interval {args.interval:g} s")  # fmt: skip
         if not args.no_fault:
             cycles.phase = "fault"
-            result["fault"] = fault_to_page(box, receiver)
+            result["fault"] = fault_to_page(box, receiver, how=args.fault)
             print(f"fault -> page: {result['fault']}", file=sys.stderr)
         result["service_exit"] = stop(service)
         service = None
