@@ -747,6 +747,19 @@ def main() -> int:
 
         first = wait_for("first cycle", ready, timeout=300)
         print(f"service ready ({base}); first cycle after {first:.1f} s", file=sys.stderr)
+
+        def in_sync() -> bool:
+            """No under-replicated partition: after a broker restart (an earlier run's fault
+            phase) the brokers re-sync 20,000 partitions for minutes, and every cycle's
+            `collect` would measure that instead of the service."""
+            page = httpx.get(base + "/metrics", timeout=60).text
+            return any(
+                ln.startswith("kafkaops_under_replicated_partitions{") and float(ln.rsplit(" ", 1)[1]) == 0
+                for ln in page.splitlines()
+            )
+
+        synced = wait_for("brokers in sync (URP = 0)", in_sync, timeout=900, interval=10)
+        print(f"brokers in sync after {synced:.0f} s", file=sys.stderr)
         cycles = CycleSampler(base)
         cycles.start()
         cycles.phase = "quiet"
