@@ -74,7 +74,9 @@ def test_a_cycle_that_dies_after_being_frozen_is_reclaimed_by_the_periodic_full_
     assert ref() is None
 
 
-def test_policy_off_keeps_cpython_s_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_policy_off_keeps_cpython_s_schedule(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     gc.unfreeze()
     monkeypatch.setenv("KAFKAOPS_GC_POLICY", "off")
     collector = manage_collector()
@@ -84,6 +86,7 @@ def test_policy_off_keeps_cpython_s_schedule(monkeypatch: pytest.MonkeyPatch) ->
     assert manage_collector().full_every == 7
     monkeypatch.setenv("KAFKAOPS_GC_POLICY", "often")  # unreadable: the default, never a crash
     assert manage_collector().full_every == 30
+    assert "KAFKAOPS_GC_POLICY='often' is neither 'off' nor a number" in caplog.text
 
 
 def test_pause_families_on_the_metrics_page() -> None:

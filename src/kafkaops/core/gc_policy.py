@@ -23,12 +23,15 @@ effect is visible on /metrics (``kafkaops_gc_pause_seconds``) and in the benchma
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import time
 from dataclasses import dataclass, field
 
 #: ``gc.set_threshold``'s third value while the policy runs (CPython's default is 10).
 FULL_THRESHOLD = 100
+log = logging.getLogger(__name__)
+
 #: A full (unfrozen) collection every this many cycles: 30 × 10 s = every 5 minutes by default.
 FULL_EVERY_CYCLES = 30
 
@@ -124,14 +127,16 @@ def manage_collector() -> CycleCollector:
     """Install the pause recorder and freeze what exists; returns the per-cycle policy.
 
     ``$KAFKAOPS_GC_POLICY``: ``off`` for CPython's default schedule, or the number of cycles
-    between full collections (default :data:`FULL_EVERY_CYCLES`); anything else is ignored with
-    the default, since a tuning knob must never stop the service from starting.
+    between full collections (default :data:`FULL_EVERY_CYCLES`); anything else gets the default
+    and a one-line warning naming the value: a tuning knob must never stop the service.
     """
     PAUSES.install()
     raw = os.environ.get(ENV, "").strip().lower()
     if raw == "off":
         return DefaultCollector()
     full_every = int(raw) if raw.isdigit() else FULL_EVERY_CYCLES
+    if raw and not raw.isdigit():
+        log.warning("%s=%r is neither 'off' nor a number of cycles: using %d", ENV, raw, full_every)
     collector = CycleCollector(full_every=full_every)
     collector.start()
     return collector
