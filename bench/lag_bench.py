@@ -174,7 +174,11 @@ def main() -> int:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         bootstrap = box.up(
-            brokers=3, heap_mb=1024, base_port=args.base_port, version=LEGACY_KAFKA_VERSION
+            brokers=3,
+            heap_mb=2048,
+            jvm="server",
+            base_port=args.base_port,
+            version=LEGACY_KAFKA_VERSION,
         )
         build(bootstrap, args.topics, args.partitions_per_topic, args.groups)
         procs = start_burrow_stack(root, bootstrap)

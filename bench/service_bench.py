@@ -724,7 +724,11 @@ def main() -> int:
     }
     try:
         bootstrap = box.up(
-            brokers=3, heap_mb=1024, base_port=BASE_PORT, version=LEGACY_KAFKA_VERSION
+            brokers=3,
+            heap_mb=2048,
+            jvm="server",
+            base_port=BASE_PORT,
+            version=LEGACY_KAFKA_VERSION,
         )
         build(bootstrap, args.topics, args.partitions_per_topic, args.groups)
         result["bootstrap"] = bootstrap
@@ -866,7 +870,9 @@ def main() -> int:
         result["cycles"]["all after warm-up"] = cycles.summary(
             tuple(ph for ph in phases if ph not in ("start", "peer warm-up"))
         )
-        result["cycle_durations"] = cycles.cycles
+        result["cycle_durations"] = [
+            [*c, parts] for c, parts in zip(cycles.cycles, cycles.cycle_phases, strict=True)
+        ]
         sampler.write_csv(RESULTS / f"service-rss{sfx}.csv")
         chart(sampler, RESULTS / f"service-rss{sfx}.png",
               f"kafkaops serve RSS — {args.topics * args.partitions_per_topic:,} partitions, "

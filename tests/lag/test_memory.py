@@ -116,3 +116,17 @@ def test_memory_refuses_another_cluster(tmp_path: Path) -> None:
             LagMemory(store, CLUSTER).group_windows("other")
     finally:
         store.close()
+
+
+def test_ring_is_sized_by_the_first_snapshot_and_grows_by_an_eighth() -> None:
+    from kafkaops.lag.memory import MISSING, _Ring
+
+    ring = _Ring(("a", "b"), 4)
+    ring.append(1, {("t", p): (p, None) for p in range(20_000)})
+    assert ring.data["a"].shape == (20_000, 4)  # exact, not the next power of two
+    assert ring.data["b"][5, 0] == MISSING and ring.data["a"][5, 0] == 5
+    ring.append(2, {("t", p): (p + 1, p) for p in range(20_001)})
+    assert ring.data["a"].shape == (22_500, 4)  # one new key: an eighth more room, once
+    assert ring.data["a"][20_000, 1] == 20_001 and ring.data["a"][19_999, 0] == 19_999
+    ring.append(3, {("t", p): (0, 0) for p in range(22_500)})
+    assert ring.data["a"].shape == (22_500, 4)

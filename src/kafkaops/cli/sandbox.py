@@ -60,6 +60,13 @@ def sandbox_up(
         int | None, typer.Option(min=1024, max=65_000, help="First broker port.")
     ] = None,
     heap_mb: Annotated[int, typer.Option(min=128, max=65_536, help="Broker heap (MiB).")] = 512,
+    jvm: Annotated[
+        str,
+        typer.Option(
+            help="Broker JVM profile: 'light' (serial GC, C1 JIT: cheap on a laptop or CI) or "
+            "'server' (G1 and the full JIT, as kafka-server-start.sh; for big benchmarks)."
+        ),
+    ] = "light",
     sasl_scram: Annotated[
         bool, typer.Option(help="Also open a SASL_PLAINTEXT/SCRAM-SHA-512 listener (port+50).")
     ] = False,
@@ -89,6 +96,8 @@ def sandbox_up(
       kafkaops sandbox up --brokers 4 --kafka-version 3.9.2
 
       kafkaops sandbox up --name dr --brokers 1     # a second cluster: a DR replica
+
+      kafkaops sandbox up --jvm server --heap-mb 2048   # brokers as in production
     """
     from kafkaops.sandbox.jars import DEFAULT_KAFKA_VERSION
 
@@ -101,6 +110,7 @@ def sandbox_up(
                 version=kafka_version or DEFAULT_KAFKA_VERSION,
                 base_port=base_port,
                 heap_mb=heap_mb,
+                jvm=jvm,
                 sasl_scram=sasl_scram,
                 jmx_exporter=jmx_exporter,
                 node_exporter=node_exporter,

@@ -65,6 +65,22 @@ NODE_JVM_OPTS = (
     "-Djava.awt.headless=true",
     "-Dcom.sun.management.jmxremote=false",
 )
+#: ``jvm="server"``: what Kafka's own ``kafka-server-start.sh`` runs a broker with (G1, 20-ms
+#: pause target, the full JIT).  For benchmarks at production sizes: at 20,000 partitions the
+#: light profile's serial collector paused each broker for ~1.6 s every ~20 s (a 1 GiB heap
+#: 50-90 % full), and those pauses, not kafkaops, were the slow watch cycles (bench/README.md).
+SERVER_JVM_OPTS = (
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:MaxInlineLevel=15",
+    "-Xss512k",
+    "-Djava.awt.headless=true",
+    "-Dcom.sun.management.jmxremote=false",
+)
+#: The JVM profiles a sandbox's nodes can run with (``Sandbox.up(jvm=...)``).
+JVM_PROFILES = {"light": NODE_JVM_OPTS, "server": SERVER_JVM_OPTS}
 #: What Kafka's own ``kafka-run-class.sh`` uses for CLI tools, so comparisons are fair.
 TOOL_JVM_OPTS = (
     "-Xmx256M",
@@ -302,6 +318,7 @@ class Sandbox:
         version: str = jars.DEFAULT_KAFKA_VERSION,
         base_port: int | None = None,
         heap_mb: int = 512,
+        jvm: str = "light",
         extra_broker_config: dict[str, str] | None = None,
         sasl_scram: bool = False,
         jmx_exporter: bool = True,
@@ -317,6 +334,9 @@ class Sandbox:
         say = progress or (lambda _msg: None)
         if brokers < 1 or controllers < 1:
             raise SandboxError("a sandbox needs at least 1 broker and 1 controller")
+        if jvm not in JVM_PROFILES:
+            known = ", ".join(sorted(JVM_PROFILES))
+            raise SandboxError(f"unknown JVM profile {jvm!r}: expected one of {known}")
         if not self.exists:
             if node_exporter and node_exporter_binary() is None:
                 say("prometheus-node-exporter is not installed: no host CPU/memory/disk metrics")
@@ -332,6 +352,7 @@ class Sandbox:
                 version,
                 base_port,
                 heap_mb,
+                jvm,
                 extra_broker_config,
                 sasl_scram,
                 jmx_exporter,
@@ -377,6 +398,7 @@ class Sandbox:
         version: str,
         base_port: int | None,
         heap_mb: int,
+        jvm: str,
         extra: dict[str, str] | None,
         sasl_scram: bool = False,
         jmx_exporter: bool = True,
@@ -430,6 +452,7 @@ class Sandbox:
             "version": version,
             "cluster_id": cluster_id,
             "heap_mb": heap_mb,
+            "jvm": jvm,
             "sasl_scram": sasl_scram,
             "node_exporter_port": base + NODE_EXPORTER_PORT_OFFSET if node_exporter else None,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -482,11 +505,13 @@ class Sandbox:
     def _launch(self, node: Node) -> int:
         state = self._load()
         heap = int(state.get("heap_mb", 512)) if node.role == "broker" else 256
+        profile = str(state.get("jvm", "light"))
         log4j = Path(__file__).with_name("log4j2.properties")
         opts: tuple[str, ...] = (
             f"-Xmx{heap}m",
-            f"-Xms{min(heap, 128)}m",
-            *NODE_JVM_OPTS,
+            # server: a fixed heap, as kafka-server-start.sh sets it (-Xms = -Xmx)
+            f"-Xms{heap if profile == 'server' else min(heap, 128)}m",
+            *JVM_PROFILES.get(profile, NODE_JVM_OPTS),
             f"-Dkafka.logs.dir={Path(node.dir) / 'logs'}",
             f"-Dlog4j2.configurationFile={log4j}",
             f"-Dkafkaops.sandbox={self.root}",

@@ -15,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from kafkaops.core.model import CheckStatus, ClusterSnapshot, HealthReport, Severity
 from kafkaops.lag.status import LagStatus
-from kafkaops.service.exporter.render import Family
+from kafkaops.service.exporter.render import Family, label_head
 from kafkaops.service.outbox_metrics import outbox_families
 from kafkaops.service.state import ServiceState
 from kafkaops.service.views import active_controller, disk_percent
@@ -260,17 +260,23 @@ class SnapshotFamilies:
 
     def topics(self, name: str, snap: ClusterSnapshot) -> None:
         offline = urp = umi = 0
-        offset, oldest = self.offset.add, self.oldest.add
-        leader, replicas, isr = self.leader.add, self.replicas.add, self.isr.add
-        preferred, part_urp = self.preferred.add, self.part_urp.add
+        per_partition = (self.offset, self.oldest, self.leader, self.replicas, self.isr,
+                         self.preferred, self.part_urp)  # fmt: skip
+        names = self.offset.label_names
+        assert all(f.label_names == names for f in per_partition)  # one label set for all
+        offset, oldest = self.offset.add_labelled, self.oldest.add_labelled
+        leader, replicas = self.leader.add_labelled, self.replicas.add_labelled
+        isr, preferred = self.isr.add_labelled, self.preferred.add_labelled
+        part_urp = self.part_urp.add_labelled
         for t in snap.topics:
             t_off = t_urp = t_umi = 0
+            head = label_head(names, (name, t.name))
             for p in t.partitions:
                 under = len(p.isr) < len(p.replicas)
                 t_off += p.leader < 0
                 t_urp += under
                 t_umi += len(p.isr) < p.min_isr
-                key = [name, t.name, str(p.partition)]
+                key = f'{head}{p.partition}"}}'
                 if p.log_end_offset is not None:
                     offset(key, p.log_end_offset)
                 if p.log_start_offset is not None:
@@ -278,8 +284,8 @@ class SnapshotFamilies:
                 leader(key, p.leader)
                 replicas(key, len(p.replicas))
                 isr(key, len(p.isr))
-                preferred(key, 1.0 if p.replicas and p.leader == p.replicas[0] else 0.0)
-                part_urp(key, 1.0 if under else 0.0)
+                preferred(key, 1 if p.replicas and p.leader == p.replicas[0] else 0)
+                part_urp(key, 1 if under else 0)
             self.topic_parts.add([name, t.name], len(t.partitions))
             self.topic_offline.add([name, t.name], t_off)
             self.topic_urp.add([name, t.name], t_urp)
@@ -290,20 +296,28 @@ class SnapshotFamilies:
         self.umi.add([name], umi)
 
     def groups(self, name: str, snap: ClusterSnapshot, statuses: dict[str, Any]) -> None:
-        lag, part_tl = self.lag.add, self.part_time_lag.add
+        names = self.lag.label_names
+        assert self.group_offset.label_names == names  # one label set for both
+        lag, group_offset = self.lag.add_labelled, self.group_offset.add_labelled
+        part_tl = self.part_time_lag.add
         for g in snap.groups:
             gid = g.group_id
             self.members.add([name, gid], len(g.members))
             sums: dict[str, int] = {}
             offsets: dict[str, int] = {}
+            heads: dict[str, str] = {}
             worst: tuple[int, str] | None = None
             for p in g.partitions:
                 part = str(p.partition)
+                head = heads.get(p.topic)
+                if head is None:
+                    head = heads[p.topic] = label_head(names, (name, gid, p.topic))
+                labels = f'{head}{part}"}}'
                 if p.committed is not None:
-                    self.group_offset.add([name, gid, p.topic, part], p.committed)
+                    group_offset(labels, p.committed)
                     offsets[p.topic] = offsets.get(p.topic, 0) + p.committed
                 if p.lag is not None:
-                    lag([name, gid, p.topic, part], p.lag)
+                    lag(labels, p.lag)
                     sums[p.topic] = sums.get(p.topic, 0) + p.lag
                 if p.time_lag_ms is not None:
                     method = p.time_lag_method or "exact"
