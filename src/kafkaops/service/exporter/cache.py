@@ -48,7 +48,7 @@ class SnapshotRenderer:
         text and the encoded bytes at once was ~100 MB of peak RSS per render."""
         for fam in self.families():
             yield fam.text().encode("utf-8")
-            fam.lines = []
+            fam.clear()
 
     def families(self) -> Iterator[Family]:
         fams = SnapshotFamilies()

@@ -25,7 +25,12 @@ class Family:
     The output is checked with prometheus_client's own parser in the tests.
     """
 
-    __slots__ = ("head", "label_names", "lines", "name", "template")
+    __slots__ = ("chunks", "head", "label_names", "lines", "name", "template")
+
+    #: Lines joined into one string at a time: ~25 KB, off Python's small-object arenas.
+    #: Holding a 20,000-partition page as 276,000 line objects peaked ~50 MB per render and
+    #: left those arenas fragmented between cycles (bench/README.md, session 9).
+    SEAL_EVERY = 256
 
     def __init__(self, name: str, doc: str, labels: Iterable[str]) -> None:
         self.name = name
@@ -34,19 +39,34 @@ class Family:
         inner = ",".join(f'{k}="%s"' for k in names)
         self.template = f"{name}{{{inner}}} %s" if names else f"{name} %s"
         self.lines: list[str] = []
+        self.chunks: list[str] = []
 
     def add(self, values: Sequence[str], value: float) -> None:
         labels = tuple(escape(v) for v in values)
-        self.lines.append(self.template % (*labels, number(value)))
+        lines = self.lines
+        lines.append(self.template % (*labels, number(value)) + "\n")
+        if len(lines) >= self.SEAL_EVERY:
+            self._seal()
 
     def add_labelled(self, labels: str, value: float) -> None:
         """One sample whose label set was formatted once (:func:`label_head`) for several
         families: a 20,000-partition cluster writes seven per-partition families, and
         escaping and formatting the same three labels seven times was half of the render."""
-        self.lines.append(f"{self.name}{labels} {number(value)}")
+        lines = self.lines
+        lines.append(f"{self.name}{labels} {number(value)}\n")
+        if len(lines) >= self.SEAL_EVERY:
+            self._seal()
+
+    def _seal(self) -> None:
+        self.chunks.append("".join(self.lines))
+        self.lines.clear()
 
     def text(self) -> str:
-        return self.head + "".join(line + "\n" for line in self.lines)
+        return self.head + "".join(self.chunks) + "".join(self.lines)
+
+    def clear(self) -> None:
+        """Drop the samples (once the family is written out)."""
+        self.lines, self.chunks = [], []
 
 
 def label_head(names: Sequence[str], values: Sequence[str]) -> str:
