@@ -37,8 +37,17 @@ from kafkaops.core import clock
 from kafkaops.sandbox.cluster import Sandbox
 from kafkaops.sandbox.jars import DEFAULT_KAFKA_VERSION
 
+# Port map of the suite's clusters.  Every block is below Linux's ephemeral range (32768-60999):
+# a port in that range can be taken by any client socket between the sandbox's "is it free?"
+# check and the JVM's bind (CI lost the whole DR package to that once: the pair sat at 33092).
+#   TEST_BASE_PORT        29092..29291  session cluster (+10 diagnose, +40 balance inside it)
+#   TEST_BASE_PORT + 1000 30092..30691  the sharing test's three small clusters
+#   DR_BASE_PORT          25092..25291  DR primary;  DR_BASE_PORT + 1000: DR replica
+#   LEGACY_BASE_PORT      27092..27291  the Kafka 3.9 smoke cluster
 #: Override with KAFKAOPS_TEST_BASE_PORT to run two suites side by side (ports base..base+199).
 TEST_BASE_PORT = int(os.environ.get("KAFKAOPS_TEST_BASE_PORT", "29092"))
+#: The Kafka 3.9 smoke cluster's first port (tests/integration/test_smoke_legacy.py).
+LEGACY_BASE_PORT = int(os.environ.get("KAFKAOPS_TEST_LEGACY_BASE_PORT", "27092"))
 
 # Loopback only: no AWS SDK call may ever look for credentials on the instance-metadata
 # address or reach a real AWS endpoint from a test (subprocesses inherit this).

@@ -1,8 +1,9 @@
 """A real DR pair for the DR tests: two small sandbox clusters (1 broker + 1 controller each)
 and a real MirrorMaker 2 between them, in a temporary folder on ports of their own.
 
-Ports: the primary from KAFKAOPS_TEST_DR_BASE_PORT (default 33092), the replica from 200
-above it (the sandbox moves up in steps of 200 past ports in use).  The pair is
+Ports: the primary from KAFKAOPS_TEST_DR_BASE_PORT (default 25092), the replica from 1000
+above it: both below the ephemeral port range, and far enough apart that the primary, moved up in
+steps of 200 past ports in use while both start at once, does not land on the replica's block.  The pair is
 package-scoped: shared by the tests in tests/dr (JVM start-up is the slow part) and stopped after
 the last of them, so its five JVMs do not run beside the rest of the suite on a 2-core machine
 (they did, and every later timing-sensitive test paid for it).  Each test uses its own topic and
@@ -27,8 +28,9 @@ import pytest
 from kafkaops.sandbox.cluster import Sandbox
 from kafkaops.sandbox.mirror import Mirror
 
-#: Override with KAFKAOPS_TEST_DR_BASE_PORT; the replica uses base+200.
-DR_BASE_PORT = int(os.environ.get("KAFKAOPS_TEST_DR_BASE_PORT", "33092"))
+#: Override with KAFKAOPS_TEST_DR_BASE_PORT; the replica uses base+1000 (see tests/conftest.py).
+DR_BASE_PORT = int(os.environ.get("KAFKAOPS_TEST_DR_BASE_PORT", "25092"))
+DR_REPLICA_PORT = DR_BASE_PORT + 1000
 #: A topic MM2 is told not to replicate: how the tests get a "missing on the replica" topic.
 SKIP_PREFIX = "drskip-"
 MIRROR_EXTRA = {"topics.exclude": rf".*[\-\.]internal, .*\.replica, __.*, {SKIP_PREFIX}.*"}
@@ -75,7 +77,7 @@ def dr_pair() -> Iterator[Pair]:
         with ThreadPoolExecutor(2) as pool:
             started = [
                 pool.submit(_up, primary, DR_BASE_PORT),
-                pool.submit(_up, replica, DR_BASE_PORT + 200),
+                pool.submit(_up, replica, DR_REPLICA_PORT),
             ]
         for future in started:
             future.result()

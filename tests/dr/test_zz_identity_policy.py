@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import run_cli, wait_until
-from tests.dr.conftest import DR_BASE_PORT, Pair, _up
+from tests.dr.conftest import DR_REPLICA_PORT, Pair, _up
 from tests.dr.helpers import commit, create_topic, end_offsets, produce, read_at
 from tests.dr.test_verify_pair import report, verify_json
 
@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.destructive, pytest.mark.time
 def test_identity_policy_pair(dr_pair: Pair, unique_name: str) -> None:
     dr_pair.mirror.down()
     dr_pair.replica.down()
-    _up(dr_pair.replica, DR_BASE_PORT + 200)
+    _up(dr_pair.replica, DR_REPLICA_PORT)
     dr_pair.restart_mirror("identity")
     topic, group = f"id-{unique_name}", f"gid-{unique_name}"
     primary_bs, replica_bs = dr_pair.primary.bootstrap(), dr_pair.replica.bootstrap()

@@ -15,7 +15,7 @@ from kafkaops.collect.snapshot import collect_snapshot
 from kafkaops.sandbox.cluster import Sandbox
 from kafkaops.sandbox.jars import LEGACY_KAFKA_VERSION
 from tests import kafka_helpers as kh
-from tests.conftest import health_json, wait_until
+from tests.conftest import LEGACY_BASE_PORT, health_json, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.smoke]
 
@@ -30,7 +30,7 @@ def legacy():
         box.up(
             brokers=3,
             version=LEGACY_KAFKA_VERSION,
-            base_port=33092,
+            base_port=LEGACY_BASE_PORT,
             heap_mb=384,
             jmx_exporter=False,
             node_exporter=False,

@@ -139,6 +139,26 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def startup_failure_cause(log_dir: Path, *, max_chars: int = 300) -> str:
+    """The last ERROR/FATAL/exception line a node wrote before it exited, or ``""``.
+
+    Why: "exited during start-up; see <file>" names a file that a CI run deletes with its
+    temporary folder; the cause (a port taken, a bad setting, an out-of-memory) has to be in
+    the message itself.
+    """
+    markers = ("FATAL", "ERROR", "Exception", "Error:")
+    for name in ("server.log", "stdout.log"):
+        path = log_dir / name
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[-400:]
+        except OSError:
+            continue
+        for line in reversed(lines):
+            if any(marker in line for marker in markers):
+                return line.strip()[:max_chars]
+    return ""
+
+
 def _port_open(port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout):
@@ -550,8 +570,10 @@ class Sandbox:
             dead = [n for n in nodes if n.pid and not _alive(n.pid, str(n.config_path))]
             if dead:
                 log = Path(dead[0].dir) / "logs" / "server.log"
+                cause = startup_failure_cause(Path(dead[0].dir) / "logs")
                 raise SandboxError(
-                    f"{dead[0].role} {dead[0].node_id} exited during start-up; see {log}"
+                    f"{dead[0].role} {dead[0].node_id} exited during start-up"
+                    f"{': ' + cause if cause else ''}; see {log}"
                 )
             open_ports = [n for n in nodes if n.role == "broker" and _port_open(n.port)]
             if open_ports:
