@@ -4,8 +4,8 @@ and a real MirrorMaker 2 between them, in a temporary folder on ports of their o
 Ports: the primary from KAFKAOPS_TEST_DR_BASE_PORT (default 25092), the replica from 1000
 above it: both below the ephemeral port range, and far enough apart that the primary, moved up in
 steps of 200 past ports in use while both start at once, does not land on the replica's block.
-The pair is package-scoped: shared by the tests in tests/dr (JVM start-up is the slow part) and stopped after
-the last of them, so its five JVMs do not run beside the rest of the suite on a 2-core machine
+The pair is package-scoped: shared by the tests in tests/dr (JVM start-up is the slow part) and
+stopped after the last of them, so its five JVMs do not run beside the rest of the suite on a 2-core machine
 (they did, and every later timing-sensitive test paid for it).  Each test uses its own topic and
 group names.
 
