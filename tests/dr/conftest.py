@@ -1,13 +1,13 @@
-"""A real DR pair for the DR tests: two small sandbox clusters (1 broker + 1 controller each)
-and a real MirrorMaker 2 between them, in a temporary folder on ports of their own.
+"""A real DR pair for the DR tests: two small sandbox clusters (1 broker + 1 controller each) and a
+real MirrorMaker 2 between them, in a temporary folder on ports of their own.
 
-Ports: the primary from KAFKAOPS_TEST_DR_BASE_PORT (default 25092), the replica from 1000
-above it: both below the ephemeral port range, and far enough apart that the primary, moved up in
+Ports: the primary from KAFKAOPS_TEST_DR_BASE_PORT (default 25092), the replica from 1000 above
+it: both below the ephemeral port range, and far enough apart that the primary, moved up in
 steps of 200 past ports in use while both start at once, does not land on the replica's block.
 The pair is package-scoped: shared by the tests in tests/dr (JVM start-up is the slow part) and
-stopped after the last of them, so its five JVMs do not run beside the rest of the suite on a 2-core machine
-(they did, and every later timing-sensitive test paid for it).  Each test uses its own topic and
-group names.
+stopped after the last of them, so its five JVMs do not run beside the rest of the suite on a
+2-core machine (they did, and every later timing-sensitive test paid for it). Each test uses its
+own topic and group names.
 
 ``KAFKAOPS_TEST_LOG_DIR``: when set, the pair's broker, controller and MirrorMaker 2 logs are
 copied there before the pair's folder is deleted (what to read when a DR test failed in CI).
