@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(
             f"unknown engine {', '.join(unknown) or '(none)'}: choose from {', '.join(ENGINES)}"
         )
-    lag = LagSettings(window=10)
+    lag = LagSettings(window=10, history_every="0s")  # both engines: every sample in the store
     snaps = list(snapshots(args.topics, args.partitions, args.cycles, args.interval_ms))
     groups = len(snaps[0].groups)
     lagging = sum(len(g.partitions) for g in snaps[0].groups)

@@ -26,7 +26,8 @@ from kafkaops.lag.settings import LagSettings
 from kafkaops.store.history import HistoryStore
 
 CLUSTER = "c1"
-LAG = LagSettings(window=4, min_complete=1.0, min_span="1s", min_unchanged="1s")
+#: Every cycle's offsets in the store (history_every 0): the memory must answer as the store does.
+LAG = LagSettings(window=4, min_complete=1.0, min_span="1s", min_unchanged="1s", history_every="0s")
 
 
 def snapshot(cycle: int, *, extra_group: bool = False, partitions: int = 3) -> ClusterSnapshot:
@@ -130,3 +131,33 @@ def test_ring_is_sized_by_the_first_snapshot_and_grows_by_an_eighth() -> None:
     assert ring.data["a"][20_000, 1] == 20_001 and ring.data["a"][19_999, 0] == 19_999
     ring.append(3, {("t", p): (0, 0) for p in range(22_500)})
     assert ring.data["a"].shape == (22_500, 4)
+
+
+def test_the_loop_writes_offsets_once_per_history_every_and_answers_the_same(
+    tmp_path: Path,
+) -> None:
+    """``lag.history_every`` thins the store's offset history, not the loop's answers.
+
+    25 cycles 5 s apart with ``history_every: 30s``: the offset series get a row set at cycles
+    0, 6, 12, 18, 24 (≥ 28.5 s apart, the 5 % slack), while statuses and estimated time lags are
+    those of a loop writing every cycle (the memory holds every cycle either way).
+    """
+    every = LAG.model_copy(update={"history_every": 30_000})
+    full = HistoryStore(f"sqlite:///{tmp_path / 'full.db'}")
+    thin = HistoryStore(f"sqlite:///{tmp_path / 'thin.db'}")
+    full_memory = LagMemory(full, CLUSTER, window=LAG.window, depth=60)
+    thin_memory = LagMemory(thin, CLUSTER, window=LAG.window, depth=60)
+    try:
+        for cycle, snap in enumerate(snapshots(25)):
+            a = observe(full, snap, time_lag_method="estimated", lag=LAG, memory=full_memory)
+            b = observe(thin, snap, time_lag_method="estimated", lag=every, memory=thin_memory)
+            assert a == b, f"cycle {cycle}"
+        assert thin.log_end_sample_times(CLUSTER) == 5
+        assert full.log_end_sample_times(CLUSTER) == 25
+        groups = thin.group_window(CLUSTER, "reader", limit=100)
+        assert sorted({s.ts_ms for s in groups[("t", 0)]}) == [
+            1_780_000_000_000 + c * 5_000 for c in (0, 6, 12, 18, 24)
+        ]
+    finally:
+        full.close()
+        thin.close()

@@ -8,8 +8,10 @@ group-partition (consumer status) and the last ``depth`` log-end samples of ever
 (time-lag interpolation), in numpy arrays (≈ 8 bytes a number: 23 MB at that size, where the
 same samples as Python objects took over 100 MB).
 
-The store stays the truth: every sample is still written there first (one multi-row insert), the
-memory is filled from it once when a watcher starts or becomes the leader, and a lagging
+The store keeps the longer history: the loop writes a sample there once per ``lag.history_every``
+(one multi-row insert; every cycle with 0), the memory holds every cycle's and is filled from the
+store once when a watcher starts or becomes the leader (after a restart its first windows are
+of the store's one-a-minute samples until new cycles replace them), and a lagging
 position older than the memory's log-end history is looked up in the store (and remembered,
 since the history of a passed offset does not change).  :class:`LagMemory` answers the same two
 questions as :class:`~kafkaops.store.history.HistoryStore` (``group_windows`` and
@@ -142,6 +144,9 @@ class LagMemory:
         self._log_ends = _Ring(("log_end",), depth)
         self._log_end_total = 0  # log-end sample times in the store (restored + added)
         self._restored = False
+        #: When the offset history was last written to the store (``lag.history_every``);
+        #: None until this memory's first write, so a new leader writes its first cycle.
+        self.offsets_stored_ms: int | None = None
         #: Store answers for positions older than the memory, by (topic, partition, offset).
         self._older: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
 
@@ -167,7 +172,11 @@ class LagMemory:
         self._log_end_total = self.store.log_end_sample_times(self.cluster)
 
     def add(self, snapshot: ClusterSnapshot) -> None:
-        """Append the snapshot just recorded in the store (same rows as the store wrote)."""
+        """Append the snapshot of this cycle (recorded in the store or not).
+
+        ``_log_end_total`` counts every sample appended, stored or not: it is then never below
+        the number of store samples the memory may be missing, so ``_complete`` stays safe.
+        """
         self.restore()
         ts = snapshot.taken_at_ms
         ends = {

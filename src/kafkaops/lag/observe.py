@@ -164,7 +164,8 @@ def observe(
 
     Returns the snapshot as stored (with estimated time lag filled in when that is the method)
     and each group's status.  ``memory``: the watch loop's in-memory recent history of this
-    cluster; the store is still written every cycle, but read only to fill the memory once.
+    cluster; the store is read only to fill the memory once, and written once per
+    ``lag.history_every`` (the broker samples every cycle).
     ``fence``: the cluster lease's check for the history write (see
     :meth:`HistoryStore.record`); a rejected write raises before the memory learns the sample.
     """
@@ -174,10 +175,25 @@ def observe(
         reader = memory
     if time_lag_method == "estimated":
         snapshot = with_estimated_time_lag(reader, snapshot)
-    store.record(snapshot, fence=fence)
+    offsets = memory is None or offsets_due(memory, snapshot.taken_at_ms, lag)
+    store.record(snapshot, fence=fence, offsets=offsets)
     if memory is not None:
+        if offsets:
+            memory.offsets_stored_ms = snapshot.taken_at_ms
         memory.add(snapshot)
     return snapshot, evaluate_statuses(reader, snapshot, window=window, lag=lag)
+
+
+def offsets_due(memory: LagMemory, now_ms: int, lag: LagSettings | None) -> bool:
+    """Whether this cycle writes the offset history to the store (``lag.history_every``).
+
+    Only the watch loop (which holds every cycle's samples in ``memory``) thins its writes; a
+    one-off ``kafkaops health`` records every snapshot it takes.  5 % slack: a cycle that
+    starts a little early does not push the write a whole interval later.
+    """
+    every = (lag or LagSettings()).history_every
+    last = memory.offsets_stored_ms
+    return every <= 0 or last is None or now_ms - last >= every * 0.95
 
 
 def record_and_evaluate(

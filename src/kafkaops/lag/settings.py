@@ -32,6 +32,13 @@ class LagSettings(_Model):
     #: is never a verdict).  Keep it ≤ the window's span (watch interval × (window − 1)),
     #: or STOP/STALL can never be raised.
     min_unchanged: bounded_duration(1, 7 * 86_400_000) = 60_000  # type: ignore[valid-type]
+    #: How often the watch loop writes the offset history (log ends, group offsets) to the
+    #: store; 0s = every cycle.  The loop keeps every cycle's samples of the last 10 minutes in
+    #: memory (statuses and estimated time lag read those), so the store needs only what the
+    #: charts and a restart read.  At 20,000 partitions a per-cycle write is 60,000 rows every
+    #: 10 s and an SQLite store's raw hour grew to 21 million rows, slowing every cycle
+    #: (bench/README.md); once a minute is what the store's retention keeps after an hour anyway.
+    history_every: bounded_duration(0, 3_600_000) = 60_000  # type: ignore[valid-type]
     #: The runbook's scale_up_lag_threshold and partition_increment, for recommendations.
     scale_up_lag_threshold: Count = 10_000
     partition_increment: int = Field(default=4, ge=1)

@@ -160,11 +160,15 @@ class HistoryStore:
         db.release(self.engine)
 
     # ------------------------------------------------------------------ write
-    def record(self, snapshot: ClusterSnapshot, *, fence: Fence | None = None) -> int:
+    def record(
+        self, snapshot: ClusterSnapshot, *, fence: Fence | None = None, offsets: bool = True
+    ) -> int:
         """Store one snapshot's offsets and lag; returns the number of rows written.
 
         ``fence``: the cluster lease's check (``watch.sharing: per_cluster``), run first in the
         transaction; when it raises :class:`~kafkaops.store.lease.LeaseLost` nothing is written.
+        ``offsets=False``: the broker samples only (the watch loop writes the two big offset
+        series once per ``lag.history_every``, the few broker rows every cycle).
 
         At 20,000 partitions that is ~60,000 rows every cycle, so the two big series go in as
         plain tuples through the driver's bulk path (:func:`_bulk_insert`: one prepared
@@ -175,13 +179,13 @@ class HistoryStore:
         cluster = snapshot.cluster_name
         leo = [
             (cluster, p.topic, p.partition, ts, p.log_start_offset, p.log_end_offset, 0)
-            for p in snapshot.partitions
+            for p in (snapshot.partitions if offsets else ())
             if p.log_end_offset is not None
         ]
         go = [
             (cluster, g.group_id, p.topic, p.partition, ts, p.committed, p.log_end_offset,
              p.lag, p.time_lag_ms, p.time_lag_method, 0)
-            for g in snapshot.groups
+            for g in (snapshot.groups if offsets else ())
             for p in g.partitions
         ]  # fmt: skip
         brokers = broker_rows(snapshot)
