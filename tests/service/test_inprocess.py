@@ -288,3 +288,35 @@ def test_api_clusters_says_who_owns_each_cluster(state: ServiceState) -> None:
     sharing.stop()  # clean leave: released, the epoch stays for the next owner
     [big] = client.get("/api/clusters").json()
     assert (big["owner"], big["epoch"]) == (None, None)
+
+
+def test_a_new_cycle_lets_the_old_snapshot_go(state: ServiceState) -> None:
+    """The cached response bodies must not keep the snapshot they were made from alive once
+    the loop has a new one (each pinned one is tens of MiB at 20,000 partitions)."""
+    import gc
+
+    from kafkaops.core.model import Severity
+    from kafkaops.pipeline.watch import ClusterOutcome, CycleOutcome
+
+    client = TestClient(create_app(state), base_url="http://127.0.0.1")
+    for path in ("/api/clusters/big/groups", "/api/clusters/big/health"):
+        assert client.get(path).status_code == 200
+    cs = state.cluster("big")
+    old = cs.last_snapshot
+    assert any(old is key[0] for key, _ in state._bodies.values())
+    new = synthetic_snapshot(partitions=1_000, groups=10)
+    cs.last_snapshot = new
+    cs.last_report = build_report(
+        new, state.config.thresholds, cluster_name="big", bootstrap=new.bootstrap,
+        checked_at_ms=new.taken_at_ms, reachable=True,
+    )  # fmt: skip
+    outcome = ClusterOutcome(
+        cluster="big", reachable=True, failures=0, severity=Severity.OK, triggered=0,
+        notifications=0, actions=0, duration_s=0.1,
+    )  # fmt: skip
+    state.record_cycle(CycleOutcome(at=datetime.now(UTC), leader=True, clusters=(outcome,)))
+    gc.collect()
+    holders = [o for o in gc.get_referrers(old) if isinstance(o, tuple | dict)]
+    assert holders == [], f"the old snapshot is still held by {len(holders)} object(s)"
+    groups = client.get("/api/clusters/big/groups").json()["groups"]
+    assert len(groups) == 10  # rebuilt from the new snapshot, not served from the old body
