@@ -82,6 +82,8 @@ store:
 watch:
   interval: {INTERVAL_S}s
   offline_after_cycles: 2
+lag:
+  history_every: 0s  # every cycle: the tests read a new group's history a cycle later
 incidents:
   maintenance:
     windows:
