@@ -320,3 +320,27 @@ def test_a_new_cycle_lets_the_old_snapshot_go(state: ServiceState) -> None:
     assert holders == [], f"the old snapshot is still held by {len(holders)} object(s)"
     groups = client.get("/api/clusters/big/groups").json()["groups"]
     assert len(groups) == 10  # rebuilt from the new snapshot, not served from the old body
+
+
+def test_concurrent_requests_make_a_missing_body_once(state: ServiceState) -> None:
+    """Four clients asking at once after a new cycle: one maker, the others wait for it."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    made = []
+    start = threading.Barrier(4)
+    snap = state.snapshot("big")
+
+    def make() -> bytes:
+        made.append(1)
+        time.sleep(0.3)
+        return b"{}"
+
+    def ask() -> bytes:
+        start.wait(timeout=10)
+        return state.cached_body("big", "groups", (snap, None), make)
+
+    with ThreadPoolExecutor(4) as pool:
+        bodies = list(pool.map(lambda _: ask(), range(4)))
+    assert bodies == [b"{}"] * 4
+    assert len(made) == 1

@@ -110,6 +110,7 @@ class ServiceState:
     _bodies: dict[tuple[str, str], tuple[tuple[Any, ...], bytes]] = field(
         default_factory=dict, repr=False
     )
+    _body_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for name in self.watcher.states:
@@ -212,15 +213,27 @@ class ServiceState:
         self, name: str, kind: str, key: tuple[Any, ...], make: Callable[[], bytes]
     ) -> bytes:
         """A response body made once per ``key`` (the snapshot or report it is built from,
-        compared by identity, plus plain parameters compared by value)."""
+        compared by identity, plus plain parameters compared by value).
+
+        Concurrent requests for a body not made yet wait for one maker (a single flight):
+        after each cycle, four clients used to build the 2,000-group document four times at
+        once — four times the CPU, and four times the transient memory that glibc and
+        Python's allocator then keep (bench/README.md, "Session 10").
+        """
         with self.lock:
             hit = self._bodies.get((name, kind))
-        if hit is not None and _same(hit[0], key):
-            return hit[1]
-        body = make()
-        with self.lock:
-            self._bodies[(name, kind)] = (key, body)
-        return body
+            if hit is not None and _same(hit[0], key):
+                return hit[1]
+            maker = self._body_locks.setdefault((name, kind), threading.Lock())
+        with maker:
+            with self.lock:
+                hit = self._bodies.get((name, kind))
+            if hit is not None and _same(hit[0], key):
+                return hit[1]
+            body = make()
+            with self.lock:
+                self._bodies[(name, kind)] = (key, body)
+            return body
 
     def close(self) -> None:
         with self.lock:
