@@ -79,7 +79,12 @@ def main() -> int:
     ap.add_argument("--settle", type=float, default=90, help="seconds before the first step")
     ap.add_argument("--window", type=float, default=40, help="seconds watched after each step")
     ap.add_argument("--time-lag-method", default="estimated")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/rss-steps.json", help="where the JSON goes")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "bench/results/rss-steps.json",
+        help="where the JSON goes",
+    )
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="kafkaops-rsssteps-"))
