@@ -167,10 +167,19 @@ def _port_open(port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+#: How reaped children ended (pid → "exit code N" / "killed by SIGX"), for start-up errors.
+_ENDED: dict[int, str] = {}
+
+
 def _reap(pid: int) -> None:
     """Collect an exited child so it does not linger as a zombie (no-op for non-children)."""
     with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
+        reaped, status = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            if os.WIFSIGNALED(status):
+                _ENDED[pid] = f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+            else:
+                _ENDED[pid] = f"exit code {os.waitstatus_to_exitcode(status)}"
 
 
 def _alive(pid: int | None, marker: str) -> bool:
@@ -570,7 +579,9 @@ class Sandbox:
             dead = [n for n in nodes if n.pid and not _alive(n.pid, str(n.config_path))]
             if dead:
                 log = Path(dead[0].dir) / "logs" / "server.log"
-                cause = startup_failure_cause(Path(dead[0].dir) / "logs")
+                cause = startup_failure_cause(Path(dead[0].dir) / "logs") or _ENDED.get(
+                    dead[0].pid or 0, ""
+                )
                 raise SandboxError(
                     f"{dead[0].role} {dead[0].node_id} exited during start-up"
                     f"{': ' + cause if cause else ''}; see {log}"
